@@ -1,0 +1,11 @@
+#!/usr/bin/env bash
+# Sets everything up (Debian packages, venv with dev dependencies) and runs every check:
+# ruff, mypy (strict on the wire/core layers) and the whole pytest suite.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/setup.sh --dev
+export PATH="$PWD/.venv/bin:$PATH"
+echo "== ruff"; ruff check src tests bench
+echo "== mypy"; mypy
+echo "== pytest"
+exec python -m pytest -n 4 --dist loadfile -q "$@"

@@ -1,0 +1,1 @@
+"""See bridgehead/__init__.py for the layering."""

@@ -1,0 +1,47 @@
+"""Error responses that name the cause and the fix, built from the failure registry.
+
+A proxy-generated error is a complete HTTP/1.1 response: an HTML page for people, the
+registry code in ``X-Bridgehead-Code`` and the TMG status in ``X-Bridgehead-TMG-Status``
+for scripts, and (like TMG) the title in the reason phrase so a client that shows only
+the status line — DirSync's "(502) Proxy Error ( … )" — still shows the cause.
+"""
+
+from __future__ import annotations
+
+import html
+
+from bridgehead.failures import get
+
+_REASONS = {400: "Bad Request", 403: "Forbidden", 431: "Request Header Fields Too Large",
+            502: "Proxy Error", 504: "Gateway Timeout"}
+
+
+def render(code: str, *, detail: str = "", host: str = "", status: int | None = None) -> bytes:
+    """The full response bytes (head and body) for the failure ``code``."""
+    failure = get(code)
+    status = status or failure.status
+    tmg = f" (TMG {failure.tmg})" if failure.tmg else ""
+    body = (
+        "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>"
+        f"{status} {html.escape(failure.title)}</title></head><body>\n"
+        f"<h1>{status} {html.escape(_REASONS.get(status, 'Error'))}</h1>\n"
+        f"<p><strong>{html.escape(failure.title)}</strong>{html.escape(tmg)}</p>\n"
+        + (f"<p>Destination: <code>{html.escape(host)}</code></p>\n" if host else "")
+        + f"<h2>Cause</h2><p>{html.escape(failure.cause)}</p>\n"
+        + (f"<p>Detail: <code>{html.escape(detail)}</code></p>\n" if detail else "")
+        + f"<h2>Fix</h2><p>{html.escape(failure.fix)}</p>\n"
+        f"<p>Code: <code>{html.escape(failure.code)}</code> — run "
+        f"<code>bridgehead explain {html.escape(failure.code)}</code> for more.</p>\n"
+        "</body></html>\n"
+    ).encode()
+    reason = f"{_REASONS.get(status, 'Error')} ( {failure.title}. )"
+    head = (
+        f"HTTP/1.1 {status} {reason}\r\n"
+        "Content-Type: text/html; charset=utf-8\r\n"
+        f"Content-Length: {len(body)}\r\n"
+        f"X-Bridgehead-Code: {failure.code}\r\n"
+        + (f"X-Bridgehead-TMG-Status: {failure.tmg}\r\n" if failure.tmg else "")
+        + "Cache-Control: no-store\r\n"
+        "Connection: close\r\n\r\n"
+    )
+    return head.encode("latin-1", "replace") + body

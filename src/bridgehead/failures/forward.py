@@ -1,0 +1,202 @@
+"""Failure entries of the forward proxy: HTTPS inspection and upstream TLS (scenario S1)."""
+
+from __future__ import annotations
+
+from bridgehead.failures.model import Failure
+
+_TMG_INSPECT = "https://learn.microsoft.com/en-us/previous-versions/tn-archive/ee658156(v=technet.10)"
+_RFC8446_CR = "RFC 8446 §4.3.2 (CertificateRequest)"
+_RFC5246_CR = "RFC 5246 §7.4.4 (Certificate Request)"
+
+ENTRIES: tuple[Failure, ...] = (
+    Failure(
+        code="client-cert-under-inspection",
+        area="forward",
+        title="The web site requires a client certificate that cannot be supplied under HTTPS inspection",
+        cause=(
+            "The server sent a TLS CertificateRequest. An inspecting proxy terminates the client's TLS with a "
+            "certificate of its own CA and opens a second TLS session to the server; it holds no client "
+            "certificate (and the client's private key never leaves the client), so mutual TLS cannot pass "
+            "through decryption. The server certificate's EKU is not the signal; the CertificateRequest is."
+        ),
+        fix=(
+            "Let the connection tunnel instead of inspecting it: rule 'on-client-cert-request = tunnel' (the "
+            "default), an inspection exception by source (--exception-source HOST) or destination "
+            "(--exception-destination DOMAIN), or configure a client certificate for this destination "
+            "('present')."
+        ),
+        references=(_RFC8446_CR, _RFC5246_CR, _TMG_INSPECT),
+        tmg=12229,
+        exchange=("DirSync: The remote server returned an unexpected response: (502) Proxy Error",),
+        status=502,
+        signatures=(
+            r"requires a client certificate,? but a client certificate cannot be supplied",
+            r"https inspection is applied to the request",
+            r"\b12229\b",
+        ),
+        numbers=(12229,),
+    ),
+    Failure(
+        code="client-cert-requested-after-request",
+        area="forward",
+        title="The server asked for a client certificate after the first HTTP request (renegotiation / "
+        "post-handshake authentication)",
+        cause=(
+            "The server accepted the TLS handshake without a client certificate and asked for one only once it "
+            "had seen the request path (TLS 1.2 renegotiation, as IIS and Apache do per virtual directory, or a "
+            "TLS 1.3 post-handshake CertificateRequest). The connection can no longer be handed to the client: "
+            "the client's ClientHello is long gone."
+        ),
+        fix=(
+            "Retry: bridgehead has learned this destination and tunnels its next connections (see "
+            "'bridgehead bypass list'). To make it permanent, add --exception-destination HOST."
+        ),
+        references=("RFC 5246 §7.4.1.1 (HelloRequest)", "RFC 8446 §4.6.2 (post-handshake authentication)"),
+        tmg=12229,
+        status=502,
+        signatures=(r"renegotiat\w* .*client certificate", r"post-handshake auth"),
+    ),
+    Failure(
+        code="upstream-cert-expired",
+        area="forward",
+        title="The server certificate has expired",
+        cause="The certificate the server presented is past its notAfter date.",
+        fix="Renew the server certificate; until then, an exception for this destination bypasses inspection "
+        "but not the client's own validation.",
+        references=("RFC 5280 §4.1.2.5",),
+        tmg=12225,
+        windows=("CERT_E_EXPIRED 0x800B0101", "SEC_E_CERT_EXPIRED 0x80090328"),
+        signatures=(r"certificate (has )?expired", r"\bCERT_E_EXPIRED\b", r"\b12225\b"),
+        numbers=(0x800B0101, 0x80090328, 12225),
+    ),
+    Failure(
+        code="upstream-cert-not-yet-valid",
+        area="forward",
+        title="The server certificate is not yet valid",
+        cause="The certificate's notBefore date is in the future (or the proxy's clock is behind).",
+        fix="Check the clocks of the server and the proxy (NTP); reissue the certificate if its dates are wrong.",
+        references=("RFC 5280 §4.1.2.5",),
+        tmg=12224,
+        signatures=(r"certificate is not yet valid", r"\b12224\b"),
+        numbers=(12224,),
+    ),
+    Failure(
+        code="upstream-cert-untrusted",
+        area="forward",
+        title="The server certificate was issued by a CA that is not trusted",
+        cause="The chain the server sent does not lead to a CA in the proxy's trust store (system store plus "
+        "--upstream-ca), or the server omitted an intermediate certificate.",
+        fix="Add the issuing CA with --upstream-ca FILE (internal PKI), or have the server send its full chain.",
+        references=("RFC 5280 §6",),
+        tmg=12226,
+        windows=("CERT_E_UNTRUSTEDROOT 0x800B0109", "SEC_E_UNTRUSTED_ROOT 0x80090325"),
+        signatures=(r"unable to get local issuer", r"self[- ]signed certificate", r"untrusted root",
+                    r"\bCERT_E_UNTRUSTEDROOT\b", r"\b12226\b"),
+        numbers=(0x800B0109, 0x80090325, 12226),
+    ),
+    Failure(
+        code="upstream-cert-name-mismatch",
+        area="forward",
+        title="The server certificate does not match the requested host name",
+        cause="No subjectAltName of the server certificate matches the host the client asked for.",
+        fix="Use the name the certificate is issued for, or have the server present a certificate for this name.",
+        references=("RFC 6125 §6", "RFC 9110 §4.3.4"),
+        tmg=12227,
+        windows=("CERT_E_CN_NO_MATCH 0x800B010F",),
+        signatures=(r"hostname mismatch", r"name mismatch", r"doesn't match", r"\bCERT_E_CN_NO_MATCH\b",
+                    r"\b12227\b"),
+        numbers=(0x800B010F, 12227),
+    ),
+    Failure(
+        code="upstream-cert-not-server",
+        area="forward",
+        title="The certificate presented by the server is not a server certificate",
+        cause="The server certificate's extended key usage lacks Server Authentication (1.3.6.1.5.5.7.3.1).",
+        fix="Issue the server a certificate with the serverAuth EKU.",
+        references=("RFC 5280 §4.2.1.12",),
+        tmg=12228,
+        windows=("CERT_E_WRONG_USAGE 0x800B0110",),
+        signatures=(r"unsupported certificate purpose", r"not a server certificate", r"\b12228\b"),
+        numbers=(0x800B0110, 12228),
+    ),
+    Failure(
+        code="upstream-cert-revoked",
+        area="forward",
+        title="The server certificate has been revoked",
+        cause="The issuing CA's revocation information (CRL or OCSP) lists the server certificate as revoked.",
+        fix="The server needs a new certificate; do not add an exception for a revoked certificate.",
+        references=("RFC 5280 §5", "RFC 6960"),
+        tmg=12230,
+        windows=("CRYPT_E_REVOKED 0x80092010",),
+        signatures=(r"certificate (has been )?revoked", r"\bCRYPT_E_REVOKED\b", r"\b12230\b"),
+        numbers=(0x80092010, 12230),
+    ),
+    Failure(
+        code="upstream-tls-failed",
+        area="forward",
+        title="The TLS handshake with the server failed",
+        cause="The server ended the handshake with an alert or closed the connection: no common protocol "
+        "version or cipher suite, or it wanted something the proxy could not send.",
+        fix="Compare the server's TLS settings with the proxy's (TLS 1.2/1.3); 'bridgehead probe' shows them.",
+        references=("RFC 8446 §6.2",),
+        signatures=(r"sslv3 alert handshake failure", r"tlsv1 alert"),
+    ),
+    Failure(
+        code="upstream-unreachable",
+        area="forward",
+        title="The server could not be reached",
+        cause="The TCP connection to the server was refused, reset or timed out.",
+        fix="Check that the server is up and that routes and firewalls let the proxy reach it.",
+        references=("RFC 9110 §15.6.3",),
+        windows=("WSAECONNREFUSED 10061", "WSAETIMEDOUT 10060"),
+        signatures=(r"connection refused", r"\b10061\b"),
+        numbers=(10061, 10060),
+    ),
+    Failure(
+        code="upstream-dns-failed",
+        area="forward",
+        title="The server's name could not be resolved",
+        cause="DNS returned no address for the requested host.",
+        fix="Check the spelling of the host and the proxy's DNS resolver.",
+        windows=("WSAHOST_NOT_FOUND 11001",),
+        signatures=(r"name or service not known", r"getaddrinfo failed", r"\b11001\b"),
+        numbers=(11001,),
+    ),
+    Failure(
+        code="upstream-timeout",
+        area="forward",
+        title="The server did not answer in time",
+        cause="The server accepted the connection but sent nothing within the proxy's read timeout.",
+        fix="Check the server's health; raise the timeout only if the server is known to be slow.",
+        status=504,
+        references=("RFC 9110 §15.6.5",),
+    ),
+    Failure(
+        code="upstream-bad-response",
+        area="forward",
+        title="The server sent a response the proxy cannot parse",
+        cause="The response head was malformed, too large, or framed ambiguously (conflicting Content-Length "
+        "and Transfer-Encoding): relaying it could desynchronise the connection.",
+        fix="Fix the server or the device in front of it; the access log names the parse error.",
+        references=("RFC 9112 §6.3",),
+    ),
+    Failure(
+        code="client-bad-request",
+        area="forward",
+        title="The client sent a request the proxy refuses to parse",
+        cause="The request head was malformed or framed ambiguously (for example both Content-Length and "
+        "Transfer-Encoding, or two different Content-Length values): a request smuggling risk.",
+        fix="Fix the client; the access log names the exact parse error.",
+        references=("RFC 9112 §6.3", "RFC 9112 §11.2"),
+        status=400,
+    ),
+    Failure(
+        code="client-head-too-large",
+        area="forward",
+        title="The request head is larger than the proxy accepts",
+        cause="The request line and headers exceed the configured limit.",
+        fix="Shorten the request (cookies, URL) or raise the limit.",
+        references=("RFC 6585 §5",),
+        status=431,
+    ),
+)

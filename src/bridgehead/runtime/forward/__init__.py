@@ -1,0 +1,1 @@
+"""The inspecting forward proxy (scenario S1): see server.py."""

@@ -1,0 +1,141 @@
+"""The configuration and state store: SQLite by default, PostgreSQL for a proxy array.
+
+One table of namespaced JSON records (``namespace``, ``key``, ``value``, optional
+``expires_at``) serves every area: learned bypass entries, Auth Certificates, the OAuth
+trust store, applied configuration versions. SQLAlchemy Core keeps the SQL portable;
+``url`` selects the back end (``sqlite:///…`` is derived from the state directory when
+none is given, ``postgresql+psycopg://…`` for arrays).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    Column,
+    Float,
+    MetaData,
+    String,
+    Table,
+    and_,
+    create_engine,
+    delete,
+    or_,
+    select,
+)
+from sqlalchemy.engine import Engine
+
+metadata = MetaData()
+
+records = Table(
+    "records",
+    metadata,
+    Column("namespace", String(64), primary_key=True),
+    Column("key", String(512), primary_key=True),
+    Column("value", JSON, nullable=False),
+    Column("expires_at", Float, nullable=True),
+    Column("updated_at", Float, nullable=False),
+)
+
+
+@dataclass(frozen=True)
+class Record:
+    namespace: str
+    key: str
+    value: dict[str, Any]
+    expires_at: float | None
+    updated_at: float
+
+
+def prepare_state_dir(state_dir: Path) -> Path:
+    """Create the state directory (0700) if needed and return it resolved."""
+    state_dir = Path(state_dir)
+    state_dir.mkdir(parents=True, exist_ok=True)
+    try:
+        os.chmod(state_dir, 0o700)
+    except PermissionError:
+        pass
+    return state_dir.resolve()
+
+
+class Store:
+    """Namespaced JSON records with optional expiry. Safe to share between threads."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self.engine: Engine = create_engine(url, future=True)
+        metadata.create_all(self.engine)
+
+    @classmethod
+    def open(cls, state_dir: Path, url: str | None = None) -> Store:
+        if url is None:
+            path = prepare_state_dir(state_dir) / "bridgehead.sqlite3"
+            url = f"sqlite:///{path}"
+            store = cls(url)
+            os.chmod(path, 0o600)
+            return store
+        return cls(url)
+
+    def put(self, namespace: str, key: str, value: dict[str, Any], ttl: float | None = None) -> None:
+        now = time.time()
+        expires = now + ttl if ttl is not None else None
+        json.dumps(value)  # fail early on values that cannot be stored
+        with self.engine.begin() as conn:
+            conn.execute(delete(records).where(and_(records.c.namespace == namespace, records.c.key == key)))
+            conn.execute(
+                records.insert().values(
+                    namespace=namespace, key=key, value=value, expires_at=expires, updated_at=now
+                )
+            )
+
+    def get(self, namespace: str, key: str) -> Record | None:
+        with self.engine.connect() as conn:
+            row = conn.execute(
+                select(records).where(
+                    and_(records.c.namespace == namespace, records.c.key == key, _live(time.time()))
+                )
+            ).first()
+        return _record(row) if row is not None else None
+
+    def list(self, namespace: str) -> list[Record]:
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                select(records)
+                .where(and_(records.c.namespace == namespace, _live(time.time())))
+                .order_by(records.c.key)
+            ).all()
+        return [_record(r) for r in rows]
+
+    def delete(self, namespace: str, key: str) -> bool:
+        with self.engine.begin() as conn:
+            result = conn.execute(
+                delete(records).where(and_(records.c.namespace == namespace, records.c.key == key))
+            )
+        return bool(result.rowcount)
+
+    def purge_expired(self) -> int:
+        with self.engine.begin() as conn:
+            result = conn.execute(
+                delete(records).where(and_(records.c.expires_at.is_not(None), records.c.expires_at <= time.time()))
+            )
+        return int(result.rowcount or 0)
+
+    def __iter__(self) -> Iterator[Record]:  # pragma: no cover - convenience
+        with self.engine.connect() as conn:
+            for row in conn.execute(select(records)):
+                yield _record(row)
+
+
+def _live(now: float) -> Any:
+    return or_(records.c.expires_at.is_(None), records.c.expires_at > now)
+
+
+def _record(row: Any) -> Record:
+    return Record(row.namespace, row.key, dict(row.value), row.expires_at, row.updated_at)

@@ -1,0 +1,108 @@
+"""The one place that builds TLS contexts (as urllib3 v2 does), with secure defaults.
+
+* TLS 1.2 minimum, OpenSSL's default cipher suites, compression off.
+* Client contexts verify the peer's chain and host name unless a caller passes
+  ``verify=False`` explicitly (the forward proxy never does).
+* ``on_message`` installs ``SSLContext._msg_callback`` so a caller can observe handshake
+  messages, e.g. a server's CertificateRequest (RFC 8446 §4.3.2, RFC 5246 §7.4.4).
+"""
+
+from __future__ import annotations
+
+import ssl
+from collections.abc import Callable, Iterable, Sequence
+from pathlib import Path
+from typing import Any
+
+MessageCallback = Callable[[Any, str, Any, Any, Any, bytes], None]
+
+
+def client_context(
+    *,
+    cafiles: Iterable[str | Path] = (),
+    system_store: bool = True,
+    verify: bool = True,
+    client_cert: tuple[str | Path, str | Path] | None = None,
+    alpn: Sequence[str] | None = None,
+    crlfiles: Iterable[str | Path] = (),
+    on_message: MessageCallback | None = None,
+    post_handshake_auth: bool = False,
+    minimum_version: ssl.TLSVersion = ssl.TLSVersion.TLSv1_2,
+) -> ssl.SSLContext:
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    ctx.minimum_version = minimum_version
+    ctx.options |= ssl.OP_NO_COMPRESSION
+    if verify:
+        ctx.check_hostname = True
+        ctx.verify_mode = ssl.CERT_REQUIRED
+        if system_store:
+            ctx.load_default_certs(ssl.Purpose.SERVER_AUTH)
+            # Debian's bundle, in case the default paths point elsewhere (pyenv builds).
+            for bundle in ("/etc/ssl/certs/ca-certificates.crt",):
+                if Path(bundle).exists():
+                    ctx.load_verify_locations(cafile=bundle)
+        for cafile in cafiles:
+            ctx.load_verify_locations(cafile=str(cafile))
+        crls = [str(c) for c in crlfiles]
+        for crl in crls:
+            ctx.load_verify_locations(cafile=crl)
+        if crls:
+            ctx.verify_flags |= ssl.VERIFY_CRL_CHECK_LEAF
+        ctx.verify_flags |= ssl.VERIFY_X509_STRICT
+    else:
+        ctx.check_hostname = False
+        ctx.verify_mode = ssl.CERT_NONE
+    if client_cert is not None:
+        ctx.load_cert_chain(str(client_cert[0]), str(client_cert[1]))
+    if alpn:
+        ctx.set_alpn_protocols(list(alpn))
+    if post_handshake_auth:
+        ctx.post_handshake_auth = True
+    if on_message is not None:
+        ctx._msg_callback = on_message  # type: ignore[attr-defined]
+    return ctx
+
+
+def server_context(
+    cert: str | Path,
+    key: str | Path,
+    *,
+    client_cafiles: Iterable[str | Path] = (),
+    client_cert: str = "none",
+    alpn: Sequence[str] | None = None,
+    minimum_version: ssl.TLSVersion = ssl.TLSVersion.TLSv1_2,
+) -> ssl.SSLContext:
+    """A server context. ``client_cert`` is ``none``, ``optional`` or ``required``."""
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    ctx.minimum_version = minimum_version
+    ctx.options |= ssl.OP_NO_COMPRESSION | ssl.OP_CIPHER_SERVER_PREFERENCE
+    ctx.load_cert_chain(str(cert), str(key))
+    cas = [str(c) for c in client_cafiles]
+    for cafile in cas:
+        ctx.load_verify_locations(cafile=cafile)
+    if client_cert == "required":
+        ctx.verify_mode = ssl.CERT_REQUIRED
+    elif client_cert == "optional":
+        ctx.verify_mode = ssl.CERT_OPTIONAL
+    elif client_cert != "none":
+        raise ValueError(f"client_cert must be none, optional or required, not {client_cert!r}")
+    if alpn:
+        ctx.set_alpn_protocols(list(alpn))
+    return ctx
+
+
+def server_context_from_pem(key_and_chain_pem: bytes, *, alpn: Sequence[str] | None = None) -> ssl.SSLContext:
+    """A server context from in-memory PEM (key + leaf + chain).
+
+    Python's ``ssl`` loads keys only from files: the PEM goes through a private temporary
+    file (0600, in a 0700 directory) that is removed right after loading.
+    """
+    import os
+    import tempfile
+
+    with tempfile.TemporaryDirectory(prefix="bh-tls-") as tmp:
+        path = Path(tmp) / "key-and-chain.pem"
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(key_and_chain_pem)
+        return server_context(path, path, alpn=alpn)
