@@ -104,7 +104,7 @@ ENTRIES: tuple[Failure, ...] = (
         tmg=12227,
         windows=("CERT_E_CN_NO_MATCH 0x800B010F",),
         signatures=(r"hostname mismatch", r"name mismatch", r"doesn't match", r"\bCERT_E_CN_NO_MATCH\b",
-                    r"\b12227\b"),
+                    r"\b12227\b", r"RemoteCertificateNameMismatch", r"CN name does not match"),
         numbers=(0x800B010F, 12227),
     ),
     Failure(

@@ -1,7 +1,157 @@
-"""Failure entries of the general area (see bridgehead/failures/__init__.py)."""
+"""Failure entries of the general area: TLS alerts, TMG policy codes, generic certificate texts.
+
+TLS alert numbers (40, 42, 48, 116) are too small for ``numbers``; they are matched by the
+names OpenSSL, Python and Schannel print ("sslv3 alert handshake failure", "fatal alert
+code is 40").
+"""
 
 from __future__ import annotations
 
 from bridgehead.failures.model import Failure
 
-ENTRIES: tuple[Failure, ...] = ()
+_RFC8446_ALERT = "RFC 8446 §6.2 (error alerts)"
+_RFC5246_ALERT = "RFC 5246 §7.2.2 (error alerts)"
+_SCHANNEL = "https://learn.microsoft.com/en-us/windows/win32/secauthn/schannel-error-codes-for-tls-and-ssl-alerts"
+_TMG_LOG = "https://learn.microsoft.com/en-us/previous-versions/tn-archive/ee658156(v=technet.10)"
+
+ENTRIES: tuple[Failure, ...] = (
+    Failure(
+        code="tls-alert-40",
+        area="general",
+        title="TLS alert 40 handshake_failure",
+        cause="The peer found no acceptable set of parameters (no common cipher suite, signature algorithm "
+        "or "
+        "group), or, in TLS 1.2, required a client certificate and received none.",
+        fix="Compare both sides' TLS versions and cipher suites ('bridgehead probe', openssl s_client); if "
+        "the "
+        "server asks for a client certificate, supply one or let the proxy tunnel the connection.",
+        references=(_RFC8446_ALERT, _RFC5246_ALERT, _SCHANNEL),
+        windows=("Schannel event 36887: The TLS protocol defined fatal alert code is 40",
+                 "SEC_E_ILLEGAL_MESSAGE 0x80090326"),
+        status=502,
+        signatures=(
+            r"alert handshake[_ ]failure",
+            r"fatal alert (code )?(is )?40\b",
+            r"\balert(?: number)? 40\b",
+                    r"\bSEC_E_ILLEGAL_MESSAGE\b"),
+        numbers=(0x80090326,),
+    ),
+    Failure(
+        code="tls-alert-42",
+        area="general",
+        title="TLS alert 42 bad_certificate",
+        cause="The peer rejected the certificate it received (corrupt, wrong signature, or a client "
+        "certificate "
+        "it could not verify).",
+        fix="Check the certificate chain the rejecting side expects (issuer, EKU, key type).",
+        references=(_RFC8446_ALERT, _RFC5246_ALERT, _SCHANNEL),
+        windows=("Schannel event 36887: fatal alert code is 42",),
+        status=502,
+        signatures=(
+            r"alert bad[_ ]certificate",
+            r"fatal alert (code )?(is )?42\b",
+            r"\balert(?: number)? 42\b",
+        ),
+    ),
+    Failure(
+        code="tls-alert-48",
+        area="general",
+        title="TLS alert 48 unknown_ca",
+        cause="The peer could not build a chain to a CA it trusts for the certificate it received: a client "
+        "certificate from a CA outside the server's trust list, or a server certificate from an internal CA "
+        "the client does not know (e.g. an inspecting proxy's CA).",
+        fix="Add the issuing CA to the trust store of the side that sent the alert, or present a certificate "
+        "from a CA it trusts.",
+        references=(_RFC8446_ALERT, _RFC5246_ALERT, _SCHANNEL),
+        windows=("Schannel event 36887: fatal alert code is 48",),
+        status=502,
+        signatures=(r"alert unknown[_ ]ca", r"fatal alert (code )?(is )?48\b", r"\balert(?: number)? 48\b"),
+    ),
+    Failure(
+        code="tls-alert-116",
+        area="general",
+        title="TLS alert 116 certificate_required (TLS 1.3)",
+        cause="A TLS 1.3 server required a client certificate and got none. In TLS 1.3 the client's "
+        "handshake "
+        "'succeeds' and the alert arrives on the first read, so it often surfaces as a read error after the "
+        "request was sent.",
+        fix="Supply a client certificate, or (forward proxy) let the connection tunnel so the client's own "
+        "certificate reaches the server.",
+        references=("RFC 8446 §4.4.2.4", _RFC8446_ALERT),
+        status=502,
+        signatures=(
+            r"alert certificate[_ ]required",
+            r"fatal alert (code )?(is )?116\b",
+            r"\balert(?: number)? 116\b",
+        ),
+    ),
+    Failure(
+        code="tmg-12202",
+        area="general",
+        title="The proxy denied the requested URL (TMG 12202)",
+        cause="An access rule denied the request (destination, URL set, category or user).",
+        fix="Find the rule named in the log and allow the destination for this client, or explain the "
+        "policy.",
+        references=(_TMG_LOG,),
+        tmg=12202,
+        status=403,
+        signatures=(r"\b12202\b", r"denied the specified uniform resource locator"),
+        numbers=(12202,),
+    ),
+    Failure(
+        code="tmg-12209",
+        area="general",
+        title="The proxy requires authorization (TMG 12209, 407)",
+        cause="The access rule needs an authenticated user and the client sent no (or unusable) proxy "
+        "credentials; services running as SYSTEM or non-interactive tools often cannot answer 407.",
+        fix="Allow the client anonymously for the needed destinations (a rule for the service's source "
+        "host), "
+        "or configure proxy credentials for it.",
+        references=(_TMG_LOG, "RFC 9110 §15.5.8 (407)"),
+        tmg=12209,
+        status=407,
+        signatures=(
+            r"\b12209\b",
+            r"requires authorization to fulfill the request",
+            r"\(407\) proxy authentication",
+        ),
+        numbers=(12209,),
+    ),
+    Failure(
+        code="tls-cert-validation-failed",
+        area="general",
+        title="The remote certificate failed validation (.NET / Windows)",
+        cause=".NET rejected the server certificate: expired, untrusted chain (e.g. an inspecting proxy's CA "
+        "not trusted), or a name that does not match the URL (SslPolicyErrors "
+        "RemoteCertificateNameMismatch / "
+        "RemoteCertificateChainErrors).",
+        fix="Open the URL with 'bridgehead probe' or a browser to see which check fails; trust the proxy "
+        "CA on "
+        "the client, fix the certificate name, or exempt the destination from inspection.",
+        references=("RFC 5280 §6", "RFC 6125 §6"),
+        windows=("System.Security.Authentication.AuthenticationException", "CERT_E_CHAINING 0x800B010A"),
+        status=502,
+        signatures=(
+            r"the remote certificate is invalid according to the validation procedure",
+            r"could not establish trust relationship for the ssl/tls secure channel",
+            r"RemoteCertificateChainErrors",
+            r"CERTIFICATE_VERIFY_FAILED",
+        ),
+        numbers=(0x800B010A,),
+    ),
+    Failure(
+        code="tls-secure-channel-failed",
+        area="general",
+        title="Could not create SSL/TLS secure channel",
+        cause="The Windows client could not complete the handshake: no common TLS version (TLS 1.2 not "
+        "enabled "
+        "for .NET: SchUseStrongCrypto), the server required a client certificate, or the server's cipher "
+        "suites are not available on the client.",
+        fix="Enable TLS 1.2 for .NET (SchUseStrongCrypto, SystemDefaultTlsVersions), check Schannel events "
+        "36874/36887, and whether the server asks for a client certificate.",
+        references=(_RFC8446_ALERT, _SCHANNEL),
+        windows=("WebExceptionStatus.SecureChannelFailure",),
+        status=502,
+        signatures=(r"could not create ssl/tls secure channel",),
+    ),
+)

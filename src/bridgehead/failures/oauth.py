@@ -53,7 +53,8 @@ ENTRIES: tuple[Failure, ...] = (
         code="oauth-invalid-token",
         area="oauth",
         title="The token is malformed or incomplete",
-        cause="The bearer value is not a well-formed outer token with an actor token (bad base64/JSON, missing "
+        cause="The bearer value is not a well-formed outer token with an actor token (bad base64/JSON, "
+        "missing "
         "claims such as nameid, aud or actortoken).",
         fix="Decode the token with 'bridgehead decode' and compare its claims with the expected shape; check "
         "that no proxy truncates the Authorization header.",
@@ -68,9 +69,11 @@ ENTRIES: tuple[Failure, ...] = (
         code="oauth-token-expired",
         area="oauth",
         title="The token has expired (or is not valid yet)",
-        cause="The token's exp lies in the past or its nbf in the future as seen by the server's clock: clock "
+        cause="The token's exp lies in the past or its nbf in the future as seen by the server's clock: "
+        "clock "
         "skew between the issuer and Exchange, or a token replayed from a cache.",
-        fix="Check the server clocks (NTP, w32tm /stripchart); tokens live minutes, so a skew of a few minutes "
+        fix="Check the server clocks (NTP, w32tm /stripchart); tokens live minutes, so a skew of a few "
+        "minutes "
         "already fails.",
         references=(_RFC6750, "RFC 7519 §4.1.4 (exp), §4.1.5 (nbf)"),
         exchange=_diag(2000002, "token_expired", "The token has expired."),
@@ -84,15 +87,20 @@ ENTRIES: tuple[Failure, ...] = (
         area="oauth",
         title="The hostname component of the audience claim does not match the request's Host",
         cause=(
-            "Exchange compares the host in the token's aud (00000002-0000-0ff1-ce00-000000000000/HOST@realm) with "
-            "the Host header of the request. Expected names the Host the server received, Actual the host in the "
-            "token: the caller requested a token for another name (e.g. hybrid.example instead of owa.example), "
+            "Exchange compares the host in the token's aud "
+            "(00000002-0000-0ff1-ce00-000000000000/HOST@realm) with "
+            "the Host header of the request. Expected names the Host the server received, Actual the host "
+            "in the "
+            "token: the caller requested a token for another name (e.g. hybrid.example instead of "
+            "owa.example), "
             "a proxy rewrote Host, or SSL offloading changed https into http."
         ),
         fix=(
             "Make the caller use the name it sends (TargetUri / the OAuth endpoint configured in the "
-            "organization relationship or IntraOrganizationConnector), keep Host and the https scheme intact on "
-            "the reverse proxy (no offloading, no Host rewrite on /EWS, /Autodiscover), and register the name as "
+            "organization relationship or IntraOrganizationConnector), keep Host and the https scheme "
+            "intact on "
+            "the reverse proxy (no offloading, no Host rewrite on /EWS, /Autodiscover), and register the "
+            "name as "
             "a service principal name of 'Office 365 Exchange Online' if the partner requests tokens for it."
         ),
         references=(_RFC7519, _RFC6750, _DEEP, _TEST),
@@ -132,10 +140,15 @@ ENTRIES: tuple[Failure, ...] = (
         "organization (not synchronised, wrong SMTP address).",
         fix="Check that the user exists on this side (Get-Recipient with the smtp claim) and directory sync.",
         references=(_RFC6750, _DEEP),
-        exchange=_diag(2000005, "invalid_user", "The user specified by the user-context in the token does not "
+        exchange=_diag(
+            2000005, "invalid_user", "The user specified by the user-context in the token does not "
                        "exist."),
         status=401,
-        signatures=(r"\b2000005;", r"error_category=\"?invalid_user", r"user-context in the token does not exist"),
+        signatures=(
+            r"\b2000005;",
+            r"error_category=\"?invalid_user",
+            r"user-context in the token does not exist",
+        ),
         numbers=(2000005,),
         category="invalid_user",
     ),
@@ -188,13 +201,17 @@ ENTRIES: tuple[Failure, ...] = (
         area="oauth",
         title="The issuer of the token is unknown",
         cause=(
-            "The token's issuer (appid@realm, e.g. 00000001-0000-0000-c000-000000000000@<tenant> for ACS/evoSTS) "
-            "is not an AuthServer or partner application this organization trusts, or its signing certificate "
-            "is not the one on record: a foreign tenant calling, a missing AuthServer after a tenant change, or "
+            "The token's issuer (appid@realm, e.g. 00000001-0000-0000-c000-000000000000@<tenant> for "
+            "ACS/evoSTS) "
+            "is not an AuthServer or partner application this organization trusts, or its signing "
+            "certificate "
+            "is not the one on record: a foreign tenant calling, a missing AuthServer after a tenant "
+            "change, or "
             "an Auth Certificate that was renewed on one side only. Some builds report the category as "
             "invalid_certificate."
         ),
-        fix="Compare the issuer with Get-AuthServer / Get-PartnerApplication; re-run the Hybrid Configuration "
+        fix="Compare the issuer with Get-AuthServer / Get-PartnerApplication; re-run the Hybrid "
+        "Configuration "
         "Wizard after changing the Auth Certificate so the cloud gets the new public key.",
         references=(_RFC6750, _HYBRID_OAUTH, _DEEP),
         exchange=_diag(2000009, "invalid_issuer", "The issuer of the token is unknown. Issuer was '…'."),
@@ -224,7 +241,8 @@ ENTRIES: tuple[Failure, ...] = (
         code="oauth-endpoint-not-ews",
         area="oauth",
         title="The OAuth target answered 404: not an Exchange EWS endpoint",
-        cause="The name resolves and TLS works, but /EWS/Exchange.asmx does not exist there: the name points to "
+        cause="The name resolves and TLS works, but /EWS/Exchange.asmx does not exist there: the name "
+        "points to "
         "another web server or a reverse proxy without a rule for /EWS.",
         fix="Point the TargetUri / OAuth endpoint at the Exchange front end and publish /EWS on the reverse "
         "proxy.",
@@ -237,7 +255,8 @@ ENTRIES: tuple[Failure, ...] = (
         code="oauth-connection-reset",
         area="oauth",
         title="The connection was reset during TLS (protocol or cipher mismatch)",
-        cause="The server (or a firewall) closed the connection in the TLS handshake: typically no common TLS "
+        cause="The server (or a firewall) closed the connection in the TLS handshake: typically no common "
+        "TLS "
         "version or cipher (TLS 1.2 disabled, only legacy ciphers), or an IPS dropping the session.",
         fix="Enable TLS 1.2 with modern cipher suites on the published endpoint (IIS Crypto / SChannel "
         "registry, .NET SchUseStrongCrypto) and check firewalls in between; 'bridgehead probe' shows the "
@@ -257,9 +276,11 @@ ENTRIES: tuple[Failure, ...] = (
         code="oauth-mailbox-not-found",
         area="oauth",
         title="The mailbox given to Test-OAuthConnectivity does not exist in this organization",
-        cause="ManagementObjectNotFoundException: the -Mailbox value is not a recipient where the command runs "
+        cause="ManagementObjectNotFoundException: the -Mailbox value is not a recipient where the command "
+        "runs "
         "(Exchange Online), so no request was sent at all.",
-        fix="Use a mailbox that exists in the organization running the test (for a cloud-to-premises test: an "
+        fix="Use a mailbox that exists in the organization running the test (for a cloud-to-premises test: "
+        "an "
         "Exchange Online mailbox).",
         references=(_TEST,),
         exchange=("Microsoft.Exchange.Configuration.Tasks.ManagementObjectNotFoundException",),
@@ -272,8 +293,10 @@ ENTRIES: tuple[Failure, ...] = (
         title="The Auth Certificate is missing (Federation or Auth certificate not found)",
         cause="Get-AuthConfig names a CurrentCertificateThumbprint that is not in the local machine store of "
         "this server (deleted, never replicated, or the AuthConfig points at a removed certificate).",
-        fix="Create a new Auth Certificate (New-ExchangeCertificate -SubjectName 'cn=Microsoft Exchange Server "
-        "Auth Certificate' -Services SMTP), Set-AuthConfig -NewCertificateThumbprint … -NewCertificateEffective"
+        fix="Create a new Auth Certificate (New-ExchangeCertificate -SubjectName 'cn=Microsoft Exchange "
+        "Server "
+        "Auth Certificate' -Services SMTP), Set-AuthConfig -NewCertificateThumbprint … "
+        "-NewCertificateEffective"
         "Date (Get-Date), -PublishCertificate, -ClearPreviousCertificate, IISReset, then re-run the Hybrid "
         "Configuration Wizard; or use MonitorExchangeAuthCertificate.ps1.",
         references=(_MAINTAIN, _MONITOR, "https://support.microsoft.com/help/3089171"),
@@ -292,10 +315,13 @@ ENTRIES: tuple[Failure, ...] = (
         code="oauth-auth-cert-expired",
         area="oauth",
         title="The Exchange Server Auth Certificate has expired",
-        cause="The self-signed 'Microsoft Exchange Server Auth Certificate' is valid 5 years and never renewed "
-        "automatically; once expired, OAuth (hybrid free/busy, eDiscovery) and PowerShell serialization fail.",
+        cause="The self-signed 'Microsoft Exchange Server Auth Certificate' is valid 5 years and never "
+        "renewed "
+        "automatically; once expired, OAuth (hybrid free/busy, eDiscovery) and PowerShell serialization "
+        "fail.",
         fix="Renew it (MonitorExchangeAuthCertificate.ps1 -ValidateAndRenewAuthCertificate $true, or the "
-        "New-ExchangeCertificate / Set-AuthConfig steps), IISReset, and re-run the Hybrid Configuration Wizard "
+        "New-ExchangeCertificate / Set-AuthConfig steps), IISReset, and re-run the Hybrid Configuration "
+        "Wizard "
         "so Exchange Online gets the new key.",
         references=(_MAINTAIN, _MONITOR),
         exchange=("Microsoft Exchange Server Auth Certificate expired",),
@@ -307,12 +333,14 @@ ENTRIES: tuple[Failure, ...] = (
         area="oauth",
         title="No Host header (or https turned into http) breaks the audience check",
         cause=(
-            "Exchange compares the token's audience with the request's Host and scheme. A request without Host, "
+            "Exchange compares the token's audience with the request's Host and scheme. A request without "
+            "Host, "
             "or one that a proxy forwarded as plain HTTP (SSL offloading) or with another Host, fails with "
             "2000003 'The hostname component of the audience claim value … is invalid' without an Expected/"
             "Actual pair."
         ),
-        fix="Send Host (every HTTP/1.1 request must); on the reverse proxy keep Host and re-encrypt instead of "
+        fix="Send Host (every HTTP/1.1 request must); on the reverse proxy keep Host and re-encrypt "
+        "instead of "
         "offloading for /EWS and /Autodiscover.",
         references=("RFC 9112 §3.2 (Host)", _RFC7519, _DEEP),
         exchange=("x-ms-diagnostics: 2000003 … error_category=\"invalid_resource\" (no Expected/Actual)",),
