@@ -1,0 +1,508 @@
+"""The inspecting forward proxy (scenario S1): asyncio server, the only part that touches sockets.
+
+Per client connection:
+
+* absolute-form requests (``GET http://host/path``) are relayed to the origin over pooled
+  upstream connections;
+* ``CONNECT host:port`` is decided by :class:`~bridgehead.core.forward_policy.ForwardPolicy`:
+  *tunnel* splices bytes; *inspect* answers ``200``, then holds the client's ClientHello
+  unanswered and connects to the server first (upstream-first). If the server sends a
+  CertificateRequest, the attempt is dropped and — by default — a fresh connection gets the
+  client's own ClientHello replayed and the two sockets are spliced, so the client's
+  certificate reaches the server on the first try. Otherwise the held ClientHello is fed to
+  a TLS server presenting a leaf minted for the SNI, and HTTP is relayed inside.
+* A certificate request after the first request (renegotiation, post-handshake auth) is
+  answered with a 502 naming the cause, and the destination is learned (store namespace
+  ``bypass``, TTL 12 h by default) so its next connections tunnel.
+
+Every request and tunnel produces one access-log record; every failure a registry code.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import ipaddress
+import logging
+import socket
+import ssl
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+from bridgehead.core import errorpage
+from bridgehead.core.forward_policy import Action, CertRequestAction, ForwardPolicy
+from bridgehead.failures import get
+from bridgehead.runtime.accesslog import AccessLog
+from bridgehead.runtime.forward.ca import InspectionCA
+from bridgehead.runtime.forward.upstream import (
+    UpstreamConnector,
+    UpstreamFailure,
+    cert_request_after,
+    cert_request_in_handshake,
+    renegotiation_requested,
+)
+from bridgehead.runtime.relay import RelayError, exchange
+from bridgehead.runtime.store import Store
+from bridgehead.runtime.streams import Conn, PlainStream, TLSStream
+from bridgehead.wire.http1 import HttpError, RequestHead, parse_request_head
+from bridgehead.wire.tls_hello import ClientHello, TlsParseError, read_client_hello
+
+log = logging.getLogger("bridgehead.forward")
+
+BYPASS_NS = "bypass"
+
+
+@dataclass
+class ForwardSettings:
+    host: str = "127.0.0.1"
+    port: int = 8080
+    state_dir: Path = Path("state")
+    access_log: Path | None = None
+    upstream_ca: list[Path] = field(default_factory=list)
+    upstream_crl: list[Path] = field(default_factory=list)
+    policy: ForwardPolicy = field(default_factory=ForwardPolicy)
+    learn_ttl: float = 12 * 3600.0
+    read_timeout: float = 60.0
+    tunnel_idle_timeout: float = 300.0
+    hello_timeout: float = 10.0
+    head_limit: int = 64 * 1024
+    store_url: str | None = None
+
+
+@dataclass
+class Context:
+    """What we know about one client connection, for the log."""
+
+    client: str
+    client_ip: ipaddress.IPv4Address | ipaddress.IPv6Address
+    host: str = ""
+    port: int = 0
+    rule: str = ""
+
+
+class ForwardProxy:
+    def __init__(self, settings: ForwardSettings, *, access_log: AccessLog | None = None) -> None:
+        self.s = settings
+        self.ca = InspectionCA(Path(settings.state_dir) / "ca")
+        self.store = Store.open(Path(settings.state_dir), settings.store_url)
+        self.log = access_log or AccessLog(settings.access_log)
+        self.upstream = UpstreamConnector(settings.upstream_ca, settings.upstream_crl,
+                                          handshake_timeout=settings.read_timeout)
+        self.source_names: dict[str, frozenset[Any]] = {}
+        self._pool: dict[tuple[str, int], list[Conn]] = {}
+        self._server: asyncio.base_events.Server | None = None
+        self._learned_cache: dict[str, tuple[float, str | None]] = {}
+
+    # ---- lifecycle -------------------------------------------------------------------
+    async def start(self) -> None:
+        await self._resolve_sources()
+        self._server = await asyncio.start_server(self._handle, self.s.host, self.s.port, limit=2**20,
+                                                  backlog=1024)
+        sock = self._server.sockets[0]
+        self.s.port = sock.getsockname()[1]
+
+    async def serve_forever(self) -> None:
+        assert self._server is not None
+        async with self._server:
+            await self._server.serve_forever()
+
+    async def _resolve_sources(self) -> None:
+        loop = asyncio.get_running_loop()
+        for rule in self.s.policy.sources:
+            if rule.hostname:
+                try:
+                    infos = await loop.getaddrinfo(rule.hostname, None, type=socket.SOCK_STREAM)
+                    self.source_names[rule.hostname] = frozenset(
+                        ipaddress.ip_address(i[4][0].split("%")[0]) for i in infos)
+                except OSError as exc:
+                    log.warning("source exception %s does not resolve: %s", rule.hostname, exc)
+
+    # ---- learned bypass list ----------------------------------------------------------
+    def learned(self, host: str, port: int) -> str | None:
+        key = f"{host}:{port}"
+        now = time.monotonic()
+        cached = self._learned_cache.get(key)
+        if cached and cached[0] > now:
+            return cached[1]
+        record = self.store.get(BYPASS_NS, key)
+        reason = f"learned: {record.value.get('reason', '')}" if record else None
+        self._learned_cache[key] = (now + 5.0, reason)
+        return reason
+
+    def learn(self, host: str, port: int, code: str, reason: str) -> None:
+        key = f"{host}:{port}"
+        self.store.put(BYPASS_NS, key, {"host": host, "port": port, "code": code, "reason": reason,
+                                        "learned_at": time.time()}, ttl=self.s.learn_ttl)
+        self._learned_cache.pop(key, None)
+        log.info("learned bypass for %s: %s", key, reason)
+
+    # ---- connection handling ----------------------------------------------------------
+    async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        peer = writer.get_extra_info("peername") or ("0.0.0.0", 0)
+        sock = writer.get_extra_info("socket")
+        if sock is not None:
+            with contextlib.suppress(OSError):
+                sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        ctx = Context(f"{peer[0]}:{peer[1]}", ipaddress.ip_address(peer[0].split("%")[0]))
+        client = Conn(PlainStream(reader, writer), timeout=self.s.read_timeout, head_limit=self.s.head_limit)
+        try:
+            await self._client_loop(client, ctx)
+        except (ConnectionError, TimeoutError, ssl.SSLError, OSError, asyncio.IncompleteReadError):
+            pass
+        except Exception:  # never let one connection take the server down
+            log.exception("unexpected error on connection from %s", ctx.client)
+        finally:
+            await client.close()
+
+    async def _client_loop(self, client: Conn, ctx: Context) -> None:
+        while True:
+            start = time.monotonic()
+            try:
+                raw = await client.read_head()
+                if raw is None:
+                    return
+                head = parse_request_head(raw)
+            except HttpError as exc:
+                await self._refuse(client, ctx, exc.code, str(exc), start, action="deny")
+                return
+            except TimeoutError:
+                return
+            if head.method == b"CONNECT":
+                await self._connect(client, head, ctx, start)
+                return
+            if not await self._plain(client, head, ctx, start):
+                return
+
+    async def _refuse(self, client: Conn, ctx: Context, code: str, detail: str, start: float, *,
+                      action: str = "error", method: str = "", url: str = "", host: str = "") -> None:
+        page = errorpage.render(code, detail=detail, host=host or ctx.host)
+        with contextlib.suppress(Exception):
+            await client.write(page)
+        failure = get(code)
+        self.log.write(client=ctx.client, rule=ctx.rule, action=action, host=ctx.host or None,
+                       port=ctx.port or None, method=method or None, url=url or None, status=failure.status,
+                       code=code, reason=detail, duration_ms=_ms(start))
+
+    # ---- plain HTTP (absolute-form) ---------------------------------------------------
+    async def _plain(self, client: Conn, head: RequestHead, ctx: Context, start: float) -> bool:
+        url = head.target.decode("latin-1")
+        parts = urlsplit(url)
+        if parts.scheme != "http" or not parts.hostname:
+            await self._refuse(client, ctx, "client-bad-request",
+                               "a forward proxy needs absolute-form http:// URLs or CONNECT", start,
+                               action="deny", method=head.method.decode(), url=url)
+            return False
+        host, port = parts.hostname, parts.port or 80
+        ctx.host, ctx.port, ctx.rule = host, port, "plain-http"
+        path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+        if head.headers.get(b"host") is None:
+            head.headers.items.insert(0, (b"Host", parts.netloc.encode()))
+        try:
+            upstream = await self._pooled(host, port)
+        except UpstreamFailure as exc:
+            await self._refuse(client, ctx, exc.code, exc.detail, start, method=head.method.decode(), url=url)
+            return False
+        try:
+            ex = await exchange(client, upstream, head, target=path.encode("latin-1"))
+        except RelayError as exc:
+            await upstream.close()
+            if not exc.response_started:
+                await self._refuse(client, ctx, exc.code, exc.detail, start, method=head.method.decode(), url=url)
+            return False
+        except (ConnectionError, TimeoutError, OSError, HttpError) as exc:
+            await upstream.close()
+            code = exc.code if isinstance(exc, HttpError) else "upstream-bad-response"
+            await self._refuse(client, ctx, code, str(exc) or type(exc).__name__, start,
+                               method=head.method.decode(), url=url)
+            return False
+        if ex.keep_alive:
+            self._pool.setdefault((host, port), []).append(upstream)
+        else:
+            await upstream.close()
+        self._log_exchange(ctx, "inspect", ex, url, start, client)
+        return ex.keep_alive
+
+    async def _pooled(self, host: str, port: int) -> Conn:
+        idle = self._pool.get((host, port))
+        while idle:
+            conn = idle.pop()
+            if not conn.eof and not conn.stream.reader.at_eof():  # type: ignore[attr-defined]
+                return conn
+            await conn.close()
+        reader, writer = await self.upstream.open_tcp(host, port)
+        return Conn(PlainStream(reader, writer), timeout=self.s.read_timeout)
+
+    def _log_exchange(self, ctx: Context, action: str, ex: Any, url: str, start: float, client: Conn) -> None:
+        self.log.write(client=ctx.client, rule=ctx.rule, action=action, host=ctx.host, port=ctx.port,
+                       method=ex.method, url=url, status=ex.status, duration_ms=_ms(start),
+                       bytes_in=ex.bytes_in, bytes_out=ex.bytes_out)
+
+    # ---- CONNECT ----------------------------------------------------------------------
+    async def _connect(self, client: Conn, head: RequestHead, ctx: Context, start: float) -> None:
+        try:
+            host, port = _authority(head.target.decode("latin-1"))
+        except ValueError as exc:
+            await self._refuse(client, ctx, "client-bad-request", str(exc), start, action="deny",
+                               method="CONNECT", url=head.target.decode("latin-1"))
+            return
+        ctx.host, ctx.port = host, port
+        decision = self.s.policy.decide(ctx.client_ip, host, port, learned=self.learned(host, port),
+                                        resolved_sources=self.source_names)
+        ctx.rule = decision.rule
+        if decision.action == Action.DENY:
+            await self._refuse(client, ctx, "client-bad-request", decision.reason, start, action="deny",
+                               method="CONNECT", url=f"{host}:{port}")
+            return
+        if decision.action == Action.TUNNEL:
+            await self._tunnel(client, ctx, start, initial=b"", reason=decision.reason)
+            return
+        await client.write(b"HTTP/1.1 200 Connection established\r\n\r\n")
+        await self._inspect(client, ctx, start)
+
+    async def _tunnel(self, client: Conn, ctx: Context, start: float, *, initial: bytes, reason: str,
+                      established: bool = False, code: str | None = None) -> None:
+        """Splice the client to a fresh connection; ``initial`` bytes (a held ClientHello) go first."""
+        try:
+            reader, writer = await self.upstream.open_tcp(ctx.host, ctx.port)
+        except UpstreamFailure as exc:
+            if established:
+                self.log.write(client=ctx.client, rule=ctx.rule, action="error", host=ctx.host, port=ctx.port,
+                               method="CONNECT", status=502, code=exc.code, reason=exc.detail,
+                               duration_ms=_ms(start))
+                return
+            await self._refuse(client, ctx, exc.code, exc.detail, start, method="CONNECT",
+                               url=f"{ctx.host}:{ctx.port}")
+            return
+        upstream = Conn(PlainStream(reader, writer), timeout=self.s.tunnel_idle_timeout)
+        if not established:
+            await client.write(b"HTTP/1.1 200 Connection established\r\n\r\n")
+        pending = initial + bytes(client.buf)
+        client.buf.clear()
+        client.timeout = self.s.tunnel_idle_timeout
+        if pending:
+            await upstream.write(pending)
+        sent, received = await _splice(client, upstream)
+        await upstream.close()
+        self.log.write(client=ctx.client, rule=ctx.rule, action="tunnel", host=ctx.host, port=ctx.port,
+                       method="CONNECT", url=f"{ctx.host}:{ctx.port}", status=200, code=code, reason=reason,
+                       duration_ms=_ms(start), bytes_in=sent + len(pending), bytes_out=received)
+
+    async def _read_hello(self, client: Conn) -> ClientHello | None:
+        while True:
+            hello = read_client_hello(bytes(client.buf))
+            if hello is not None:
+                del client.buf[: len(hello.raw)]
+                return hello
+            if len(client.buf) > 70000:
+                raise TlsParseError("ClientHello too large")
+            old_timeout = client.timeout
+            client.timeout = self.s.hello_timeout
+            try:
+                more = await client._more()
+            finally:
+                client.timeout = old_timeout
+            if not more:
+                return None
+
+    async def _inspect(self, client: Conn, ctx: Context, start: float) -> None:
+        try:
+            hello = await self._read_hello(client)
+        except TlsParseError as exc:
+            # not TLS (e.g. plain HTTP or another protocol through CONNECT): pass it through untouched
+            ctx.rule += " (not TLS)"
+            await self._tunnel(client, ctx, start, initial=b"", reason=f"not inspected: {exc}", established=True)
+            return
+        if hello is None:
+            return
+        if hello.alpn and "http/1.1" not in hello.alpn:
+            await self._tunnel(client, ctx, start, initial=hello.raw, established=True,
+                               reason=f"client offers only {','.join(hello.alpn)}: tunnelled, not inspected")
+            return
+        server_name = hello.sni or ctx.host
+        try:
+            upstream = await self.upstream.open_tls(ctx.host, ctx.port, server_name)
+        except UpstreamFailure as exc:
+            await self._answer_under_tls(client, ctx, hello, exc.code, exc.detail, start, action="deny")
+            return
+        if cert_request_in_handshake(upstream):
+            await self._on_cert_request(client, ctx, hello, upstream, start)
+            return
+        await self._inspect_with(client, ctx, hello, upstream, start)
+
+    async def _on_cert_request(self, client: Conn, ctx: Context, hello: ClientHello, attempt: TLSStream,
+                               start: float) -> None:
+        attempt.abort()
+        rule = self.s.policy.on_client_cert_request(ctx.host, ctx.port)
+        if rule.action == CertRequestAction.TUNNEL:
+            ctx.rule += " / on-client-cert-request tunnel"
+            await self._tunnel(client, ctx, start, initial=hello.raw, established=True,
+                               code="client-cert-under-inspection",
+                               reason="server sent a TLS CertificateRequest: client's ClientHello replayed, "
+                               "spliced end to end")
+            return
+        if rule.action == CertRequestAction.PRESENT and rule.client_cert is not None:
+            ctx.rule += " / on-client-cert-request present"
+            try:
+                upstream = await self.upstream.open_tls(ctx.host, ctx.port, hello.sni or ctx.host,
+                                                        client_cert=rule.client_cert)
+            except UpstreamFailure as exc:
+                await self._answer_under_tls(client, ctx, hello, exc.code, exc.detail, start, action="deny")
+                return
+            if getattr(upstream.obj, "bh_failed", False):
+                await self._answer_under_tls(client, ctx, hello, "client-cert-under-inspection",
+                                             "the server refused the configured client certificate", start,
+                                             action="deny")
+                return
+            await self._inspect_with(client, ctx, hello, upstream, start)
+            return
+        ctx.rule += " / on-client-cert-request block"
+        detail = "server sent a TLS CertificateRequest during the handshake"
+        if rule.action == CertRequestAction.PRESENT:
+            detail += "; 'present' has no client certificate configured for this destination"
+        await self._answer_under_tls(client, ctx, hello, "client-cert-under-inspection", detail, start,
+                                     action="deny")
+
+    async def _client_tls(self, client: Conn, hello: ClientHello, ctx: Context) -> Conn:
+        tls_ctx = await asyncio.to_thread(self.ca.context_for, hello.sni or ctx.host)
+        stream = TLSStream(client.stream.reader, client.stream.writer, tls_ctx,  # type: ignore[attr-defined]
+                           server_side=True, initial=hello.raw + bytes(client.buf))
+        client.buf.clear()
+        await asyncio.wait_for(stream.handshake(), self.s.hello_timeout)
+        return Conn(stream, timeout=self.s.read_timeout, head_limit=self.s.head_limit)
+
+    async def _answer_under_tls(self, client: Conn, ctx: Context, hello: ClientHello, code: str, detail: str,
+                                start: float, *, action: str) -> None:
+        """Finish the client's handshake with a minted certificate and answer its request with a page."""
+        try:
+            inner = await self._client_tls(client, hello, ctx)
+            raw = await inner.read_head()
+        except (ssl.SSLError, ConnectionError, TimeoutError, OSError):
+            self.log.write(client=ctx.client, rule=ctx.rule, action=action, host=ctx.host, port=ctx.port,
+                           method="CONNECT", status=get(code).status, code=code, reason=detail,
+                           duration_ms=_ms(start))
+            return
+        method, url = "", f"https://{ctx.host}:{ctx.port}"
+        if raw:
+            with contextlib.suppress(HttpError):
+                head = parse_request_head(raw)
+                method, url = head.method.decode(), _https_url(ctx, head)
+        await self._refuse(inner, ctx, code, detail, start, action=action, method=method, url=url)
+        await inner.close()
+
+    async def _inspect_with(self, client: Conn, ctx: Context, hello: ClientHello, up_stream: TLSStream,
+                            start: float) -> None:
+        upstream = Conn(up_stream, timeout=self.s.read_timeout)
+        try:
+            inner = await self._client_tls(client, hello, ctx)
+        except (ssl.SSLError, ConnectionError, TimeoutError, OSError) as exc:
+            await upstream.close()
+            self.log.write(client=ctx.client, rule=ctx.rule, action="error", host=ctx.host, port=ctx.port,
+                           method="CONNECT", code="client-bad-request",
+                           reason=f"client TLS handshake failed (does it trust the bridgehead CA?): {exc}",
+                           duration_ms=_ms(start))
+            return
+        try:
+            await self._inspect_loop(inner, upstream, up_stream, ctx)
+        finally:
+            await upstream.close()
+            await inner.close()
+
+    async def _inspect_loop(self, inner: Conn, upstream: Conn, up_stream: TLSStream, ctx: Context) -> None:
+        def too_late(_response: object) -> None:
+            if cert_request_after(up_stream) or renegotiation_requested(up_stream):
+                raise RelayError("client-cert-requested-after-request",
+                                 "the server asked for a client certificate after the request")
+
+        while True:
+            start = time.monotonic()
+            try:
+                raw = await inner.read_head()
+                if raw is None:
+                    return
+                head = parse_request_head(raw)
+            except HttpError as exc:
+                await self._refuse(inner, ctx, exc.code, str(exc), start, action="deny")
+                return
+            except TimeoutError:
+                return
+            url = _https_url(ctx, head)
+            try:
+                ex = await exchange(inner, upstream, head, check=too_late)
+            except (RelayError, ssl.SSLError, ConnectionError, TimeoutError, OSError, HttpError) as exc:
+                await self._exchange_failed(inner, up_stream, ctx, head, url, exc, start)
+                return
+            self._log_exchange(ctx, "inspect", ex, url, start, inner)
+            if not ex.keep_alive:
+                return
+
+    async def _exchange_failed(self, inner: Conn, up_stream: TLSStream, ctx: Context, head: RequestHead, url: str,
+                               exc: BaseException, start: float) -> None:
+        late = cert_request_after(up_stream) or renegotiation_requested(up_stream)
+        if late:
+            how = ("TLS 1.3 post-handshake CertificateRequest" if cert_request_after(up_stream)
+                   and not renegotiation_requested(up_stream) else "TLS renegotiation (HelloRequest)")
+            detail = f"{how} after the first request; later connections to {ctx.host}:{ctx.port} will tunnel"
+            self.learn(ctx.host, ctx.port, "client-cert-requested-after-request", how)
+            code = "client-cert-requested-after-request"
+        elif isinstance(exc, RelayError):
+            code, detail = exc.code, exc.detail
+            if exc.response_started:
+                self.log.write(client=ctx.client, rule=ctx.rule, action="error", host=ctx.host, port=ctx.port,
+                               method=head.method.decode(), url=url, code=code, reason=detail,
+                               duration_ms=_ms(start))
+                return
+        elif isinstance(exc, HttpError):
+            code, detail = exc.code, str(exc)
+        elif isinstance(exc, TimeoutError):
+            code, detail = "upstream-timeout", "no answer from the server within the read timeout"
+        else:
+            code, detail = "upstream-bad-response", str(exc) or type(exc).__name__
+        await self._refuse(inner, ctx, code, detail, start, method=head.method.decode(), url=url)
+
+
+async def _splice(a: Conn, b: Conn) -> tuple[int, int]:
+    """Copy both ways until both sides are done; returns (bytes a→b, bytes b→a)."""
+
+    async def pipe(src: Conn, dst: Conn) -> int:
+        total = 0
+        try:
+            while data := await src.read_some():
+                await dst.write(data)
+                total += len(data)
+        except (ConnectionError, TimeoutError, OSError):
+            pass
+        finally:
+            writer = getattr(dst.stream, "writer", None)
+            if writer is not None and writer.can_write_eof():
+                with contextlib.suppress(OSError, RuntimeError):
+                    writer.write_eof()
+        return total
+
+    up, down = await asyncio.gather(pipe(a, b), pipe(b, a))
+    return up, down
+
+
+def _authority(target: str) -> tuple[str, int]:
+    """``host:port`` of a CONNECT (RFC 9110 §9.3.6): the port is required."""
+    if target.startswith("["):
+        host, _, rest = target[1:].partition("]")
+        port_text = rest[1:] if rest.startswith(":") else ""
+    else:
+        host, _, port_text = target.rpartition(":")
+    if not host or not port_text.isdigit() or not 0 < int(port_text) < 65536:
+        raise ValueError(f"CONNECT target must be host:port, got {target[:100]!r}")
+    if any(c in host for c in "/@ \\"):
+        raise ValueError(f"invalid host in CONNECT target {target[:100]!r}")
+    return host.lower(), int(port_text)
+
+
+def _https_url(ctx: Context, head: RequestHead) -> str:
+    port = "" if ctx.port == 443 else f":{ctx.port}"
+    return f"https://{ctx.host}{port}{head.target.decode('latin-1')}"
+
+
+def _ms(start: float) -> float:
+    return round((time.monotonic() - start) * 1000, 2)

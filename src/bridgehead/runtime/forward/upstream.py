@@ -1,0 +1,185 @@
+"""Upstream TLS for the inspecting proxy: connect, watch for CertificateRequest, classify failures.
+
+A :class:`CertRequestWatch` is installed as the context's ``_msg_callback``; OpenSSL calls
+it for every handshake message, with the ``SSLObject`` as first argument, so the flags
+land on the connection they belong to:
+
+* ``cert_request_in_handshake`` — CertificateRequest (type 13, RFC 8446 §4.3.2 / RFC 5246
+  §7.4.4) received before the handshake finished: the connection can still be given to the
+  client by replaying its ClientHello.
+* ``cert_request_after`` — a CertificateRequest (TLS 1.3 post-handshake auth, RFC 8446
+  §4.6.2) or a HelloRequest (TLS 1.2 renegotiation, RFC 5246 §7.4.1.1) after it finished:
+  too late to splice.
+
+Certificate failures map to registry codes through OpenSSL's X509_V_ERR numbers.
+Revocation is checked against CRLs given with ``--upstream-crl`` per issuer (OpenSSL's own
+CRL flag would fail every server whose CA has no CRL loaded).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ssl
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from cryptography import x509
+
+from bridgehead.runtime import tls
+from bridgehead.runtime.streams import TLSStream
+
+HANDSHAKE = 22
+HELLO_REQUEST = 0
+CERTIFICATE_REQUEST = 13
+
+# OpenSSL X509_V_ERR_* → registry code (include/openssl/x509_vfy.h)
+VERIFY_CODES = {
+    9: "upstream-cert-not-yet-valid",
+    10: "upstream-cert-expired",
+    2: "upstream-cert-untrusted",
+    18: "upstream-cert-untrusted",
+    19: "upstream-cert-untrusted",
+    20: "upstream-cert-untrusted",
+    21: "upstream-cert-untrusted",
+    27: "upstream-cert-untrusted",
+    23: "upstream-cert-revoked",
+    26: "upstream-cert-not-server",
+    62: "upstream-cert-name-mismatch",
+    64: "upstream-cert-name-mismatch",
+}
+
+
+def watch(conn: Any, direction: str, version: Any, content_type: Any, msg_type: Any, data: bytes) -> None:
+    """``SSLContext._msg_callback``: flag certificate requests on the SSLObject."""
+    if direction != "read" or content_type != HANDSHAKE:
+        return
+    if msg_type == CERTIFICATE_REQUEST:
+        if getattr(conn, "bh_handshake_done", False):
+            conn.bh_cert_request_after = True
+        else:
+            conn.bh_cert_request_in_handshake = True
+    elif msg_type == HELLO_REQUEST and getattr(conn, "bh_handshake_done", False):
+        conn.bh_renegotiation = True
+
+
+def cert_request_in_handshake(stream: TLSStream) -> bool:
+    return bool(getattr(stream.obj, "bh_cert_request_in_handshake", False))
+
+
+def cert_request_after(stream: TLSStream) -> bool:
+    return bool(getattr(stream.obj, "bh_cert_request_after", False))
+
+
+def renegotiation_requested(stream: TLSStream) -> bool:
+    return bool(getattr(stream.obj, "bh_renegotiation", False))
+
+
+class UpstreamFailure(Exception):
+    """A failure towards the server, with its registry code."""
+
+    def __init__(self, code: str, detail: str) -> None:
+        super().__init__(detail)
+        self.code = code
+        self.detail = detail
+
+
+def classify_ssl_error(exc: BaseException) -> UpstreamFailure:
+    if isinstance(exc, ssl.SSLCertVerificationError):
+        code = VERIFY_CODES.get(exc.verify_code, "upstream-cert-untrusted")
+        return UpstreamFailure(code, f"{exc.verify_message} (X509_V_ERR {exc.verify_code})")
+    return UpstreamFailure("upstream-tls-failed", str(exc) or type(exc).__name__)
+
+
+@dataclass
+class CRLSet:
+    """CRLs by issuer name, each checked against a trusted CA before use (RFC 5280 §6.3)."""
+
+    crls: list[x509.CertificateRevocationList]
+
+    @classmethod
+    def load(cls, crlfiles: list[Path], cafiles: list[Path]) -> CRLSet:
+        cas = []
+        for path in cafiles:
+            cas += x509.load_pem_x509_certificates(Path(path).read_bytes())
+        out = []
+        for path in crlfiles:
+            data = Path(path).read_bytes()
+            crl = x509.load_pem_x509_crl(data) if b"-----BEGIN" in data else x509.load_der_x509_crl(data)
+            issuer = next((c for c in cas if c.subject == crl.issuer), None)
+            if issuer is None or not crl.is_signature_valid(issuer.public_key()):  # type: ignore[arg-type]
+                raise ValueError(f"{path}: CRL issuer not among --upstream-ca or signature invalid")
+            out.append(crl)
+        return cls(out)
+
+    def revoked(self, leaf_der: bytes) -> bool:
+        if not self.crls:
+            return False
+        leaf = x509.load_der_x509_certificate(leaf_der)
+        for crl in self.crls:
+            if crl.issuer == leaf.issuer and crl.get_revoked_certificate_by_serial_number(leaf.serial_number):
+                return True
+        return False
+
+
+class UpstreamConnector:
+    """Opens TCP and TLS connections to servers, with one cached client context per variant."""
+
+    def __init__(self, cafiles: list[Path], crlfiles: list[Path], *, connect_timeout: float = 10.0,
+                 handshake_timeout: float = 15.0) -> None:
+        self.cafiles = [Path(p) for p in cafiles]
+        self.crls = CRLSet.load([Path(p) for p in crlfiles], self.cafiles)
+        self.connect_timeout = connect_timeout
+        self.handshake_timeout = handshake_timeout
+        self._contexts: dict[tuple[str, str] | None, ssl.SSLContext] = {}
+
+    def context(self, client_cert: tuple[str, str] | None = None) -> ssl.SSLContext:
+        ctx = self._contexts.get(client_cert)
+        if ctx is None:
+            ctx = tls.client_context(cafiles=self.cafiles, client_cert=client_cert, alpn=["http/1.1"],
+                                     on_message=watch, post_handshake_auth=True)
+            self._contexts[client_cert] = ctx
+        return ctx
+
+    async def open_tcp(self, host: str, port: int) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+        try:
+            return await asyncio.wait_for(asyncio.open_connection(host, port, limit=2**20),
+                                          self.connect_timeout)
+        except TimeoutError:
+            raise UpstreamFailure("upstream-unreachable", f"connect to {host}:{port} timed out") from None
+        except OSError as exc:
+            if "Name or service not known" in str(exc) or "nodename nor servname" in str(exc) or \
+                    getattr(exc, "errno", None) in (-2, -3, -5):
+                raise UpstreamFailure("upstream-dns-failed", f"{host}: {exc.strerror or exc}") from None
+            raise UpstreamFailure("upstream-unreachable", f"{host}:{port}: {exc.strerror or exc}") from None
+
+    async def open_tls(self, host: str, port: int, server_name: str,
+                       client_cert: tuple[str, str] | None = None) -> TLSStream:
+        """TCP + TLS handshake; a CertificateRequest does not fail it (see the flags)."""
+        reader, writer = await self.open_tcp(host, port)
+        stream = TLSStream(reader, writer, self.context(client_cert), server_side=False,
+                           server_hostname=server_name)
+        try:
+            await asyncio.wait_for(stream.handshake(), self.handshake_timeout)
+        except ssl.SSLError as exc:
+            stream.abort()
+            if cert_request_in_handshake(stream):
+                stream.obj.bh_failed = True  # type: ignore[attr-defined]
+                return stream  # TLS 1.2 server that requires a certificate: alert after our empty one
+            raise classify_ssl_error(exc) from None
+        except TimeoutError:
+            stream.abort()
+            raise UpstreamFailure("upstream-timeout", "TLS handshake timed out") from None
+        except (ConnectionError, OSError) as exc:
+            stream.abort()
+            if cert_request_in_handshake(stream):
+                stream.obj.bh_failed = True  # type: ignore[attr-defined]
+                return stream
+            raise UpstreamFailure("upstream-tls-failed", f"connection closed during TLS handshake: {exc}") \
+                from None
+        stream.obj.bh_handshake_done = True  # type: ignore[attr-defined]
+        leaf = stream.peer_certificate_der()
+        if leaf and self.crls.revoked(leaf):
+            stream.abort()
+            raise UpstreamFailure("upstream-cert-revoked", "serial number listed in the issuer's CRL")
+        return stream
