@@ -42,9 +42,16 @@ EWS_PATH = "/EWS/Exchange.asmx"
 
 
 class BearerGate:
-    def __init__(self, state_dir: Path, *, realm: str = "*", service_id: str = EXCHANGE_APP_ID,
-                 clock: Clock = utcnow, reload_seconds: float = 2.0,
-                 known_users: frozenset[str] | None = None) -> None:
+    def __init__(
+        self,
+        state_dir: Path,
+        *,
+        realm: str = "*",
+        service_id: str = EXCHANGE_APP_ID,
+        clock: Clock = utcnow,
+        reload_seconds: float = 2.0,
+        known_users: frozenset[str] | None = None,
+    ) -> None:
         self.state_dir = Path(state_dir)
         self.realm = realm
         self.service_id = service_id
@@ -59,8 +66,9 @@ class BearerGate:
         with self._lock:
             if self._policy is None or time.monotonic() - self._loaded > self.reload_seconds:
                 store = OAuthStore(self.state_dir, clock=self.clock)
-                self._policy = store.policy(service_id=self.service_id, realm=self.realm,
-                                            known_users=self.known_users)
+                self._policy = store.policy(
+                    service_id=self.service_id, realm=self.realm, known_users=self.known_users
+                )
                 self._loaded = time.monotonic()
             return self._policy
 
@@ -92,9 +100,9 @@ def soap_get_folder_response(user: str | None) -> bytes:
         '<m:GetFolderResponse xmlns:m="http://schemas.microsoft.com/exchange/services/2006/messages" '
         'xmlns:t="http://schemas.microsoft.com/exchange/services/2006/types"><m:ResponseMessages>'
         '<m:GetFolderResponseMessage ResponseClass="Success"><m:ResponseCode>NoError</m:ResponseCode>'
-        f'<m:Folders><t:Folder><t:DisplayName>Inbox</t:DisplayName><t:Owner>{who}</t:Owner></t:Folder>'
-        '</m:Folders></m:GetFolderResponseMessage></m:ResponseMessages></m:GetFolderResponse>'
-        '</s:Body></s:Envelope>'
+        f"<m:Folders><t:Folder><t:DisplayName>Inbox</t:DisplayName><t:Owner>{who}</t:Owner></t:Folder>"
+        "</m:Folders></m:GetFolderResponseMessage></m:ResponseMessages></m:GetFolderResponse>"
+        "</s:Body></s:Envelope>"
     ).encode()
 
 
@@ -107,8 +115,9 @@ def ews_app(gate: BearerGate, *, on_request: Callable[[dict[str, Any]], None] | 
         outcome = gate.check(authorization, host=host, scheme=request.url.scheme)
         if outcome.ok:
             assert outcome.principal is not None
-            response = Response(soap_get_folder_response(outcome.principal.user), 200,
-                                media_type="text/xml; charset=utf-8")
+            response = Response(
+                soap_get_folder_response(outcome.principal.user), 200, media_type="text/xml; charset=utf-8"
+            )
         else:
             body = b"" if outcome.diagnostic is None else (outcome.diagnostic.header + "\n").encode()
             response = Response(body, 401, media_type="text/plain")
@@ -120,20 +129,44 @@ def ews_app(gate: BearerGate, *, on_request: Callable[[dict[str, Any]], None] | 
     async def not_found(request: Request) -> Response:
         return Response(b"404 Not Found\n", 404, media_type="text/plain")
 
-    routes = [Route(EWS_PATH, ews, methods=["GET", "POST"]),
-              Route("/ews/exchange.asmx", ews, methods=["GET", "POST"]),
-              Route("/{path:path}", not_found, methods=["GET", "POST", "HEAD"])]
+    routes = [
+        Route(EWS_PATH, ews, methods=["GET", "POST"]),
+        Route("/ews/exchange.asmx", ews, methods=["GET", "POST"]),
+        Route("/{path:path}", not_found, methods=["GET", "POST", "HEAD"]),
+    ]
     return Starlette(routes=routes)
 
 
-def _log(request: Request, host: str | None, status: int, outcome: Outcome, authorization: str | None,
-         sink: Callable[[dict[str, Any]], None] | None) -> None:
+def _log(
+    request: Request,
+    host: str | None,
+    status: int,
+    outcome: Outcome,
+    authorization: str | None,
+    sink: Callable[[dict[str, Any]], None] | None,
+) -> None:
     record = {
-        "cs-method": request.method, "cs-uri-stem": request.url.path, "cs-host": host or "-",
-        "cs(User-Agent)": request.headers.get("user-agent", "-"), "sc-status": status,
+        "cs-method": request.method,
+        "cs-uri-stem": request.url.path,
+        "cs-host": host or "-",
+        "cs(User-Agent)": request.headers.get("user-agent", "-"),
+        "sc-status": status,
         "x-ms-diagnostics": outcome.diagnostic.header if outcome.diagnostic else "-",
         "Request-Authorization": BearerGate.log_summary(authorization),
     }
     log.info(" ".join(f"{k}={v}" for k, v in record.items()))
     if sink is not None:
         sink(record)
+
+
+def app_from_env() -> Starlette:
+    """Factory for ``uvicorn --factory``: state dir and realm from the environment."""
+    import os
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    gate = BearerGate(
+        Path(os.environ.get("BRIDGEHEAD_STATE_DIR", "state")),
+        realm=os.environ.get("BRIDGEHEAD_REALM", "*"),
+        service_id=os.environ.get("BRIDGEHEAD_SERVICE_ID", EXCHANGE_APP_ID),
+    )
+    return ews_app(gate)

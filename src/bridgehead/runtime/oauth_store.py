@@ -68,8 +68,14 @@ class OAuthStore:
         self.clock = clock
 
     # ---- Auth Certificates -------------------------------------------------------------
-    def new_certificate(self, subject: str = DEFAULT_SUBJECT, *, days: int = 5 * 365, key_size: int = 2048,
-                        domains: tuple[str, ...] = ()) -> CertInfo:
+    def new_certificate(
+        self,
+        subject: str = DEFAULT_SUBJECT,
+        *,
+        days: int = 5 * 365,
+        key_size: int = 2048,
+        domains: tuple[str, ...] = (),
+    ) -> CertInfo:
         """A self-signed RSA certificate like New-ExchangeCertificate makes for OAuth."""
         if not 1 <= days <= 50 * 365:
             raise OAuthStoreError("validity must be between 1 day and 50 years")
@@ -90,15 +96,27 @@ class OAuthStore:
             .not_valid_before(now - dt.timedelta(minutes=5))
             .not_valid_after(now + dt.timedelta(days=days))
             .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
-            .add_extension(x509.KeyUsage(digital_signature=True, key_encipherment=True, content_commitment=False,
-                                         data_encipherment=False, key_agreement=False, key_cert_sign=False,
-                                         crl_sign=False, encipher_only=False, decipher_only=False), critical=True)
+            .add_extension(
+                x509.KeyUsage(
+                    digital_signature=True,
+                    key_encipherment=True,
+                    content_commitment=False,
+                    data_encipherment=False,
+                    key_agreement=False,
+                    key_cert_sign=False,
+                    crl_sign=False,
+                    encipher_only=False,
+                    decipher_only=False,
+                ),
+                critical=True,
+            )
             .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
             .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
         )
         if domains:
-            builder = builder.add_extension(x509.SubjectAlternativeName([x509.DNSName(d) for d in domains]),
-                                            critical=False)
+            builder = builder.add_extension(
+                x509.SubjectAlternativeName([x509.DNSName(d) for d in domains]), critical=False
+            )
         cert = builder.sign(key, hashes.SHA256())
         return self.import_certificate(cert, key)
 
@@ -112,16 +130,28 @@ class OAuthStore:
             path = key_dir / f"{thumb}.key"
             fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
             with os.fdopen(fd, "wb") as fh:
-                fh.write(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                                           serialization.NoEncryption()))
+                fh.write(
+                    key.private_bytes(
+                        serialization.Encoding.PEM,
+                        serialization.PrivateFormat.PKCS8,
+                        serialization.NoEncryption(),
+                    )
+                )
             os.chmod(path, 0o600)
             key_file = path.name
         info = _info(cert)
-        self.store.put(NS_CERT, thumb, {
-            "thumbprint": thumb, "subject": info.subject, "not_before": info.not_before.isoformat(),
-            "not_after": info.not_after.isoformat(),
-            "pem": cert.public_bytes(serialization.Encoding.PEM).decode("ascii"), "key_file": key_file,
-        })
+        self.store.put(
+            NS_CERT,
+            thumb,
+            {
+                "thumbprint": thumb,
+                "subject": info.subject,
+                "not_before": info.not_before.isoformat(),
+                "not_after": info.not_after.isoformat(),
+                "pem": cert.public_bytes(serialization.Encoding.PEM).decode("ascii"),
+                "key_file": key_file,
+            },
+        )
         return info
 
     def certificates(self) -> dict[str, CertInfo]:
@@ -166,18 +196,28 @@ class OAuthStore:
         record = self.store.get(NS_CONFIG, CONFIG_KEY)
         value = record.value if record else {}
         effective = value.get("next_effective")
-        cfg = AuthConfig(value.get("current"), value.get("next"),
-                         dt.datetime.fromisoformat(effective) if effective else None, value.get("previous"))
+        cfg = AuthConfig(
+            value.get("current"),
+            value.get("next"),
+            dt.datetime.fromisoformat(effective) if effective else None,
+            value.get("previous"),
+        )
         rolled, changed = rollover.roll(cfg, self.clock())
         if changed:
             self.save_config(rolled)
         return rolled
 
     def save_config(self, cfg: AuthConfig) -> None:
-        self.store.put(NS_CONFIG, CONFIG_KEY, {
-            "current": cfg.current, "next": cfg.next, "previous": cfg.previous,
-            "next_effective": cfg.next_effective.isoformat() if cfg.next_effective else None,
-        })
+        self.store.put(
+            NS_CONFIG,
+            CONFIG_KEY,
+            {
+                "current": cfg.current,
+                "next": cfg.next,
+                "previous": cfg.previous,
+                "next_effective": cfg.next_effective.isoformat() if cfg.next_effective else None,
+            },
+        )
 
     def set_next(self, thumbprint: str, effective: dt.datetime) -> AuthConfig:
         thumb = _norm_thumb(thumbprint)
@@ -213,10 +253,21 @@ class OAuthStore:
                 return None
             info = certs.get(thumb)
             if info is None:
-                return {"thumbprint": thumb, "not_after": None, "days_left": None, "subject": None,
-                        "missing": True}
-            return {"thumbprint": thumb, "subject": info.subject, "not_after": info.not_after.isoformat(),
-                    "days_left": info.days_left(now), "expired": info.expired(now), "missing": False}
+                return {
+                    "thumbprint": thumb,
+                    "not_after": None,
+                    "days_left": None,
+                    "subject": None,
+                    "missing": True,
+                }
+            return {
+                "thumbprint": thumb,
+                "subject": info.subject,
+                "not_after": info.not_after.isoformat(),
+                "days_left": info.days_left(now),
+                "expired": info.expired(now),
+                "missing": False,
+            }
 
         nxt = slot(cfg.next)
         if nxt is not None:
@@ -228,7 +279,9 @@ class OAuthStore:
             "NextCertificateEffectiveDate": cfg.next_effective.isoformat() if cfg.next_effective else None,
             "PreviousCertificateThumbprint": cfg.previous,
             "ServiceName": EXCHANGE_APP_ID,
-            "current": slot(cfg.current), "next": nxt, "previous": slot(cfg.previous),
+            "current": slot(cfg.current),
+            "next": nxt,
+            "previous": slot(cfg.previous),
         }
 
     def monitor(self, *, apply: bool, subject: str = DEFAULT_SUBJECT, days: int = 5 * 365) -> dict[str, Any]:
@@ -236,11 +289,15 @@ class OAuthStore:
         now = self.clock()
         decision = rollover.monitor(self.config(), self.certificates(), now)
         result: dict[str, Any] = {
-            "action": decision.action, "needed": decision.needed, "reason": decision.reason,
-            "failure": decision.failure, "current_days_left": decision.current_days_left,
+            "action": decision.action,
+            "needed": decision.needed,
+            "reason": decision.reason,
+            "failure": decision.failure,
+            "current_days_left": decision.current_days_left,
             "next_days_left": decision.next_days_left,
             "effective": decision.effective.isoformat() if decision.effective else None,
-            "applied": False, "new_thumbprint": None,
+            "applied": False,
+            "new_thumbprint": None,
         }
         if apply and decision.needed:
             info = self.new_certificate(subject, days=days)
@@ -252,23 +309,42 @@ class OAuthStore:
         return result
 
     # ---- trust store -----------------------------------------------------------------------
-    def add_issuer(self, name: str, issuer: str, certs: tuple[x509.Certificate, ...], *,
-                   authorization_uri: str | None = None) -> dict[str, Any]:
+    def add_issuer(
+        self,
+        name: str,
+        issuer: str,
+        certs: tuple[x509.Certificate, ...],
+        *,
+        authorization_uri: str | None = None,
+    ) -> dict[str, Any]:
         Identifier.parse(issuer)
         if not certs:
             raise OAuthStoreError("an issuer needs at least one signing certificate")
-        value = {"kind": "authserver", "name": name, "issuer": issuer, "certificates": _pems(certs),
-                 "authorization_uri": authorization_uri or DEFAULT_AUTHORIZATION_URI}
+        value = {
+            "kind": "authserver",
+            "name": name,
+            "issuer": issuer,
+            "certificates": _pems(certs),
+            "authorization_uri": authorization_uri or DEFAULT_AUTHORIZATION_URI,
+        }
         self.store.put(NS_ISSUER, name, value)
         return value
 
-    def add_partner(self, name: str, app_id: str, realm: str, certs: tuple[x509.Certificate, ...]) -> dict[str, Any]:
+    def add_partner(
+        self, name: str, app_id: str, realm: str, certs: tuple[x509.Certificate, ...]
+    ) -> dict[str, Any]:
         if not app_id or "@" in app_id or not realm:
             raise OAuthStoreError("a partner application needs an application id (without @) and a realm")
         if not certs:
             raise OAuthStoreError("a partner application needs at least one signing certificate")
-        value = {"kind": "partner", "name": name, "issuer": f"{app_id}@{realm}", "app_id": app_id,
-                 "realm": realm, "certificates": _pems(certs)}
+        value = {
+            "kind": "partner",
+            "name": name,
+            "issuer": f"{app_id}@{realm}",
+            "app_id": app_id,
+            "realm": realm,
+            "certificates": _pems(certs),
+        }
         self.store.put(NS_PARTNER, name, value)
         return value
 
@@ -279,24 +355,41 @@ class OAuthStore:
             for record in self.store.list(ns):
                 certs = [_load_pem(p) for p in record.value["certificates"]]
                 entry = {k: v for k, v in record.value.items() if k != "certificates"}
-                entry["certificates"] = [{"thumbprint": thumbprint_of(c),
-                                          "not_after": c.not_valid_after_utc.isoformat(),
-                                          "days_left": _info(c).days_left(now)} for c in certs]
+                entry["certificates"] = [
+                    {
+                        "thumbprint": thumbprint_of(c),
+                        "not_after": c.not_valid_after_utc.isoformat(),
+                        "days_left": _info(c).days_left(now),
+                    }
+                    for c in certs
+                ]
                 out.append(entry)
         return out
 
     def remove_trust(self, name: str) -> bool:
         return self.store.delete(NS_ISSUER, name) or self.store.delete(NS_PARTNER, name)
 
-    def policy(self, *, service_id: str = EXCHANGE_APP_ID, realm: str = "*", trust_self: bool = True,
-               known_users: frozenset[str] | None = None) -> TrustPolicy:
+    def policy(
+        self,
+        *,
+        service_id: str = EXCHANGE_APP_ID,
+        realm: str = "*",
+        trust_self: bool = True,
+        known_users: frozenset[str] | None = None,
+    ) -> TrustPolicy:
         issuers: list[TrustedIssuer] = []
         authorization_uri = DEFAULT_AUTHORIZATION_URI
         for ns in (NS_ISSUER, NS_PARTNER):
             for record in self.store.list(ns):
                 keys = tuple(TrustedKey.from_certificate(_load_pem(p)) for p in record.value["certificates"])
-                issuers.append(TrustedIssuer(record.value["name"], Identifier.parse(record.value["issuer"]),
-                                             keys, record.value["kind"]))
+                issuers.append(
+                    TrustedIssuer(
+                        record.value["name"],
+                        Identifier.parse(record.value["issuer"]),
+                        keys,
+                        record.value["kind"],
+                    )
+                )
                 if ns == NS_ISSUER and record.value.get("authorization_uri"):
                     authorization_uri = record.value["authorization_uri"]
         if trust_self:
@@ -306,14 +399,25 @@ class OAuthStore:
                 if thumb and self.store.get(NS_CERT, thumb) is not None:
                     keys.append(TrustedKey.from_certificate(self.certificate(thumb)))
             if keys:
-                issuers.append(TrustedIssuer("AuthConfig", Identifier(service_id, realm), tuple(keys), "self"))
-        return TrustPolicy(service_id=service_id, realm=realm, issuers=tuple(issuers),
-                           authorization_uri=authorization_uri, known_users=known_users)
+                issuers.append(
+                    TrustedIssuer("AuthConfig", Identifier(service_id, realm), tuple(keys), "self")
+                )
+        return TrustPolicy(
+            service_id=service_id,
+            realm=realm,
+            issuers=tuple(issuers),
+            authorization_uri=authorization_uri,
+            known_users=known_users,
+        )
 
 
 def _info(cert: x509.Certificate) -> CertInfo:
-    return CertInfo(thumbprint_of(cert), cert.subject.rfc4514_string(), cert.not_valid_before_utc,
-                    cert.not_valid_after_utc)
+    return CertInfo(
+        thumbprint_of(cert),
+        cert.subject.rfc4514_string(),
+        cert.not_valid_before_utc,
+        cert.not_valid_after_utc,
+    )
 
 
 def _load_pem(pem: str) -> x509.Certificate:
@@ -329,4 +433,3 @@ def _norm_thumb(value: str) -> str:
     if len(thumb) != 40 or any(c not in "0123456789ABCDEF" for c in thumb):
         raise OAuthStoreError(f"{value!r} is not a certificate thumbprint (40 hex digits)")
     return thumb
-
