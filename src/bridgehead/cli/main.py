@@ -25,6 +25,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "forward": ("bridgehead.cli.forward_cmd", "forward"),
     "ca": ("bridgehead.cli.forward_cmd", "ca"),
     "bypass": ("bridgehead.cli.forward_cmd", "bypass"),
+    "authcert": ("bridgehead.cli.authcert_cmd", "authcert"),
+    "oauth": ("bridgehead.cli.oauth_cmd", "oauth"),
 }
 
 
