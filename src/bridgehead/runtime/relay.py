@@ -50,8 +50,15 @@ class Exchange:
     keep_alive: bool
 
 
-async def relay_body(src: Conn, dst: Conn, framing: Framing) -> int:
-    """Copy one body from ``src`` to ``dst``; returns the number of bytes copied."""
+async def relay_body(src: Conn, dst: Conn, framing: Framing, prefix: bytes = b"") -> int:
+    """Copy one body from ``src`` to ``dst``; returns the number of body bytes copied.
+
+    ``prefix`` (a message head) goes out with the first body bytes already buffered, in one
+    write: one TLS record and one system call fewer per small message.
+    """
+    if prefix and (framing.kind == NO_BODY or not src.buf):
+        await dst.write(prefix)
+        prefix = b""
     if framing.kind == NO_BODY:
         return 0
     total = 0
@@ -64,9 +71,10 @@ async def relay_body(src: Conn, dst: Conn, framing: Framing) -> int:
             if len(data) > remaining:
                 src.unread(data[remaining:])
                 data = data[:remaining]
-            await dst.write(data)
             remaining -= len(data)
             total += len(data)
+            await dst.write(prefix + data if prefix else data)
+            prefix = b""
         return total
     if framing.kind == CHUNKED:
         scanner = ChunkedScanner()
@@ -77,13 +85,15 @@ async def relay_body(src: Conn, dst: Conn, framing: Framing) -> int:
             used = scanner.feed(data)
             if used < len(data):
                 src.unread(data[used:])
-            await dst.write(data[:used])
             total += used
+            await dst.write(prefix + data[:used] if prefix else data[:used])
+            prefix = b""
         return total
     assert framing.kind == UNTIL_CLOSE
     while data := await src.read_some():
-        await dst.write(data)
         total += len(data)
+        await dst.write(prefix + data if prefix else data)
+        prefix = b""
     return total
 
 
@@ -113,9 +123,8 @@ async def exchange(
     strip_hop_by_hop(response.headers)
     if not keep:
         response.headers.set(b"Connection", b"close")
-    await client.write(response.serialize())
     try:
-        bytes_out = await relay_body(upstream, client, rframing)
+        bytes_out = await relay_body(upstream, client, rframing, prefix=response.serialize())
     except (HttpError, ConnectionError, OSError) as exc:
         raise RelayError("upstream-bad-response", str(exc), response_started=True) from None
     return Exchange(head.method.decode("latin-1"), (target or head.target).decode("latin-1"),
