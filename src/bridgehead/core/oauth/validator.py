@@ -174,13 +174,16 @@ def _identifier(claims: dict[str, Any], name: str) -> Identifier:
 
 
 def _check_signature(signed: CompactJwt, issuer: TrustedIssuer, policy: TrustPolicy) -> None:
-    # RFC 8725 §3.1: the verifier picks the algorithms, never the token. PyJWT verifies.
-    if signed.alg not in policy.algorithms:
+    # RFC 8725 §3.1/§2.1: the verifier picks the algorithms, never the token, and only those of
+    # the key's family — trusted keys are RSA certificates, so an HMAC algorithm can never be
+    # used with one (the public-key-as-HMAC-secret confusion). PyJWT verifies.
+    allowed = [a for a in policy.algorithms if a.startswith(("RS", "PS"))]
+    if signed.alg not in allowed:
         raise _fail(
             "oauth-invalid-signature",
             "The token has an invalid signature: algorithm "
             f"'{signed.alg}' "
-            f"is not accepted (allowed: {', '.join(policy.algorithms)}).",
+            f"is not accepted (allowed: {', '.join(allowed)}).",
         )
     key = issuer.key_for(signed.x5t)
     if key is None:
@@ -191,8 +194,8 @@ def _check_signature(signed: CompactJwt, issuer: TrustedIssuer, policy: TrustPol
             f"'{issuer.identifier}' has the thumbprint (x5t) '{signed.x5t}'.",
         )
     try:
-        pyjwt.PyJWS().decode_complete(signed.raw, key=key.public_key, algorithms=list(policy.algorithms))
-    except pyjwt.PyJWTError:
+        pyjwt.PyJWS().decode_complete(signed.raw, key=key.public_key, algorithms=allowed)
+    except (pyjwt.PyJWTError, TypeError, ValueError):
         raise _fail("oauth-invalid-signature", "The token has an invalid signature.") from None
 
 
