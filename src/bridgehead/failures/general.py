@@ -30,7 +30,7 @@ ENTRIES: tuple[Failure, ...] = (
                  "SEC_E_ILLEGAL_MESSAGE 0x80090326"),
         status=502,
         signatures=(
-            r"alert handshake[_ ]failure",
+            r"alert[_ ]handshake[_ ]failure",
             r"fatal alert (code )?(is )?40\b",
             r"\balert(?: number)? 40\b",
                     r"\bSEC_E_ILLEGAL_MESSAGE\b"),
@@ -48,7 +48,7 @@ ENTRIES: tuple[Failure, ...] = (
         windows=("Schannel event 36887: fatal alert code is 42",),
         status=502,
         signatures=(
-            r"alert bad[_ ]certificate",
+            r"alert[_ ]bad[_ ]certificate",
             r"fatal alert (code )?(is )?42\b",
             r"\balert(?: number)? 42\b",
         ),
@@ -65,7 +65,11 @@ ENTRIES: tuple[Failure, ...] = (
         references=(_RFC8446_ALERT, _RFC5246_ALERT, _SCHANNEL),
         windows=("Schannel event 36887: fatal alert code is 48",),
         status=502,
-        signatures=(r"alert unknown[_ ]ca", r"fatal alert (code )?(is )?48\b", r"\balert(?: number)? 48\b"),
+        signatures=(
+            r"alert[_ ]unknown[_ ]ca",
+            r"fatal alert (code )?(is )?48\b",
+            r"\balert(?: number)? 48\b",
+        ),
     ),
     Failure(
         code="tls-alert-116",
@@ -80,7 +84,7 @@ ENTRIES: tuple[Failure, ...] = (
         references=("RFC 8446 §4.4.2.4", _RFC8446_ALERT),
         status=502,
         signatures=(
-            r"alert certificate[_ ]required",
+            r"alert[_ ]certificate[_ ]required",
             r"fatal alert (code )?(is )?116\b",
             r"\balert(?: number)? 116\b",
         ),
@@ -153,5 +157,19 @@ ENTRIES: tuple[Failure, ...] = (
         windows=("WebExceptionStatus.SecureChannelFailure",),
         status=502,
         signatures=(r"could not create ssl/tls secure channel",),
+    ),
+    Failure(
+        code="log-contains-credentials",
+        area="general",
+        title="The log records Authorization header values (credentials in a log file)",
+        cause="The web server logs a request header that carries credentials (IIS custom field "
+        "cs(Authorization) / Request-Authorization): NTLM AUTHENTICATE messages, Basic passwords and Bearer "
+        "tokens are readable by anyone who can read the log, and Bearer tokens can be replayed until they "
+        "expire.",
+        fix="Log it only while troubleshooting, then remove the custom field and delete or restrict the "
+        "files. "
+        "bridgehead prints decoded summaries (user, issuer, audience), never the values.",
+        references=("RFC 9110 §11.6.2 (Authorization)", "RFC 6750 §5.3 (token leakage)"),
+        status=200,
     ),
 )

@@ -350,4 +350,19 @@ ENTRIES: tuple[Failure, ...] = (
             r"(no|missing|without( a)?) host[- ]?header",
         ),
     ),
+    Failure(
+        code="oauth-probe",
+        area="oauth",
+        title="Exchange OAuth test probe requests (AMProbe/OAUTH/Exchange, Test-OAuthConnectivity)",
+        cause="Requests with User-Agent AMProbe/OAUTH/Exchange come from Test-OAuthConnectivity or Exchange "
+        "Online's monitoring: an authenticated EWS call with a probe token. Their status shows whether OAuth "
+        "from the cloud works (200) or fails (401 with x-ms-diagnostics).",
+        fix="Nothing if they answer 200. For 401, log the response's x-ms-diagnostics (or run "
+        "Test-OAuthConnectivity -Verbose) and 'bridgehead explain' it; the decoded Bearer summary shows "
+        "issuer and audience.",
+        references=(_TEST, _DEEP),
+        exchange=("User-Agent: AMProbe/OAUTH/Exchange",),
+        status=200,
+        signatures=(r"AMProbe/OAUTH",),
+    ),
 )

@@ -1,0 +1,445 @@
+"""Log analysis: records in, findings (registry codes with counts, times, endpoints, examples) out.
+
+No file I/O here: :mod:`bridgehead.runtime.logfiles` opens files (gzip, directories,
+encodings) and feeds bytes to the scanners of this module.
+
+W3C (IIS, TMG/ISA) is the hot path and is built for speed: :class:`W3cScanner` takes large
+byte blocks and never splits every line. Cheap prefilters run over the whole block — one
+regular expression for space-delimited interesting status tokens (401, 403, 407, 408, 502,
+504, TMG 122xx/123xx) and ``bytes.find`` for literals (``AMProbe``, logged
+``NTLM+``/``Negotiate+``/``Bearer+``/``Basic+`` values, ``error_category``). Only the lines
+they hit are split and analysed; line numbers come from counting newlines between hits.
+A prefilter hit that turns out uninteresting after splitting (e.g. ``time-taken`` = 401)
+costs one split and nothing else.
+
+Rules (registry codes):
+- sc-win32-status of a 401/403 with a registry number → that entry (3221226331 →
+  ntlm-bad-bindings, 2148074248 → ntlm-invalid-token, 1326 → ntlm-logon-failure …).
+- three 401s per client and URL: the IIS NTLM sequence is ``401 2 5`` → ``401 1 2148074254``
+  (the CHALLENGE) → 2xx; a ``401 1 <error>`` right after the CHALLENGE step (within 120 s)
+  is the third 401 → ntlm-three-401. Without a win32 column: three 401s within 2 s.
+- 403.7/.13/.16/.17 → edge client-certificate entries.
+- ``X-Forwarded-For`` on a 401/403 → ntlm-proxy-in-path.
+- ``AMProbe/OAUTH`` user agent → oauth-probe (status breakdown in details).
+- a logged Authorization value → log-contains-credentials, with a decoded summary.
+- TMG: 122xx/123xx status → the entry with that TMG code; 408 → kcd-kdc-timeout-408,
+  401/403 → kcd-delegated-401-403 (the seed-004 signs behind a publishing rule).
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import json
+import re
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Any
+
+from bridgehead.core.explain import explain
+from bridgehead.failures import REGISTRY, by_number, by_tmg
+from bridgehead.wire import authsummary, freb, w3c, winevent
+
+MAX_LINE = 64 * 1024
+MAX_EXAMPLES = 5
+MAX_ERRORS = 20
+NTLM_CHALLENGE_STEP = 2148074254  # 0x8009030E: IIS logs the CHALLENGE round trip as 401 1 2148074254
+_WIN32_EXTRA = {1326: "ntlm-logon-failure"}  # ERROR_LOGON_FAILURE, logged in Win32 form
+_403_SUB = {7: "edge-client-cert-missing", 13: "edge-client-cert-revoked", 16: "edge-client-cert-untrusted",
+            17: "edge-client-cert-expired"}
+_STATUS_RX = re.compile(rb"[ \t](?:40[1378]|50[24]|12[23]\d\d)(?=[ \t\r\n])")
+_LITERALS = (b"AMProbe", b"NTLM+", b"Negotiate+", b"Bearer+", b"Basic+", b"error_category")
+_DIAG_RX = re.compile(r"\b(2000\d{3});")
+
+
+@dataclass
+class Finding:
+    code: str
+    count: int = 0
+    first: str | None = None
+    last: str | None = None
+    examples: list[str] = field(default_factory=list)
+    endpoints: Counter[str] = field(default_factory=Counter)
+    clients: Counter[str] = field(default_factory=Counter)
+    details: Counter[str] = field(default_factory=Counter)
+
+    def as_dict(self) -> dict[str, Any]:
+        f = REGISTRY[self.code]
+        return {
+            "code": self.code, "title": f.title, "count": self.count, "first": self.first, "last": self.last,
+            "examples": self.examples, "endpoints": dict(self.endpoints.most_common(10)),
+            "clients": dict(self.clients.most_common(10)), "details": dict(self.details.most_common(10)),
+            "fix": f.fix,
+        }
+
+
+class Findings:
+    """Findings by registry code, with counts, first/last time, top endpoints/clients, examples."""
+
+    def __init__(self) -> None:
+        self.by_code: dict[str, Finding] = {}
+
+    def add(self, code: str, *, time: str | None, where: str, endpoint: str | None = None,
+            client: str | None = None, detail: str | None = None) -> None:
+        f = self.by_code.get(code)
+        if f is None:
+            f = self.by_code[code] = Finding(code)
+        f.count += 1
+        if time:
+            if f.first is None or time < f.first:
+                f.first = time
+            if f.last is None or time > f.last:
+                f.last = time
+        if len(f.examples) < MAX_EXAMPLES:
+            f.examples.append(where)
+        if endpoint:
+            f.endpoints[endpoint] += 1
+        if client:
+            f.clients[client] += 1
+        if detail:
+            f.details[detail] += 1
+
+    def as_list(self) -> list[dict[str, Any]]:
+        order = sorted(self.by_code.values(), key=lambda f: (f.code in _INFO, -f.count, f.code))
+        return [f.as_dict() for f in order]
+
+
+_INFO = frozenset({"oauth-probe", "log-contains-credentials"})  # listed after the failures
+
+
+@dataclass
+class FileResult:
+    path: str
+    format: str
+    records: int = 0
+    repaired: int = 0
+    errors: list[str] = field(default_factory=list)
+
+    def error(self, message: str) -> None:
+        if len(self.errors) < MAX_ERRORS:
+            self.errors.append(message)
+        elif len(self.errors) == MAX_ERRORS:
+            self.errors.append("… more errors not shown")
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"path": self.path, "format": self.format, "records": self.records, "errors": self.errors,
+                "repaired_lines": self.repaired}
+
+
+@dataclass(frozen=True)
+class Filters:
+    """--since/--until (normalised ``YYYY-MM-DDTHH:MM:SS`` strings) and --url (a glob)."""
+
+    since: str | None = None
+    until: str | None = None
+    url: str | None = None
+
+    def url_rx(self) -> re.Pattern[str] | None:
+        return re.compile(fnmatch.translate(self.url), re.I) if self.url else None
+
+    def in_time(self, time: str | None) -> bool:
+        if time is None:
+            return self.since is None and self.until is None
+        t = time[:19]
+        return not ((self.since and t < self.since) or (self.until and t > self.until))
+
+
+def normalise_time(value: str) -> str:
+    """``2024-09-10 10:00[:00][Z|+00:00]`` or ISO → ``2024-09-10T10:00:00`` (UTC assumed)."""
+    text = value.strip().replace(" ", "T", 1)
+    m = re.fullmatch(r"(\d{4}-\d{2}-\d{2})(?:T(\d{2}:\d{2})(:\d{2})?(?:\.\d+)?)?(Z|[+-]00:?00)?", text)
+    if m is None:
+        raise ValueError(f"not a time: {value!r} (use YYYY-MM-DD[ HH:MM[:SS]], UTC)")
+    return f"{m.group(1)}T{m.group(2) or '00:00'}{m.group(3) or ':00'}"
+
+
+class W3cScanner:
+    """Streaming scanner for one W3C file (IIS or TMG). Feed blocks of bytes, then :meth:`close`."""
+
+    def __init__(self, result: FileResult, findings: Findings, filters: Filters) -> None:
+        self.result = result
+        self.findings = findings
+        self.filters = filters
+        self.url_rx = filters.url_rx()
+        self.layout: w3c.Layout | None = None
+        self.carry = b""
+        self.skipping = False  # inside an over-long line
+        self.line_no = 0  # lines fully consumed so far
+        self.challenge: dict[tuple[str, str], str] = {}  # (client, url) → time of the 401 CHALLENGE step
+        self.recent401: dict[tuple[str, str], tuple[str, int]] = {}
+
+    # -- block handling -------------------------------------------------------------------
+    def feed(self, data: bytes) -> None:
+        cut = data.rfind(b"\n")
+        if cut < 0:
+            self._carry_more(data)
+            return
+        head, tail = data[:cut + 1], data[cut + 1:]
+        if self.skipping:
+            nl = head.find(b"\n")
+            self.line_no += 1
+            self.skipping = False
+            head = head[nl + 1:]
+        elif self.carry:
+            head = self.carry + head
+        self.carry = b""
+        self._block(head)
+        self._carry_more(tail)
+
+    def _carry_more(self, data: bytes) -> None:
+        if self.skipping:
+            return
+        self.carry += data
+        if len(self.carry) > MAX_LINE:
+            self.result.error(f"line {self.line_no + 1}: longer than {MAX_LINE} bytes, skipped")
+            self.carry = b""
+            self.skipping = True
+
+    def close(self) -> None:
+        if self.carry and not self.skipping:
+            self._block(self.carry + b"\n")
+        elif self.skipping:
+            self.line_no += 1
+        self.carry = b""
+
+    def _block(self, buf: bytes) -> None:
+        """Complete lines (``buf`` ends with a newline): split at directives, scan the records between."""
+        pos, n = 0, len(buf)
+        while pos < n:
+            if buf.startswith(b"#", pos):
+                d = pos
+            else:
+                i = buf.find(b"\n#", pos)
+                d = n if i < 0 else i + 1
+                self._records(buf, pos, d)
+                if d >= n:
+                    return
+            end = buf.find(b"\n", d)
+            end = n if end < 0 else end
+            self._directive(buf[d:end].rstrip(b"\r"))
+            self.line_no += 1
+            pos = end + 1
+
+    def _directive(self, line: bytes) -> None:
+        if line.startswith(w3c.FIELDS_PREFIX):
+            try:
+                self.layout = w3c.parse_fields(line)
+            except w3c.W3cFormatError as exc:
+                self.result.error(f"line {self.line_no + 1}: {exc}")
+
+    def _records(self, buf: bytes, start: int, end: int) -> None:
+        if end <= start:
+            return
+        lines = buf.count(b"\n", start, end)
+        self.result.records += lines
+        if self.layout is None:
+            self.result.error(f"line {self.line_no + 1}: records before any #Fields directive, not analysed")
+            self.line_no += lines
+            return
+        hits = {m.start() for m in _STATUS_RX.finditer(buf, start, end)}
+        for lit in _LITERALS:
+            pos = buf.find(lit, start, end)
+            while pos >= 0:
+                hits.add(pos)
+                pos = buf.find(lit, pos + 1, end)
+        base_line = self.line_no
+        done_until = start
+        counted_at, counted = start, 0
+        for pos in sorted(hits):
+            if pos < done_until:
+                continue
+            ls = buf.rfind(b"\n", start, pos) + 1 if pos > start else start
+            ls = max(ls, start)
+            le = buf.find(b"\n", pos, end)
+            le = end if le < 0 else le
+            counted += buf.count(b"\n", counted_at, ls)
+            counted_at = ls
+            self._line(buf[ls:le].rstrip(b"\r"), base_line + counted + 1)
+            done_until = le + 1
+        self.line_no = base_line + lines
+
+    # -- one interesting record ----------------------------------------------------------
+    def _line(self, line: bytes, line_no: int) -> None:
+        layout = self.layout
+        assert layout is not None
+        parts, repaired = w3c.split_record(line, layout)
+        if repaired:
+            self.result.repaired += 1
+        date, tm = layout.get(parts, "date"), layout.get(parts, "time")
+        time = f"{w3c.unescape(date)}T{w3c.unescape(tm)}" if date and tm else None
+        if not self.filters.in_time(time):
+            return
+        url = w3c.unescape(layout.get(parts, "url"))
+        if self.url_rx is not None and not self.url_rx.match(url):
+            return
+        status = w3c.as_int(layout.get(parts, "status"))
+        sub = w3c.as_int(layout.get(parts, "substatus"))
+        win32 = w3c.as_int(layout.get(parts, "win32"))
+        client = w3c.unescape(layout.get(parts, "client"))
+        xff = w3c.unescape(layout.get(parts, "xff"))
+        where = f"{self.result.path}:{line_no}"
+        codes: list[tuple[str, str | None]] = []
+        shown = f"{status}.{sub}" if sub is not None else str(status)
+        detail = f"{shown} win32 {win32}" if win32 is not None else shown
+        if status in (401, 403) and win32 is not None and win32 < 2**32:
+            for f in by_number(win32):
+                codes.append((f.code, detail))
+            if win32 in _WIN32_EXTRA:
+                codes.append((_WIN32_EXTRA[win32], detail))
+        if status == 403 and sub in _403_SUB:
+            codes.append((_403_SUB[sub], detail))
+        if status == 401:
+            codes.extend(self._three_401(client, url, time, sub, win32, detail))
+        if xff and status in (401, 403):
+            codes.append(("ntlm-proxy-in-path", f"{shown} via X-Forwarded-For"))
+        if layout.tmg and status is not None:
+            codes.extend(self._tmg(status, parts))
+        agent = w3c.unescape(layout.get(parts, "agent"))
+        if "AMProbe/OAUTH" in agent:
+            codes.append(("oauth-probe", f"status {shown}"))
+        auth_raw = layout.get(parts, "auth")
+        if auth_raw is not None:
+            summary = authsummary.one_line(authsummary.summarize(auth_raw.decode("ascii", "replace")))
+            codes.append(("log-contains-credentials", summary))
+        if b"error_category" in line:
+            for m in _DIAG_RX.finditer(line.decode("utf-8", "replace")):
+                codes.extend((f.code, f"x-ms-diagnostics {m.group(1)}") for f in by_number(int(m.group(1))))
+        host = w3c.unescape(layout.get(parts, "host"))
+        endpoint = f"{host}{url}" if host else url
+        for code, det in dict.fromkeys(codes):
+            self.findings.add(code, time=time, where=where, endpoint=endpoint, client=xff or client,
+                              detail=det)
+
+    def _three_401(self, client: str, url: str, time: str | None, sub: int | None, win32: int | None,
+                   detail: str) -> list[tuple[str, str | None]]:
+        key = (client, url.lower())
+        t = time or ""
+        if win32 is not None:
+            if win32 == NTLM_CHALLENGE_STEP:
+                self.challenge[key] = t
+                return []
+            before = self.challenge.pop(key, None)
+            if sub == 1 and win32 not in (0,) and before is not None and _seconds_between(before, t) <= 120:
+                return [("ntlm-three-401", detail)]
+            return []
+        prev_t, n = self.recent401.get(key, ("", 0))
+        n = n + 1 if prev_t and _seconds_between(prev_t, t) <= 2 else 1
+        if n >= 3:
+            self.recent401.pop(key, None)
+            return [("ntlm-three-401", detail)]
+        self.recent401[key] = (t, n)
+        return []
+
+    def _tmg(self, status: int, parts: list[bytes]) -> list[tuple[str, str | None]]:
+        out: list[tuple[str, str | None]] = []
+        rule = w3c.unescape(self.layout.get(parts, "rule")) if self.layout else ""
+        detail = f"TMG {status}" + (f" rule {rule}" if rule else "")
+        if 12200 <= status <= 12399:
+            out.extend((f.code, detail) for f in by_tmg(status))
+        elif status == 408:
+            out.append(("kcd-kdc-timeout-408", detail))
+        elif status in (401, 403):
+            out.append(("kcd-delegated-401-403", detail))
+        return out
+
+
+def _seconds_between(a: str, b: str) -> float:
+    """Seconds from ``a`` to ``b`` (``YYYY-MM-DDTHH:MM:SS``); large when either is unknown."""
+    if len(a) < 19 or len(b) < 19:
+        return 1e9
+    if a[:10] != b[:10]:
+        return 1e9
+    try:
+        ta = int(a[11:13]) * 3600 + int(a[14:16]) * 60 + int(a[17:19])
+        tb = int(b[11:13]) * 3600 + int(b[14:16]) * 60 + int(b[17:19])
+    except ValueError:
+        return 1e9
+    return abs(tb - ta)
+
+
+class JsonLogScanner:
+    """bridgehead's own access log: one JSON object per line (runtime/accesslog.py FIELDS)."""
+
+    def __init__(self, result: FileResult, findings: Findings, filters: Filters) -> None:
+        self.result, self.findings, self.filters = result, findings, filters
+        self.url_rx = filters.url_rx()
+        self.line_no = 0
+
+    def line(self, raw: bytes) -> None:
+        self.line_no += 1
+        if not raw.strip():
+            return
+        self.result.records += 1
+        if b'"code":null' in raw or b'"code"' not in raw:
+            return
+        try:
+            rec = json.loads(raw)
+        except ValueError:
+            self.result.error(f"line {self.line_no}: not JSON")
+            return
+        if not isinstance(rec, dict):
+            self.result.error(f"line {self.line_no}: not a JSON object")
+            return
+        code = rec.get("code")
+        if not isinstance(code, str) or not code:
+            return
+        if code not in REGISTRY:
+            self.result.error(f"line {self.line_no}: unknown failure code {code!r}")
+            return
+        time = str(rec.get("ts") or "")[:19] or None
+        url = str(rec.get("url") or "")
+        if not self.filters.in_time(time) or (self.url_rx is not None and not self.url_rx.match(url)):
+            return
+        host = rec.get("host")
+        endpoint = f"{host}:{rec.get('port')}" if host else url
+        detail = f"{rec.get('status')} {rec.get('action') or ''} {rec.get('reason') or ''}".strip()
+        self.findings.add(code, time=time, where=f"{self.result.path}:{self.line_no}", endpoint=endpoint,
+                          client=str(rec.get("client") or "") or None, detail=detail[:200])
+
+
+def freb_findings(trace: freb.FrebTrace, where: str, findings: Findings, filters: Filters) -> None:
+    """Findings of one FREB trace: its error codes, X-Forwarded-For next to a 401/403, logged auth."""
+    if not filters.in_time(trace.time or None):
+        return
+    url_rx = filters.url_rx()
+    if url_rx is not None and not url_rx.match(trace.url) and not url_rx.match(_path_of(trace.url)):
+        return
+    time = trace.time[:19] or None
+    xff = trace.header("X-Forwarded-For")
+    auth = trace.header("Authorization")
+    summary = authsummary.one_line(authsummary.summarize(auth)) if auth else None
+    codes: list[tuple[str, str]] = []
+    for err in trace.errors:
+        detail = f"{err.status} {err.error_text}".strip()
+        matched = by_number(err.error_code) if err.error_code is not None else []
+        if not matched and err.error_text:
+            matched = [m.failure for m in explain(err.error_text, limit=1).matches]
+        codes.extend((f.code, detail) for f in matched)
+    if xff and trace.status.startswith(("401", "403")):
+        codes.append(("ntlm-proxy-in-path", f"{trace.status} via X-Forwarded-For {xff}"))
+    if summary:
+        codes.append(("log-contains-credentials", summary))
+    for code, detail in dict.fromkeys(codes):
+        findings.add(code, time=time, where=where, endpoint=_path_of(trace.url), client=xff,
+                     detail=detail[:200])
+
+
+def _path_of(url: str) -> str:
+    _scheme, sep, rest = url.partition("://")
+    if not sep:
+        return url
+    slash = rest.find("/")
+    return rest[slash:] if slash >= 0 else "/"
+
+
+def event_findings(event: winevent.WinEvent, where: str, findings: Findings, filters: Filters) -> bool:
+    """The best registry match of one event's text as a finding; ``False`` if nothing matched."""
+    time = event.time[:19] or None
+    if not filters.in_time(time):
+        return True
+    result = explain(f"{event.provider}\n{event.text()}", limit=1)
+    if not result.matches:
+        return False
+    code = result.matches[0].failure.code
+    findings.add(code, time=time, where=where, endpoint=event.provider or None, client=event.computer or None,
+                 detail=f"{event.provider} event {event.event_id}")
+    return True
