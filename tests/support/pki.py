@@ -25,7 +25,7 @@ UPN_OID = ObjectIdentifier("1.3.6.1.4.1.311.20.2.3")
 
 
 def _now() -> dt.datetime:
-    return dt.datetime.now(dt.timezone.utc)
+    return dt.datetime.now(dt.UTC)
 
 
 def _write_key(path: Path, key: object) -> None:

@@ -41,14 +41,14 @@ class AccessLog:
         self._fh: IO[str] | None
         if path is not None:
             path.parent.mkdir(parents=True, exist_ok=True)
-            self._fh = open(path, "a", buffering=1, encoding="utf-8")  # noqa: SIM115
+            self._fh = open(path, "a", buffering=1, encoding="utf-8")
         else:
             self._fh = stream
         self._lock = threading.Lock()
 
     def write(self, **fields: Any) -> dict[str, Any]:
         record: dict[str, Any] = {k: None for k in FIELDS}
-        record["ts"] = dt.datetime.now(dt.timezone.utc).isoformat(timespec="milliseconds")
+        record["ts"] = dt.datetime.now(dt.UTC).isoformat(timespec="milliseconds")
         record.update(fields)
         code = record.get("code")
         if code and record.get("tmg_status") is None:

@@ -68,11 +68,11 @@ class Headers:
         self.remove(name)
         self.items.append((name, value))
 
-    def connection_tokens(self) -> set[bytes]:
-        tokens: set[bytes] = set()
+    def connection_tokens(self) -> frozenset[bytes]:
+        tokens: list[bytes] = []
         for value in self.get_all(b"connection"):
-            tokens.update(t.strip().lower() for t in value.split(b",") if t.strip())
-        return tokens
+            tokens.extend(t.strip().lower() for t in value.split(b",") if t.strip())
+        return frozenset(tokens)
 
     def serialize(self) -> bytes:
         return b"".join(k + b": " + v + b"\r\n" for k, v in self.items)
@@ -178,7 +178,7 @@ def _content_length(headers: Headers) -> int | None:
     values = headers.get_all(b"content-length")
     if not values:
         return None
-    seen: set[bytes] = set()
+    seen = set()
     for value in values:
         for part in value.split(b","):
             seen.add(part.strip())

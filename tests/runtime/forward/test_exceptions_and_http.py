@@ -47,7 +47,7 @@ def test_bad_exception_spec_is_one_line_error(start_proxy, tmp_path: Path) -> No
 class _Echo(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
 
-    def do_POST(self) -> None:  # noqa: N802
+    def do_POST(self) -> None:
         if self.headers.get("Transfer-Encoding", "").lower() == "chunked":
             body = b""
             while True:
@@ -65,7 +65,7 @@ class _Echo(BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(digest)
 
-    def do_GET(self) -> None:  # noqa: N802
+    def do_GET(self) -> None:
         body = b"x" * 1000
         self.send_response(200)
         self.send_header("Content-Length", str(len(body)))
