@@ -22,6 +22,11 @@ from bridgehead import __version__
 
 COMMANDS: dict[str, tuple[str, str]] = {
     # name: (module, attribute)
+    "backend": ("bridgehead.cli.backend_cmd", "backend"),
+    "decode": ("bridgehead.cli.decode_cmd", "decode"),
+    "probe": ("bridgehead.cli.probe_cmd", "probe"),
+    "explain": ("bridgehead.cli.explain_cmd", "explain"),
+    "logs": ("bridgehead.cli.logs_cmd", "logs"),
     "forward": ("bridgehead.cli.forward_cmd", "forward"),
     "ca": ("bridgehead.cli.forward_cmd", "ca"),
     "bypass": ("bridgehead.cli.forward_cmd", "bypass"),
