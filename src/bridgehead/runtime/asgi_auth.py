@@ -201,7 +201,9 @@ class AuthMiddleware:
                                                               for v in result.www_authenticate]))
 
     async def _deny(self, send: Send, result: SchemeResult) -> None:
-        headers = [("www-authenticate", s.challenge()) for s in self.schemes] + result.extra_headers
+        # a failing scheme may answer with its own challenge (Bearer: error="invalid_token")
+        headers = [("www-authenticate", result.www_authenticate[0] if result.www_authenticate
+                    and s.name == result.scheme else s.challenge()) for s in self.schemes] + result.extra_headers
         if result.code:
             headers.append(("x-bridgehead-failure", result.code))
         body = b"401 - Unauthorized: Access is denied due to invalid credentials.\r\n"

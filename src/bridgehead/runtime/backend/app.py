@@ -173,4 +173,8 @@ def _redact(name: str, value: str) -> str:
             return f"{word} [not base64]"
     if word.lower() == "basic":
         return "Basic [user:*** redacted]"
+    if word.lower() == "bearer":
+        from bridgehead.core.oauth.describe import summarize
+
+        return summarize(value)
     return f"{word} [{len(cred)} chars redacted]"
