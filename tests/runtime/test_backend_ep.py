@@ -131,7 +131,8 @@ def test_pyspnego_negotiate_with_spnego_and_binding(lab) -> None:  # type: ignor
     token = client.step()
     assert token is not None and token[:1] == b"\x60"  # a real SPNEGO NegTokenInit
     for _ in range(3):
-        conn.request("GET", "/EWS/Exchange.asmx", headers={"Authorization": f"Negotiate {base64.b64encode(token).decode()}"})
+        auth = f"Negotiate {base64.b64encode(token).decode()}"
+        conn.request("GET", "/EWS/Exchange.asmx", headers={"Authorization": auth})
         resp = conn.getresponse()
         body = resp.read()
         header = resp.headers.get("WWW-Authenticate", "")
