@@ -155,9 +155,7 @@ def _run(opts: ProbeOptions, make_token: TokenMaker, report: ProbeReport) -> Non
         infos = socket.getaddrinfo(target, port, type=socket.SOCK_STREAM)
     except (socket.gaierror, UnicodeError):
         raise _Stop(
-            Step(
-                "dns", False, f"The remote name could not be resolved: '{target}'", "oauth-name-not-resolved"
-            )
+            Step("dns", False, f"The remote name could not be resolved: '{target}'", "oauth-name-not-resolved")
         ) from None
     address = infos[0][4]
     report.steps.append(Step("dns", True, f"{target} → {address[0]}"))
@@ -200,8 +198,7 @@ def _run(opts: ProbeOptions, make_token: TokenMaker, report: ProbeReport) -> Non
         Step(
             "anonymous",
             True,
-            f"401 Bearer client_id={challenge.get('client_id')} "
-            f"trusted_issuers={challenge.get('trusted_issuers')}",
+            f"401 Bearer client_id={challenge.get('client_id')} trusted_issuers={challenge.get('trusted_issuers')}",
         )
     )
 
@@ -219,9 +216,7 @@ def _run(opts: ProbeOptions, make_token: TokenMaker, report: ProbeReport) -> Non
 
 def _classify(status: int, diag: str | None) -> Step:
     if status == 404:
-        return Step(
-            "ews", False, "The remote server returned an error: (404) Not Found.", "oauth-endpoint-not-ews"
-        )
+        return Step("ews", False, "The remote server returned an error: (404) Not Found.", "oauth-endpoint-not-ews")
     if status == 401 and diag:
         parsed = parse_diagnostics(diag)
         if parsed is not None:
@@ -256,6 +251,16 @@ def _connect(
     except TimeoutError:
         raise _Stop(
             Step("tcp", False, f"no answer from {address[0]}:{port} within {timeout}s", "upstream-timeout")
+        ) from None
+    except (ConnectionResetError, ConnectionAbortedError) as exc:
+        raise _Stop(
+            Step(
+                "tcp",
+                False,
+                "An existing connection was forcibly closed by the remote host "
+                f"({address[0]}:{port}: {exc.strerror or exc})",
+                "oauth-connection-reset",
+            )
         ) from None
     except OSError as exc:
         raise _Stop(

@@ -269,3 +269,154 @@ def test_logs_carry_summary_never_token(lab):
             assert part not in traces
     actor_sig = token.split(".")[1]
     assert actor_sig not in traces
+
+
+# ---- the probe (Test-OAuthConnectivity) against the same backend and real failing peers -----------
+def probe(lab: Lab, url: str | None = None, *args: str, state: Path | None = None) -> tuple[int, dict]:
+    import json
+
+    proc = bh(
+        "oauth",
+        "probe",
+        url or f"https://owa.example.test:{lab.port}/",
+        "--connect",
+        "127.0.0.1",
+        "--cafile",
+        str(lab.ca.cert),
+        "--state-dir",
+        str(state or lab.state),
+        "--json",
+        "--timeout",
+        "5",
+        *args,
+        check=False,
+    )
+    assert proc.returncode in (0, 1), proc.stderr
+    return proc.returncode, json.loads(proc.stdout)
+
+
+def failed_step(report: dict) -> dict:
+    step = next(s for s in report["steps"] if not s["ok"])
+    assert step["cause"] and step["fix"]
+    return step
+
+
+def test_probe_ok(lab):
+    rc, report = probe(lab, None, "--mailbox", "user1@example.test")
+    assert rc == 0 and report["ok"] and report["status"] == 200
+    assert [s["step"] for s in report["steps"]] == [
+        "mailbox",
+        "token-certificate",
+        "dns",
+        "tcp",
+        "tls",
+        "anonymous",
+        "ews",
+    ]
+    assert report["challenge"]["client_id"] == EXCHANGE
+
+
+@pytest.mark.parametrize(
+    ("args", "code", "number"),
+    [
+        (["--audience-host", "hybrid.example.test"], "oauth-audience-host-mismatch", 2000003),
+        (["--no-host-header"], "oauth-host-header-missing", 2000003),
+        (["--issuer", f"{ACS}@{FOREIGN_TENANT}", "FOREIGN"], "oauth-unknown-issuer", 2000009),
+    ],
+    ids=["audience-host", "no-host", "foreign-tenant"],
+)
+def test_probe_maps_server_diagnostics(lab, args, code, number):
+    if args[-1] == "FOREIGN":
+        args = [*args[:-1], "--token-cert", str(lab.foreign_cert), "--token-key", str(lab.foreign_key)]
+    rc, report = probe(lab, None, *args)
+    assert rc == 1 and report["failure"] == code and report["status"] == 401
+    assert report["diagnostics"].startswith(f"{number};")
+    step = failed_step(report)
+    assert step["step"] == "ews" and "(401) Unauthorized" in step["detail"]
+
+
+def test_probe_name_not_resolved(lab):
+    rc, report = probe(lab, "https://hybrid2.example.invalid/", "--connect", "hybrid2.example.invalid")
+    assert rc == 1 and report["failure"] == "oauth-name-not-resolved"
+    assert "The remote name could not be resolved: 'hybrid2.example.invalid'" in failed_step(report)["detail"]
+
+
+def test_probe_mailbox_not_found_before_connecting(lab):
+    rc, report = probe(lab, None, "--mailbox", "noexouser")
+    assert rc == 1 and report["failure"] == "oauth-mailbox-not-found"
+    assert [s["step"] for s in report["steps"]] == ["mailbox"]
+
+
+def test_probe_auth_cert_missing_and_expired(lab, tmp_path):
+    rc, report = probe(lab, None, "--token-cert", "00" * 20)
+    assert rc == 1 and report["failure"] == "oauth-auth-cert-missing"
+    old = tmp_path / "old"
+    bh("authcert", "new", "--state-dir", str(old), "--days", "30", "--now", "2020-01-01")
+    rc, report = probe(lab, None, state=old)
+    assert rc == 1 and report["failure"] == "oauth-auth-cert-expired"
+
+
+def test_probe_404_not_ews(lab, tmp_path):
+    port = free_port()
+    conf = tmp_path / "nginx.conf"
+    conf.write_text(f"""
+pid {tmp_path}/nginx.pid; error_log {tmp_path}/error.log; daemon off;
+events {{}}
+http {{ access_log off; client_body_temp_path {tmp_path}; proxy_temp_path {tmp_path};
+  fastcgi_temp_path {tmp_path}; uwsgi_temp_path {tmp_path}; scgi_temp_path {tmp_path};
+  server {{ listen 127.0.0.1:{port} ssl; ssl_certificate {lab.server.cert}; ssl_certificate_key {lab.server.key};
+    location / {{ return 404; }} }} }}
+""")
+    with running(["nginx", "-p", str(tmp_path), "-c", str(conf)], port=port, log=tmp_path / "nginx.out"):
+        rc, report = probe(lab, f"https://owa.example.test:{port}/")
+    assert rc == 1 and report["failure"] == "oauth-endpoint-not-ews"
+    assert "(404) Not Found" in failed_step(report)["detail"]
+
+
+def test_probe_tls_mismatch_connection_reset(lab, tmp_path):
+    port = free_port()
+    argv = [
+        "openssl",
+        "s_server",
+        "-accept",
+        f"127.0.0.1:{port}",
+        "-tls1_3",
+        "-cert",
+        str(lab.server.cert),
+        "-key",
+        str(lab.server.key),
+        "-naccept",
+        "5",
+        "-quiet",
+    ]
+    with running(argv, port=port, log=tmp_path / "s_server.log"):
+        rc, report = probe(lab, f"https://owa.example.test:{port}/", "--tls-max", "1.2")
+    assert rc == 1 and report["failure"] == "oauth-connection-reset"
+    assert "The underlying connection was closed" in failed_step(report)["detail"]
+
+
+def test_probe_tcp_reset_mid_request(lab):
+    """A peer that accepts TCP and resets at once (a firewall/IPS dropping the session)."""
+    import threading
+
+    srv = socket.socket()
+    srv.bind(("127.0.0.1", 0))
+    srv.listen(8)
+    port = srv.getsockname()[1]
+
+    def serve() -> None:
+        for _ in range(3):
+            try:
+                conn, _ = srv.accept()
+            except OSError:
+                return
+            conn.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, b"\x01\x00\x00\x00\x00\x00\x00\x00")
+            conn.close()
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    try:
+        rc, report = probe(lab, f"https://owa.example.test:{port}/")
+    finally:
+        srv.close()
+    assert rc == 1 and report["failure"] == "oauth-connection-reset"
