@@ -103,9 +103,10 @@ def _print_scan(report: logfiles.ScanReport) -> None:
             for detail, n in item["details"].items():
                 out.print(f"  seen: {escape(detail)} ({n}x)")
             out.print(f"  fix: {escape(item['fix'])}")
+    err = Console(stderr=True, highlight=False, soft_wrap=True)
     for f in report.files:
         for e in f.errors:
-            out.print(f"[yellow]{escape(f.path)}: {escape(e)}[/yellow]")
+            err.print(f"[yellow]{escape(f.path)}: {escape(e)}[/yellow]")
 
 
 @logs.command("freb")
@@ -138,5 +139,6 @@ def freb(directory: Path, url_glob: str, header_glob: str | None, status: int | 
         table.add_row(m.time, m.url, m.status, m.auth_type, str(err.get("error") or ""),
                       ", ".join(err.get("codes") or []), m.x_forwarded_for or "", m.authorization or "")
     out.print(table)
+    err = Console(stderr=True, highlight=False, soft_wrap=True)
     for e in report.errors:
-        out.print(f"[yellow]{escape(e)}[/yellow]")
+        err.print(f"[yellow]{escape(e)}[/yellow]")

@@ -369,7 +369,10 @@ class JsonLogScanner:
         if not raw.strip():
             return
         self.result.records += 1
-        if b'"code":null' in raw or b'"code"' not in raw:
+        if not raw.lstrip().startswith(b"{") or not raw.rstrip().endswith(b"}"):
+            self.result.error(f"line {self.line_no}: not JSON")
+            return
+        if b'"code":null' in raw or b'"code"' not in raw:  # cheap skip of records without a failure code
             return
         try:
             rec = json.loads(raw)

@@ -30,10 +30,12 @@ ENTRIES: tuple[Failure, ...] = (
                  "SEC_E_ILLEGAL_MESSAGE 0x80090326"),
         status=502,
         signatures=(
-            r"alert[_ ]handshake[_ ]failure",
+            r"(?:sslv3[_ ])?alert[_ ]handshake[_ ]failure",
+            r"handshake_failure",
             r"fatal alert (code )?(is )?40\b",
             r"\balert(?: number)? 40\b",
-                    r"\bSEC_E_ILLEGAL_MESSAGE\b"),
+            r"\bSEC_E_ILLEGAL_MESSAGE\b",
+        ),
         numbers=(0x80090326,),
     ),
     Failure(
@@ -139,7 +141,6 @@ ENTRIES: tuple[Failure, ...] = (
             r"the remote certificate is invalid according to the validation procedure",
             r"could not establish trust relationship for the ssl/tls secure channel",
             r"RemoteCertificateChainErrors",
-            r"CERTIFICATE_VERIFY_FAILED",
         ),
         numbers=(0x800B010A,),
     ),

@@ -159,7 +159,8 @@ ENTRIES: tuple[Failure, ...] = (
         windows=("401 - Unauthorized: Access is denied due to invalid credentials.", "403 Forbidden"),
         status=401,
         signatures=(
-            r"(constrained delegation|\bKCD\b|publishing rule)[\s\S]{0,300}\b40[13]\b",
+            r"(constrained delegation|\bKCD\b|publishing rule|\bTMG\b)[\s\S]{0,300}\b40[13]\b",
+            r"\b40[13]/40[13]\b[\s\S]{0,80}authentication failed",
             r"\b40[13]\b[\s\S]{0,300}(constrained delegation|\bKCD\b|publishing rule)",
             r"401\s*[-\u2013]\s*unauthorized: access is denied due to invalid credentials",
         ),

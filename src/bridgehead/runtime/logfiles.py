@@ -40,14 +40,20 @@ Progress = Callable[[int], None]
 
 def walk(paths: list[Path]) -> Iterator[Path]:
     """Files named by ``paths``, directories walked in sorted order (symlinked dirs not followed)."""
+    for p, _explicit in walk_named(paths):
+        yield p
+
+
+def walk_named(paths: list[Path]) -> Iterator[tuple[Path, bool]]:
+    """Like :func:`walk`, with ``True`` for files named explicitly (not found in a directory)."""
     for p in paths:
         if p.is_dir():
             for root, dirs, files in os.walk(p):
                 dirs.sort()
                 for name in sorted(files):
-                    yield Path(root) / name
+                    yield Path(root) / name, False
         else:
-            yield p
+            yield p, True
 
 
 def _open(path: Path) -> IO[bytes]:
@@ -116,9 +122,8 @@ class ScanReport:
 def scan(paths: list[Path], filters: Filters, progress: Progress | None = None) -> ScanReport:
     """Scan every file under ``paths``; one :class:`FileResult` per file, findings merged."""
     report = ScanReport()
-    for path in walk(paths):
+    for path, explicit in walk_named(paths):
         result = FileResult(path=str(path), format="unknown")
-        report.files.append(result)
         try:
             _scan_file(path, result, report.findings, filters, progress)
         except (OSError, EOFError, zlib.error, gzip.BadGzipFile) as exc:
@@ -127,6 +132,10 @@ def scan(paths: list[Path], filters: Filters, progress: Progress | None = None) 
             result.error(f"unusable content: {exc}")
         except RecursionError:
             result.error("unusable content: nesting too deep")
+        if result.errors and result.format == "unknown" and not result.errors[0].startswith("unrecognised"):
+            result.format = "unreadable"
+        if explicit or result.format != "unknown":  # other files found in a directory (freb.xsl) are skipped
+            report.files.append(result)
     return report
 
 
