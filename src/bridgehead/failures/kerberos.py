@@ -196,4 +196,59 @@ ENTRIES: tuple[Failure, ...] = (
         status=401,
         signatures=(r"KRB_AP_ERR_REPEAT\b", r"request is a replay"),
     ),
+    Failure(
+        code="kcd-protocol-transition-denied",
+        area="kerberos",
+        title="The proxy may not use protocol transition (S4U2Self ticket not forwardable)",
+        cause="S4U2Self succeeded but the KDC issued the evidence ticket without the forwardable flag, because "
+        "the proxy's account is not trusted for delegation with 'use any authentication protocol' "
+        "(TrustedToAuthForDelegation). S4U2Proxy then fails with KDC_ERR_BADOPTION.",
+        fix="On the proxy's account: Delegation tab -> 'Trust this computer for delegation to specified services "
+        "only' + 'Use any authentication protocol' (Heimdal: kadmin modify --attributes=+trusted-for-delegation).",
+        references=(_SFU + " (forwardable S4U2self ticket)", _KILE, _KCD),
+        windows=("KDC_ERR_BADOPTION (13, 0xD)", "TrustedToAuthForDelegation not set"),
+        status=502,
+        signatures=(r"protocol transition (is )?(not allowed|denied)", r"S4U2Self ticket (is )?not forwardable"),
+    ),
+    Failure(
+        code="kcd-spn-not-in-list",
+        area="kerberos",
+        title="The backend SPN is not in the proxy's constrained-delegation list",
+        cause="The proxy may use protocol transition (its S4U2Self ticket is forwardable) but the KDC refused "
+        "S4U2Proxy to this SPN with KDC_ERR_BADOPTION: the SPN is not in msDS-AllowedToDelegateTo of the proxy's "
+        "account (the delegation is set on the proxy's account, listing the backend's http/host — not on the "
+        "backend's account, as the seed's comments found out).",
+        fix="Add http/<backend host> (the exact form the route's SPN template produces) to the proxy account's "
+        "delegation list (Heimdal: kadmin modify --constrained-delegation=HTTP/host@REALM; it replaces the list).",
+        references=(_SFU, _KILE, _KCD, _TMG_KCD),
+        windows=("KDC_ERR_BADOPTION (13, 0xD)", "msDS-AllowedToDelegateTo"),
+        status=502,
+        signatures=(r"not in the (constrained[- ])?delegation list", r"msDS-AllowedToDelegateTo"),
+    ),
+    Failure(
+        code="kcd-keytab-unusable",
+        area="kerberos",
+        title="The proxy's keytab is missing, unreadable or holds no key for its principal",
+        cause="The route's keytab file does not exist, cannot be read by the proxy, is not a keytab, or holds "
+        "keys for another principal than the configured one: the proxy cannot obtain its own credentials.",
+        fix="Export the proxy's keytab (kadmin ext_keytab / ktpass) to the configured path with mode 0600 owned "
+        "by the proxy's user, and check the principal with 'klist -k'.",
+        references=("MIT krb5 keytab file format",),
+        windows=("ktpass /princ", "KRB5_KT_NOTFOUND"),
+        status=502,
+        signatures=(r"keytab (file )?(is )?(missing|unreadable|not found)", r"\bKRB5_KT_NOTFOUND\b",
+                    r"no key table entry found"),
+    ),
+    Failure(
+        code="kcd-user-unmapped",
+        area="kerberos",
+        title="The client certificate maps to no user the proxy can delegate for",
+        cause="No user_mapping rule of the route produced a user principal from the client's identity (no UPN "
+        "in the SAN, no e-mail, no CN, or a name that is not a plain user principal).",
+        fix="Issue certificates with the UPN in the SAN otherName, or add a rule (email-san, subject-cn@REALM, "
+        "or a regex rule) that produces user@REALM.",
+        references=(_TMG_KCD, "RFC 5280 §4.2.1.6"),
+        status=403,
+        signatures=(r"no user_mapping rule applies", r"certificate (is )?not mapped to (a|any) user"),
+    ),
 )
