@@ -38,6 +38,7 @@ DECODERS: dict[str, tuple[str, str]] = {
 class DecodeContext:
     cert_der: bytes | None = None
     cert_label: str | None = None
+    at_host: str | None = None  # Bearer: does the audience fit this Host?
 
 
 def split_value(value: str) -> tuple[str | None, str]:
@@ -243,14 +244,15 @@ def _render(result: dict[str, Any]) -> None:
 @click.command("decode")
 @click.argument("value")
 @click.option("--cert", "cert_spec", default=None, help="Certificate FILE or HOST:PORT to check the binding.")
+@click.option("--at", "at_host", default=None, help="Bearer: check whether the audience fits this Host.")
 @json_option
-def decode(value: str, cert_spec: str | None, as_json: bool) -> None:
+def decode(value: str, cert_spec: str | None, at_host: str | None, as_json: bool) -> None:
     """Decode an NTLM, Negotiate (SPNEGO/Kerberos), Basic or Bearer value ('-' reads stdin)."""
     if value == "-":
         value = sys.stdin.read()
     if not value.strip():
         raise CliError("empty value")
-    ctx = DecodeContext()
+    ctx = DecodeContext(at_host=at_host)
     if cert_spec:
         ctx.cert_der, ctx.cert_label = load_cert(cert_spec)
     result = decode_value(value, ctx)

@@ -73,9 +73,7 @@ def _read_keys(cert: Path | None, metadata: Path | None) -> tuple[tuple[x509.Cer
 @trust.command("add-issuer")
 @click.option("--name", required=True, help="A name for this AuthServer entry.")
 @click.option("--issuer", help="Issuer identifier ID@REALM or ID@* (default: from --metadata).")
-@click.option(
-    "--cert", type=click.Path(dir_okay=False, path_type=Path), help="Signing certificate (PEM/DER)."
-)
+@click.option("--cert", type=click.Path(dir_okay=False, path_type=Path), help="Signing certificate (PEM/DER).")
 @click.option("--metadata", type=click.Path(dir_okay=False, path_type=Path), help="JWKS or metadata JSON.")
 @click.option("--authorization-uri", help="Authorization endpoint announced in the Bearer challenge.")
 @state_dir_option
@@ -103,9 +101,7 @@ def add_issuer(
 @click.option("--name", required=True, help="A name for this partner application.")
 @click.option("--app-id", required=True, help="Application id (e.g. 00000004-0000-0ff1-ce00-000000000000).")
 @click.option("--realm", required=True, help="Realm of the partner (tenant id / domain).")
-@click.option(
-    "--cert", type=click.Path(dir_okay=False, path_type=Path), help="Signing certificate (PEM/DER)."
-)
+@click.option("--cert", type=click.Path(dir_okay=False, path_type=Path), help="Signing certificate (PEM/DER).")
 @click.option("--metadata", type=click.Path(dir_okay=False, path_type=Path), help="JWKS or metadata JSON.")
 @state_dir_option
 @json_option
@@ -181,16 +177,12 @@ def _signing_material(
         return private, certificate
     thumb = thumbprint or store.config().current
     if thumb is None:
-        raise CliError(
-            "no Current Auth Certificate in the store; run 'bridgehead authcert new' or give --cert/--key"
-        )
+        raise CliError("no Current Auth Certificate in the store; run 'bridgehead authcert new' or give --cert/--key")
     return store.private_key(thumb), store.certificate(thumb)
 
 
 @oauth.command("token")
-@click.option(
-    "--host", required=True, help="Audience host part: owa.example.test or https://owa.example.test."
-)
+@click.option("--host", required=True, help="Audience host part: owa.example.test or https://owa.example.test.")
 @click.option("--realm", required=True, help="Realm (tenant id / domain) for aud, iss and nameid.")
 @click.option("--thumbprint", help="Sign with this stored Auth Certificate (default: Current).")
 @click.option("--cert", type=click.Path(dir_okay=False, path_type=Path), help="Sign with this certificate…")
@@ -359,9 +351,7 @@ def validate_cmd(
         if outcome.ok:
             p = outcome.principal
             assert p is not None
-            click.echo(
-                f"accepted: {p.token_type} actor={p.actor} user={p.user or '-'} issuer={p.issuer_name}"
-            )
+            click.echo(f"accepted: {p.token_type} actor={p.actor} user={p.user or '-'} issuer={p.issuer_name}")
         else:
             click.echo(f"{outcome.status} Unauthorized")
             for name, value in outcome.headers:
@@ -389,38 +379,50 @@ def probe_options(func: Any) -> Any:
             type=click.Path(dir_okay=False, path_type=Path),
             help="RSA key for --token-cert FILE.",
         ),
-        click.option(
-            "--mailbox", help="Mailbox (smtp) the probe asserts, like Test-OAuthConnectivity -Mailbox."
-        ),
+        click.option("--mailbox", help="Mailbox (smtp) the probe asserts, like Test-OAuthConnectivity -Mailbox."),
         click.option("--realm", "oauth_realm", help="Realm (default: from the challenge's trusted_issuers)."),
         click.option("--issuer", "oauth_issuer", help="Actor iss (default: self-issued ACTOR@REALM)."),
         click.option("--actor-id", default=EXCHANGE_APP_ID, show_default=True),
         click.option("--audience-host", help="Audience host part (default: the URL's host)."),
         click.option("--host-header", help="Send this Host instead of the URL's host."),
         click.option("--no-host-header", is_flag=True, help="Send no Host header (HTTP/1.0)."),
-        click.option(
-            "--connect", "connect_to", help="Connect to this address instead of resolving the URL host."
-        ),
-        click.option("--cafile", "cafiles", multiple=True, type=click.Path(dir_okay=False, path_type=Path)),
+        click.option("--connect", "connect_to", help="Connect to this address instead of resolving the URL host."),
         click.option("--insecure", is_flag=True, help="Do not verify the server certificate."),
         click.option("--tls-max", type=click.Choice(["1.2", "1.3"]), help="Highest TLS version to offer."),
-        click.option("--timeout", type=float, default=10.0, show_default=True),
     ]
+    if not getattr(func, "_for_probe_cmd", False):  # `probe` has its own --ca and --timeout
+        options += [
+            click.option("--cafile", "cafiles", multiple=True, type=click.Path(dir_okay=False, path_type=Path)),
+            click.option("--timeout", type=float, default=10.0, show_default=True),
+        ]
     for option in reversed(options):
         func = option(func)
     return func
 
 
-def run_probe(url: str, state_dir: Path, now_text: str | None, params: dict[str, Any]) -> dict[str, Any]:
+def probe_cmd_options(func: Any) -> Any:
+    """The OAuth options as ``bridgehead probe URL --oauth`` takes them (plus ``--state-dir``)."""
+    func._for_probe_cmd = True
+    func = probe_options(func)
+    return click.option(
+        "--state-dir",
+        "oauth_state_dir",
+        type=click.Path(file_okay=False, path_type=Path),
+        default="state",
+        show_default=True,
+        envvar="BRIDGEHEAD_STATE_DIR",
+        help="--oauth: state directory (Auth Certificates).",
+    )(func)
+
+
+def run_oauth_probe(url: str, state_dir: Path, now_text: str | None, params: dict[str, Any]) -> dict[str, Any]:
     """Run the OAuth probe with CLI parameters; returns the report dict (used by both commands)."""
     import ssl
 
     from bridgehead.runtime.oauth_probe import ProbeOptions, probe
 
     store = open_store(state_dir, now_text)
-    cert_failure, cert_detail, material = _probe_material(
-        store, params.get("token_cert"), params.get("token_key")
-    )
+    cert_failure, cert_detail, material = _probe_material(store, params.get("token_cert"), params.get("token_key"))
     opts = ProbeOptions(
         url=url,
         mailbox=params.get("mailbox"),
@@ -432,9 +434,7 @@ def run_probe(url: str, state_dir: Path, now_text: str | None, params: dict[str,
         cafiles=tuple(params.get("cafiles") or ()),
         verify=not params.get("insecure"),
         timeout=float(params.get("timeout") or 10.0),
-        tls_max={"1.2": ssl.TLSVersion.TLSv1_2, "1.3": ssl.TLSVersion.TLSv1_3}.get(
-            params.get("tls_max") or ""
-        ),
+        tls_max={"1.2": ssl.TLSVersion.TLSv1_2, "1.3": ssl.TLSVersion.TLSv1_3}.get(params.get("tls_max") or ""),
         cert_failure=cert_failure,
         cert_detail=cert_detail,
     )
@@ -500,4 +500,4 @@ def probe_cmd(url: str, state_dir: Path, as_json: bool, now_text: str | None, **
 
     Exit status: 0 all steps passed, 1 a step failed (its registry code, cause and fix printed),
     2 bad input."""
-    print_probe(run_probe(url, state_dir, now_text, params), as_json)
+    print_probe(run_oauth_probe(url, state_dir, now_text, params), as_json)

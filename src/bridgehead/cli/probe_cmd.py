@@ -25,12 +25,14 @@ import socket
 import ssl
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
 import click
 
 from bridgehead.cli.common import CliError, emit_json, json_option
+from bridgehead.cli.oauth_cmd import probe_cmd_options
 from bridgehead.core.channel_binding import application_data, end_point_hash_name, tls_server_end_point
 from bridgehead.failures import get as failure
 from bridgehead.runtime import tls
@@ -379,10 +381,18 @@ def _render(report: Report) -> None:
               envvar="BRIDGEHEAD_PROBE_PASSWORD")
 @click.option("--method", default="GET", type=click.Choice(["GET", "POST"]), show_default=True)
 @click.option("--timeout", default=10.0, show_default=True, type=float)
+@click.option("--oauth", is_flag=True, help="Exchange OAuth probe (Test-OAuthConnectivity): see 'oauth probe'.")
+@probe_cmd_options
 @json_option
 def probe(url: str, proxy: str | None, cafiles: tuple[str, ...], user: str | None, password: str | None,
-          method: str, timeout: float, as_json: bool) -> None:
+          method: str, timeout: float, as_json: bool, oauth: bool = False, **oauth_params: Any) -> None:
     """Probe an endpoint: DNS, TCP, TLS, schemes and the Extended Protection setting."""
+    if oauth:  # issue 4: the OAuth probe, same registry codes
+        from bridgehead.cli.oauth_cmd import print_probe, run_oauth_probe
+
+        oauth_params.update(cafiles=tuple(Path(c) for c in cafiles), timeout=timeout)
+        print_probe(run_oauth_probe(url, oauth_params.pop("oauth_state_dir"), None, oauth_params), as_json)
+        return
     if user and password is None:
         raise CliError("--user needs --password (or BRIDGEHEAD_PROBE_PASSWORD)")
     report = run_probe(parse_target(url, proxy, cafiles, timeout, method), user, password)

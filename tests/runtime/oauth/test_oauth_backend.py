@@ -420,3 +420,24 @@ def test_probe_tcp_reset_mid_request(lab):
     finally:
         srv.close()
     assert rc == 1 and report["failure"] == "oauth-connection-reset"
+
+
+def test_probe_command_with_oauth_flag(lab):
+    """``bridgehead probe URL --oauth`` runs the same OAuth probe (human output names cause and fix)."""
+    proc = bh(
+        "probe",
+        f"https://owa.example.test:{lab.port}/",
+        "--oauth",
+        "--connect",
+        "127.0.0.1",
+        "--ca",
+        str(lab.ca.cert),
+        "--state-dir",
+        str(lab.state),
+        "--audience-host",
+        "hybrid.example.test",
+        check=False,
+    )
+    assert proc.returncode == 1, proc.stderr
+    assert "oauth-audience-host-mismatch" in proc.stdout and "fix:" in proc.stdout
+    assert "2000003;reason=" in proc.stdout and "Actual 'hybrid.example.test'" in proc.stdout.replace("\n", "")
