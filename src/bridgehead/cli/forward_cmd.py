@@ -46,7 +46,10 @@ def forward(listen: str | None, state_dir: Path | None, config_file: Path | None
             exception_destination: tuple[str, ...], on_client_cert_request: str | None,
             default_action: str | None, learn_ttl: str | None, verbose: bool) -> None:
     """Run the inspecting forward proxy (HTTP + CONNECT) with upstream-first client-certificate detection."""
-    data: dict[str, Any] = load_file(config_file) if config_file else {}
+    try:
+        data: dict[str, Any] = load_file(config_file) if config_file else {}
+    except ConfigError as exc:
+        raise CliError(str(exc)) from None
     flags: dict[str, Any] = {
         "listen": listen, "state_dir": str(state_dir) if state_dir else None,
         "access_log": str(access_log) if access_log else None,

@@ -1,0 +1,76 @@
+"""The command line of the forward proxy: help, CA export, bad input as one line with exit 2."""
+
+from __future__ import annotations
+
+import os
+import stat
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from cryptography import x509
+
+BRIDGEHEAD = str(Path(sys.executable).parent / "bridgehead")
+
+
+def run(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([BRIDGEHEAD, *args], capture_output=True, text=True, timeout=60, cwd=cwd)
+
+
+def test_help_lists_commands_and_module_entry_point() -> None:
+    out = run("--help")
+    assert out.returncode == 0
+    for name in ("forward", "ca", "bypass"):
+        assert name in out.stdout
+    module = subprocess.run([sys.executable, "-m", "bridgehead", "forward", "--help"], capture_output=True,
+                            text=True, timeout=60)
+    assert module.returncode == 0 and "--on-client-cert-request" in module.stdout
+
+
+def test_ca_export_creates_ca_with_private_key_0600(tmp_path: Path) -> None:
+    out = run("ca", "export", "--state-dir", str(tmp_path / "state"))
+    assert out.returncode == 0, out.stderr
+    cert = x509.load_pem_x509_certificate(out.stdout.encode())
+    assert cert.extensions.get_extension_for_class(x509.BasicConstraints).value.ca
+    key = tmp_path / "state" / "ca" / "ca.key"
+    assert stat.S_IMODE(os.stat(key).st_mode) == 0o600
+    assert "PRIVATE KEY" not in out.stdout
+    again = run("ca", "export", "--state-dir", str(tmp_path / "state"))
+    assert again.stdout == out.stdout  # created once, then reused
+
+
+@pytest.mark.parametrize(("args", "message"), [
+    (["--listen", "nohost"], "invalid listen address"),
+    (["--upstream-ca", "/nonexistent/ca.pem"], "file not found"),
+    (["--exception-source", "not a host!"], "source exception"),
+    (["--learn-ttl", "soon"], "invalid duration"),
+    (["--config", "/nonexistent.toml"], "cannot read"),
+])
+def test_bad_forward_settings_are_one_line(tmp_path: Path, args: list[str], message: str) -> None:
+    out = run("forward", "--state-dir", str(tmp_path / "s"), *args)
+    assert out.returncode == 2
+    assert message in out.stderr
+    assert len(out.stderr.strip().splitlines()) == 1
+    assert "Traceback" not in out.stderr
+
+
+def test_bad_toml_is_one_line(tmp_path: Path) -> None:
+    cfg = tmp_path / "f.toml"
+    cfg.write_text("default = [unclosed\n")
+    out = run("forward", "--config", str(cfg))
+    assert out.returncode == 2 and "invalid TOML" in out.stderr
+    cfg.write_text('default = "inspect"\nbogus = 1\n')
+    out = run("forward", "--config", str(cfg))
+    assert out.returncode == 2 and "unknown setting(s): bogus" in out.stderr
+
+
+def test_listen_conflict_is_one_line(tmp_path: Path) -> None:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        s.listen()
+        port = s.getsockname()[1]
+        out = run("forward", "--listen", f"127.0.0.1:{port}", "--state-dir", str(tmp_path / "s"))
+    assert out.returncode == 2 and "cannot listen" in out.stderr
