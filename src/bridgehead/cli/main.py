@@ -32,12 +32,48 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "bypass": ("bridgehead.cli.forward_cmd", "bypass"),
     "authcert": ("bridgehead.cli.authcert_cmd", "authcert"),
     "oauth": ("bridgehead.cli.oauth_cmd", "oauth"),
+    "kcd": ("bridgehead.cli.kcd_cmd", "kcd"),
+    "reverse": ("bridgehead.cli.reverse_cmd", "reverse"),
+    "lint": ("bridgehead.cli.lint_cmd", "lint"),
+}
+
+
+# One line each for `bridgehead --help`, so listing does not import every area (and its
+# dependencies: starlette, gssapi, ...). A command missing here is imported for its own help.
+SUMMARIES: dict[str, str] = {
+    "forward": "Run the inspecting forward proxy (HTTP + CONNECT).",
+    "ca": "The inspection CA that clients must trust.",
+    "bypass": "Destinations learned at run time that tunnel instead of being inspected.",
+    "reverse": "Run the reverse publishing proxy from a TOML configuration.",
+    "lint": "Check a reverse-proxy configuration for what breaks authentication.",
+    "backend": "Run an IIS/Exchange stand-in (NTLM/Negotiate with Extended Protection, Basic, Bearer).",
+    "decode": "Decode an NTLM, SPNEGO, Kerberos, Basic or Bearer token without printing secrets.",
+    "probe": "Probe an endpoint: DNS, TCP, TLS, schemes, Extended Protection, OAuth.",
+    "explain": "Explain an error text, log line, header or event: cause, evidence and fix.",
+    "logs": "Scan IIS W3C, FREB, Windows Event XML, TMG and bridgehead logs for findings.",
+    "authcert": "Exchange-style Auth Certificate lifecycle: new, set-next, publish, status, monitor.",
+    "oauth": "OAuth server-to-server: trust store and test tokens.",
+    "kcd": "Kerberos constrained delegation: test a route's configuration end to end.",
 }
 
 
 class LazyGroup(click.Group):
     def list_commands(self, ctx: click.Context) -> list[str]:
         return sorted(COMMANDS)
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        rows = []
+        for name in self.list_commands(ctx):
+            summary = SUMMARIES.get(name)
+            if summary is None:
+                command = self.get_command(ctx, name)
+                if command is None:
+                    continue
+                summary = command.get_short_help_str(limit=90)
+            rows.append((name, summary))
+        if rows:
+            with formatter.section("Commands"):
+                formatter.write_dl(rows)
 
     def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
         target = COMMANDS.get(cmd_name)
