@@ -12,8 +12,8 @@ import html
 
 from bridgehead.failures import get
 
-_REASONS = {400: "Bad Request", 403: "Forbidden", 431: "Request Header Fields Too Large",
-            502: "Proxy Error", 504: "Gateway Timeout"}
+_REASONS = {400: "Bad Request", 401: "Unauthorized", 403: "Forbidden", 404: "Not Found",
+            431: "Request Header Fields Too Large", 502: "Proxy Error", 504: "Gateway Timeout"}
 
 
 def render(code: str, *, detail: str = "", host: str = "", status: int | None = None) -> bytes:

@@ -186,4 +186,25 @@ ENTRIES: tuple[Failure, ...] = (
         references=(_RFC5280_CRL, _RFC6960),
         status=403,
     ),
+    Failure(
+        code="edge-no-route",
+        area="reverse",
+        title="No publishing rule matches the request's host and path",
+        cause="The listener has no route whose hosts and path prefixes match the request (TMG answered such "
+        "requests from its listener with 404 or denied them by rule).",
+        fix="Add the host name or path prefix to a [[route]] on this listener, or correct the client's URL.",
+        references=("RFC 9110 §7.2 (Host)", "RFC 9110 §15.5.5 (404)"),
+        status=404,
+    ),
+    Failure(
+        code="edge-basic-logon-failed",
+        area="reverse",
+        title="The password fallback logon at the listener failed",
+        cause="The route requires a client certificate or, as fallback, a Basic logon; the client sent no "
+        "certificate and no valid user name and password.",
+        fix="Check the user in the listener's basic_users file, or install a client certificate on the device.",
+        references=("RFC 7617 (Basic)", "RFC 9110 §11.6.1 (WWW-Authenticate)"),
+        windows=("HTTP 401.1 Logon failed",),
+        status=401,
+    ),
 )

@@ -186,3 +186,25 @@ class Conn:
 
     async def close(self) -> None:
         await self.stream.close()
+
+
+async def splice(a: Conn, b: Conn) -> tuple[int, int]:
+    """Copy both ways until both sides are done; returns (bytes a→b, bytes b→a)."""
+
+    async def pipe(src: Conn, dst: Conn) -> int:
+        total = 0
+        try:
+            while data := await src.read_some():
+                await dst.write(data)
+                total += len(data)
+        except (ConnectionError, TimeoutError, OSError):
+            pass
+        finally:
+            writer = getattr(dst.stream, "writer", None)
+            if writer is not None and writer.can_write_eof():
+                with contextlib.suppress(OSError, RuntimeError):
+                    writer.write_eof()
+        return total
+
+    up, down = await asyncio.gather(pipe(a, b), pipe(b, a))
+    return up, down

@@ -106,3 +106,40 @@ def server_context_from_pem(key_and_chain_pem: bytes, *, alpn: Sequence[str] | N
         with os.fdopen(fd, "wb") as fh:
             fh.write(key_and_chain_pem)
         return server_context(path, path, alpn=alpn)
+
+
+def client_cert_server_context(cert: str | Path, key: str | Path, *, client_cafiles: Iterable[str | Path] = (),
+                               verify_callback: Callable[..., bool], alpn: Sequence[bytes] = (b"http/1.1",)) -> Any:
+    """A pyOpenSSL server context that asks for a client certificate and lets the handshake finish.
+
+    The reverse proxy's client-certificate listeners need OpenSSL's verify callback (which
+    Python's ``ssl`` does not expose): ``verify_callback(conn, x509, errnum, depth, ok)``
+    records each X509_V_ERR and returns ``True``, so a client with an untrusted or expired
+    certificate gets an HTTP error page naming the cause (TMG 12221/12222) instead of a bare
+    TLS alert. The trust list (``client_cafiles``) is both the verification store and the
+    CA names sent in the CertificateRequest (RFC 8446 §4.2.4, RFC 5246 §7.4.4). Session
+    resumption is off: a resumed session would skip the callback and its recorded errors.
+    """
+    from OpenSSL import SSL
+
+    ctx = SSL.Context(SSL.TLS_SERVER_METHOD)
+    ctx.set_min_proto_version(SSL.TLS1_2_VERSION)
+    ctx.set_options(SSL.OP_NO_COMPRESSION | SSL.OP_CIPHER_SERVER_PREFERENCE | SSL.OP_NO_TICKET)
+    ctx.set_session_cache_mode(SSL.SESS_CACHE_OFF)
+    ctx.set_session_id(b"bridgehead-edge")
+    ctx.use_certificate_chain_file(str(cert))
+    ctx.use_privatekey_file(str(key))
+    ctx.check_privatekey()
+    cas = [str(c) for c in client_cafiles]
+    for cafile in cas:
+        ctx.load_verify_locations(cafile)
+        ctx.load_client_ca(cafile.encode())
+    if not cas:
+        ctx.set_default_verify_paths()
+    ctx.set_verify(SSL.VERIFY_PEER, verify_callback)
+    ctx.set_verify_depth(8)
+    protos = list(alpn)
+    if protos:
+        ctx.set_alpn_select_cb(
+            lambda conn, offered: next((p for p in protos if p in offered), SSL.NO_OVERLAPPING_PROTOCOLS))
+    return ctx

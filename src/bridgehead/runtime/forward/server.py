@@ -47,6 +47,7 @@ from bridgehead.runtime.forward.upstream import (
 from bridgehead.runtime.relay import RelayError, exchange
 from bridgehead.runtime.store import Store
 from bridgehead.runtime.streams import Conn, PlainStream, TLSStream
+from bridgehead.runtime.streams import splice as _splice
 from bridgehead.wire.http1 import HttpError, RequestHead, parse_request_head
 from bridgehead.wire.tls_hello import ClientHello, TlsParseError, read_client_hello
 
@@ -461,28 +462,6 @@ class ForwardProxy:
         else:
             code, detail = "upstream-bad-response", str(exc) or type(exc).__name__
         await self._refuse(inner, ctx, code, detail, start, method=head.method.decode(), url=url)
-
-
-async def _splice(a: Conn, b: Conn) -> tuple[int, int]:
-    """Copy both ways until both sides are done; returns (bytes a→b, bytes b→a)."""
-
-    async def pipe(src: Conn, dst: Conn) -> int:
-        total = 0
-        try:
-            while data := await src.read_some():
-                await dst.write(data)
-                total += len(data)
-        except (ConnectionError, TimeoutError, OSError):
-            pass
-        finally:
-            writer = getattr(dst.stream, "writer", None)
-            if writer is not None and writer.can_write_eof():
-                with contextlib.suppress(OSError, RuntimeError):
-                    writer.write_eof()
-        return total
-
-    up, down = await asyncio.gather(pipe(a, b), pipe(b, a))
-    return up, down
 
 
 def _authority(target: str) -> tuple[str, int]:

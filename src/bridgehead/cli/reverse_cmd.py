@@ -1,0 +1,79 @@
+"""``bridgehead reverse --config FILE`` — run the reverse publishing proxy (scenarios S2, S4)."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+from rich.console import Console
+
+from bridgehead.cli.common import CliError
+
+
+@click.command()
+@click.option("--config", "config_file", required=True, type=click.Path(dir_okay=False, path_type=Path),
+              help="TOML configuration (listeners and routes); see docs/reverse.md.")
+@click.option("--access-log", type=click.Path(dir_okay=False, path_type=Path),
+              help="JSON access log (default from the file, else <state_dir>/reverse-access.log; '-' = stdout).")
+@click.option("--no-backend-check", is_flag=True,
+              help="Skip fetching reencrypt backends' certificates at start.")
+@click.option("-v", "--verbose", is_flag=True, help="Log diagnostics to stderr.")
+def reverse(config_file: Path, access_log: Path | None, no_backend_check: bool, verbose: bool) -> None:
+    """Run the reverse proxy: client-certificate listeners, SNI passthrough, re-encryption, offload."""
+    from bridgehead.runtime.reverse.config import ConfigError, load
+
+    try:
+        config = load(config_file)
+    except ConfigError as exc:
+        raise CliError(str(exc)) from None
+    logging.basicConfig(level=logging.INFO if verbose else logging.WARNING, stream=sys.stderr,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    asyncio.run(_serve(config, access_log, not no_backend_check))
+
+
+async def _serve(config: Any, access_log: Path | None, check: bool) -> None:
+    from bridgehead.runtime.accesslog import AccessLog
+    from bridgehead.runtime.reverse.server import ReverseProxy
+
+    if access_log is not None and str(access_log) == "-":
+        log = AccessLog(stream=sys.stdout)
+    else:
+        log = AccessLog(access_log or config.access_log)
+    try:
+        proxy = ReverseProxy(config, access_log=log)
+    except (OSError, ValueError, LookupError) as exc:
+        raise CliError(f"cannot load the configuration's files: {exc}") from None
+    try:
+        await proxy.start(check_backends=False)
+    except OSError as exc:
+        raise CliError(f"cannot listen: {exc.strerror or exc}") from None
+    err = Console(stderr=True)
+    for name, port in proxy.ports.items():
+        rt = proxy.listeners[name]
+        err.print(f"bridgehead reverse proxy: listener [bold]{name}[/bold] on {rt.listener.host}:{port}"
+                  + (" (asks for client certificates)" if rt.wants_client_cert else ""))
+    for route in config.routes:
+        paths = ", ".join(route.paths) or "all paths"
+        err.print(f"  route {route.name}: {', '.join(route.hosts)} [{paths}] → {route.mode.value} "
+                  f"{route.backend.url}")
+    if check:
+        for name, result in (await proxy.check_backends()).items():
+            same = result.get("same_certificate")
+            text = {True: "same certificate as the listener (channel bindings survive)",
+                    False: "DIFFERENT certificate from the listener (Extended Protection would fail)",
+                    None: f"not checked: {result.get('code')}: {result.get('reason')}"}[same]
+            err.print(f"  backend of {name}: {text}")
+    err.print(f"  access log: {log.path or 'stdout'}")
+    loop = asyncio.get_running_loop()
+    stop = asyncio.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    serve = asyncio.create_task(proxy.serve_forever())
+    await stop.wait()
+    serve.cancel()
+    await proxy.close()

@@ -1,0 +1,530 @@
+"""The reverse publishing proxy (scenarios S2 and S4): asyncio listeners, the only part with sockets.
+
+Per client connection on a listener:
+
+1. The ClientHello is read and parsed (``wire.tls_hello``) before any TLS answer. If its SNI
+   names a ``passthrough`` route, the raw ClientHello is replayed to the backend and the two
+   sockets are spliced: TLS, client certificates and channel bindings go end to end.
+2. Otherwise TLS is terminated with the certificate chosen by SNI. A listener with routes
+   that use client certificates asks for one in the handshake (pyOpenSSL, see ``edge_tls``);
+   the certificate is judged once per connection (trust list, validity, restrictions) and
+   mapped to an identity; revocation is checked per request against a cache with ``max_age``.
+3. Each request is matched to a route by Host and path prefix; the route enforces
+   ``client_certificate`` (off|optional|required) and ``fallback`` (none|basic), then the
+   delegation step adds its headers, ``X-Forwarded-*`` are replaced, and the request is
+   relayed (``runtime.relay.exchange``) over this client connection's own backend connection:
+   one backend connection per client connection and route, so NTLM/Negotiate's
+   per-connection handshake survives re-encryption (connection affinity).
+
+At start, each ``reencrypt`` route's backend certificate is fetched and compared with the
+certificate the listener presents for the route's first host (Extended Protection works
+through a terminating proxy only when they are the same).
+
+Every request, refusal and tunnel gives one access-log record (with ``listener``, ``route``,
+``mode``, ``identity``); every failure a registry code and an error page naming it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import binascii
+import contextlib
+import datetime as dt
+import hashlib
+import hmac
+import logging
+import socket
+import ssl
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from cryptography import x509
+from spnego._ntlm_raw.crypto import ntowfv1
+
+from bridgehead.core import errorpage
+from bridgehead.core.ntlm.users import UserStore
+from bridgehead.core.reverse.clientcert import Verdict, judge_certificate, route_decision
+from bridgehead.core.reverse.identity import map_identity
+from bridgehead.core.reverse.model import (
+    ANONYMOUS,
+    Identity,
+    Listener,
+    Mode,
+    ReverseConfig,
+    Route,
+)
+from bridgehead.core.reverse.routes import PathRefused, match, needs_client_cert, passthrough_for
+from bridgehead.failures import get
+from bridgehead.runtime import tls
+from bridgehead.runtime.accesslog import AccessLog
+from bridgehead.runtime.forward.upstream import UpstreamConnector, UpstreamFailure
+from bridgehead.runtime.relay import RelayError, exchange
+from bridgehead.runtime.reverse.delegation import DelegationError, Delegator, build_delegator
+from bridgehead.runtime.reverse.edge_tls import OpenSSLServerStream, client_cert_context
+from bridgehead.runtime.reverse.revocation import RevocationChecker
+from bridgehead.runtime.streams import Conn, PlainStream, TLSStream, splice
+from bridgehead.wire.http1 import HttpError, RequestHead, parse_request_head
+from bridgehead.wire.tls_hello import ClientHello, TlsParseError, read_client_hello
+
+log = logging.getLogger("bridgehead.reverse")
+
+FORWARDED = (b"x-forwarded-for", b"x-forwarded-proto", b"x-forwarded-host")
+HELLO_TIMEOUT = 10.0
+
+
+@dataclass
+class EdgeCert:
+    pair: Any
+    leaf: x509.Certificate
+    der: bytes
+    names: tuple[str, ...]
+    plain_ctx: ssl.SSLContext
+    cert_ctx: Any = None  # pyOpenSSL context when the listener asks for client certificates
+
+    def serves(self, name: str) -> bool:
+        name = name.lower()
+        return any(n == name or (n.startswith("*.") and name.endswith(n[1:]) and name.count(".") == n.count("."))
+                   for n in self.names)
+
+
+def _names(cert: x509.Certificate) -> tuple[str, ...]:
+    try:
+        san = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+        dns = [d.lower() for d in san.get_values_for_type(x509.DNSName)]
+    except x509.ExtensionNotFound:
+        dns = []
+    cns = [str(a.value).lower() for a in cert.subject.get_attributes_for_oid(x509.NameOID.COMMON_NAME)]
+    return tuple(dns or cns)
+
+
+class ListenerRuntime:
+    """A listener's certificates, contexts, trust list, revocation cache and routes."""
+
+    def __init__(self, listener: Listener, routes: tuple[Route, ...]) -> None:
+        self.listener = listener
+        self.routes = routes
+        self.wants_client_cert = needs_client_cert(routes)
+        cafiles = [str(p) for p in listener.client_ca]
+        self.certs: list[EdgeCert] = []
+        for pair in listener.certificates:
+            pem = Path(pair.cert).read_bytes()
+            leaf = x509.load_pem_x509_certificates(pem)[0]
+            from cryptography.hazmat.primitives.serialization import Encoding
+
+            plain = tls.server_context(pair.cert, pair.key, alpn=["http/1.1"])
+            cert_ctx = client_cert_context(str(pair.cert), str(pair.key), cafiles) if self.wants_client_cert \
+                else None
+            self.certs.append(EdgeCert(pair, leaf, leaf.public_bytes(Encoding.DER), _names(leaf), plain, cert_ctx))
+        self.trust: list[x509.Certificate] = []
+        for path in listener.client_ca:
+            self.trust += x509.load_pem_x509_certificates(Path(path).read_bytes())
+        self.revocation = RevocationChecker(listener.revocation, self.trust)
+        self.users = UserStore.load(listener.basic_users) if listener.basic_users else UserStore([])
+
+    def cert_for(self, sni: str | None) -> EdgeCert:
+        if sni:
+            for cert in self.certs:
+                if sni.lower() in cert.names:
+                    return cert
+            for cert in self.certs:
+                if cert.serves(sni):
+                    return cert
+        return self.certs[0]
+
+
+@dataclass
+class ClientState:
+    """One client connection: its certificate verdict and identity, and its backend connections."""
+
+    client: str
+    client_ip: str
+    sni: str | None
+    cert: x509.Certificate | None = None
+    chain: list[x509.Certificate] = field(default_factory=list)
+    verdict: Verdict | None = None
+    identity: Identity = ANONYMOUS
+    backends: dict[str, Conn] = field(default_factory=dict)
+
+
+class ReverseProxy:
+    def __init__(self, config: ReverseConfig, *, access_log: AccessLog | None = None) -> None:
+        self.config = config
+        self.log = access_log or AccessLog(config.access_log)
+        self.listeners = {x.name: ListenerRuntime(x, config.routes_of(x.name)) for x in config.listeners}
+        self.connectors: dict[str, UpstreamConnector] = {}
+        self.delegators: dict[str, Delegator] = {}
+        for route in config.routes:
+            self.connectors[route.name] = UpstreamConnector(list(route.backend_ca), [],
+                                                            handshake_timeout=config.read_timeout)
+            self.delegators[route.name] = build_delegator(route, config.state_dir)
+        self.servers: list[asyncio.base_events.Server] = []
+        self.ports: dict[str, int] = {}
+        self.backend_checks: dict[str, dict[str, Any]] = {}
+
+    # ---- lifecycle -------------------------------------------------------------------
+    async def start(self, *, check_backends: bool = True) -> None:
+        for name, rt in self.listeners.items():
+            server = await asyncio.start_server(lambda r, w, rt=rt: self._handle(rt, r, w), rt.listener.host,
+                                                rt.listener.port, limit=2**20, backlog=1024)
+            self.servers.append(server)
+            self.ports[name] = server.sockets[0].getsockname()[1]
+        if check_backends:
+            await self.check_backends()
+
+    async def serve_forever(self) -> None:
+        await asyncio.gather(*(s.serve_forever() for s in self.servers))
+
+    async def close(self) -> None:
+        for server in self.servers:
+            server.close()
+        for server in self.servers:
+            with contextlib.suppress(Exception):
+                await server.wait_closed()
+
+    async def check_backends(self) -> dict[str, dict[str, Any]]:
+        """Compare each reencrypt route's backend certificate with the listener's (S2)."""
+        routes = [r for r in self.config.routes if r.mode == Mode.REENCRYPT]
+        results = await asyncio.gather(*(self._check_backend(r) for r in routes))
+        for route, result in zip(routes, results, strict=True):
+            self.backend_checks[route.name] = result
+            self.log.write(action="backend-check", route=route.name, listener=route.listener, mode=route.mode.value,
+                           host=route.backend.host, port=route.backend.port, **result)
+            if result.get("same_certificate") is False and route.backend_extended_protection in ("allow", "require"):
+                log.warning("route %s: the listener presents another certificate than the backend, whose "
+                            "Extended Protection is %s: NTLM logons will fail (route-ep-cert-mismatch)",
+                            route.name, route.backend_extended_protection)
+        return self.backend_checks
+
+    async def _check_backend(self, route: Route) -> dict[str, Any]:
+        edge = self.listeners[route.listener].cert_for(route.hosts[0])
+        host, port = route.backend.connect_to
+        try:
+            stream = await self.connectors[route.name].open_tls(host, port, route.backend.host,
+                                                                client_cert=_pair(route))
+        except UpstreamFailure as exc:
+            return {"same_certificate": None, "code": exc.code, "reason": exc.detail}
+        try:
+            der = stream.peer_certificate_der() or b""
+            requested = bool(getattr(stream.obj, "bh_cert_request_in_handshake", False))
+        finally:
+            stream.abort()
+        return {"same_certificate": der == edge.der, "backend_sha256": hashlib.sha256(der).hexdigest(),
+                "listener_sha256": hashlib.sha256(edge.der).hexdigest(), "backend_requests_client_cert": requested}
+
+    # ---- connection handling ----------------------------------------------------------
+    async def _handle(self, rt: ListenerRuntime, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        peer = writer.get_extra_info("peername") or ("0.0.0.0", 0)
+        sock = writer.get_extra_info("socket")
+        if sock is not None:
+            with contextlib.suppress(OSError):
+                sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        client = Conn(PlainStream(reader, writer), timeout=self.config.read_timeout)
+        start = time.monotonic()
+        state = ClientState(f"{peer[0]}:{peer[1]}", str(peer[0]), None)
+        try:
+            await self._connection(rt, client, state, start)
+        except (ConnectionError, TimeoutError, ssl.SSLError, OSError, asyncio.IncompleteReadError):
+            pass
+        except Exception:  # never let one connection take the listener down
+            log.exception("unexpected error on connection from %s", state.client)
+        finally:
+            for conn in state.backends.values():
+                await conn.close()
+            await client.close()
+
+    async def _connection(self, rt: ListenerRuntime, client: Conn, state: ClientState, start: float) -> None:
+        try:
+            hello = await _read_hello(client)
+        except TlsParseError as exc:
+            self.log.write(client=state.client, listener=rt.listener.name, action="deny", code="client-bad-request",
+                           reason=f"not a TLS ClientHello (this listener is HTTPS only): {exc}",
+                           duration_ms=_ms(start))
+            return
+        if hello is None:
+            return
+        state.sni = hello.sni
+        route = passthrough_for(rt.routes, hello.sni)
+        if route is not None:
+            await self._passthrough(rt, route, client, hello, state, start)
+            return
+        edge = rt.cert_for(hello.sni)
+        inner = await self._terminate(rt, edge, client, hello, state, start)
+        if inner is None:
+            return
+        try:
+            await self._requests(rt, inner, state)
+        finally:
+            await inner.close()
+
+    async def _passthrough(self, rt: ListenerRuntime, route: Route, client: Conn, hello: ClientHello,
+                           state: ClientState, start: float) -> None:
+        host, port = route.backend.connect_to
+        fields = {"client": state.client, "listener": rt.listener.name, "route": route.name, "mode": "passthrough",
+                  "host": hello.sni, "port": rt.listener.port}
+        try:
+            reader, writer = await self.connectors[route.name].open_tcp(host, port)
+        except UpstreamFailure as exc:
+            self.log.write(**fields, action="error", status=502, code=exc.code, reason=exc.detail,
+                           duration_ms=_ms(start))
+            return
+        upstream = Conn(PlainStream(reader, writer), timeout=max(self.config.read_timeout, 300.0))
+        client.timeout = max(self.config.read_timeout, 300.0)
+        pending = hello.raw + bytes(client.buf)
+        client.buf.clear()
+        await upstream.write(pending)
+        sent, received = await splice(client, upstream)
+        await upstream.close()
+        self.log.write(**fields, action="tunnel", url=f"{route.backend.url}", status=200,
+                       reason="SNI passthrough: TLS end to end", duration_ms=_ms(start),
+                       bytes_in=sent + len(pending), bytes_out=received)
+
+    async def _terminate(self, rt: ListenerRuntime, edge: EdgeCert, client: Conn, hello: ClientHello,
+                         state: ClientState, start: float) -> Conn | None:
+        reader, writer = client.stream.reader, client.stream.writer  # type: ignore[attr-defined]
+        initial = hello.raw + bytes(client.buf)
+        client.buf.clear()
+        stream: TLSStream | OpenSSLServerStream
+        if edge.cert_ctx is not None:
+            stream = OpenSSLServerStream(reader, writer, edge.cert_ctx, initial=initial)
+        else:
+            stream = TLSStream(reader, writer, edge.plain_ctx, server_side=True, initial=initial)
+        try:
+            await asyncio.wait_for(stream.handshake(), HELLO_TIMEOUT)
+        except (ssl.SSLError, ConnectionError, TimeoutError, OSError) as exc:
+            self.log.write(client=state.client, listener=rt.listener.name, host=hello.sni, action="error",
+                           code="client-bad-request", reason=f"client TLS handshake failed: {exc}",
+                           duration_ms=_ms(start))
+            return None
+        if isinstance(stream, OpenSSLServerStream):
+            state.cert = stream.peer_certificate()
+            if state.cert is not None:
+                state.chain = stream.peer_chain()
+                state.verdict = judge_certificate(state.cert, stream.verify_errors, rt.listener.restrictions,
+                                                  dt.datetime.now(dt.UTC))
+                state.identity = map_identity(state.cert, rt.listener.identity_from, rt.listener.identity_rules)
+                if state.verdict.ok and state.identity.user is None:
+                    state.verdict = Verdict("edge-client-cert-not-acceptable",
+                                            "the certificate maps to no user (identity_from / identity_rule)")
+        return Conn(stream, timeout=self.config.read_timeout)
+
+    # ---- requests ---------------------------------------------------------------------
+    async def _requests(self, rt: ListenerRuntime, inner: Conn, state: ClientState) -> None:
+        while True:
+            start = time.monotonic()
+            try:
+                raw = await inner.read_head()
+                if raw is None:
+                    return
+                head = parse_request_head(raw)
+            except HttpError as exc:
+                await self._refuse(inner, rt, state, None, exc.code, str(exc), start)
+                return
+            except TimeoutError:
+                return
+            if not await self._request(rt, inner, state, head, start):
+                return
+
+    async def _request(self, rt: ListenerRuntime, inner: Conn, state: ClientState, head: RequestHead,
+                       start: float) -> bool:
+        target = head.target.decode("latin-1")
+        host_value = head.headers.get(b"host")
+        host = host_value.decode("latin-1") if host_value else (state.sni or "")
+        ctx: dict[str, Any] = {"method": head.method.decode("latin-1"), "url": f"https://{host}{target}",
+                               "host": host}
+        if host_value is None and head.version == b"HTTP/1.1":
+            await self._refuse(inner, rt, state, None, "client-bad-request", "HTTP/1.1 request without Host "
+                               "(RFC 9112 §3.2)", start, **ctx)
+            return False
+        try:
+            route = match(rt.routes, host, target)
+        except PathRefused as exc:
+            await self._refuse(inner, rt, state, None, "client-bad-request", str(exc), start, **ctx)
+            return False
+        if route is None:
+            await self._refuse(inner, rt, state, None, "edge-no-route", f"no route for host {host!r} and path "
+                               f"{target.split('?')[0]!r} on listener {rt.listener.name!r}", start, **ctx)
+            return False
+        identity, edge_auth = await self._authenticate(rt, inner, state, route, head, start, ctx)
+        if identity is None:
+            return False
+        try:
+            await self._prepare(route, state, head, host, identity, edge_auth)
+        except DelegationError as exc:
+            await self._refuse(inner, rt, state, route, exc.code, exc.detail, start, identity=identity, **ctx)
+            return False
+        return await self._forward(rt, inner, state, route, head, identity, start, ctx)
+
+    async def _authenticate(self, rt: ListenerRuntime, inner: Conn, state: ClientState, route: Route,
+                            head: RequestHead, start: float, ctx: dict[str, Any]) -> tuple[Identity | None, bool]:
+        """The request's identity, or ``(None, _)`` when it was refused/challenged (already answered)."""
+        decision = route_decision(route, state.cert is not None, state.verdict)
+        if decision.action == "refuse":
+            await self._refuse(inner, rt, state, route, decision.code or "edge-client-cert-not-acceptable",
+                               decision.detail, start, identity=state.identity, **ctx)
+            return None, False
+        if decision.action == "challenge-basic":
+            user = self._basic_user(rt, head)
+            if user is None:
+                await self._challenge(inner, rt, state, route, head, start, ctx)
+                return None, False
+            return Identity(user=user, source="basic", mapped_by="basic"), True
+        if decision.use_certificate and state.cert is not None:
+            code, detail, failed_open = await rt.revocation.check(state.cert, state.chain)
+            if code is not None:
+                await self._refuse(inner, rt, state, route, code, detail, start, identity=state.identity, **ctx)
+                return None, False
+            if failed_open:
+                ctx["revocation"] = detail
+            return state.identity, False
+        return ANONYMOUS, False
+
+    def _basic_user(self, rt: ListenerRuntime, head: RequestHead) -> str | None:
+        """The user of a valid ``Authorization: Basic`` (RFC 7617) against ``basic_users``."""
+        value = head.headers.get(b"authorization") or b""
+        scheme, _, token = value.partition(b" ")
+        if scheme.lower() != b"basic":
+            return None
+        try:
+            text = base64.b64decode(token.strip(), validate=True).decode("utf-8")
+        except (binascii.Error, ValueError):
+            return None
+        login, sep, password = text.partition(":")
+        domain, _, name = login.rpartition("\\")
+        user = rt.users.find(domain or None, name) if sep and name else None
+        if user is None or not hmac.compare_digest(ntowfv1(password), user.nt_hash):
+            return None
+        return f"{user.domain}\\{user.name}" if user.domain else user.name
+
+    async def _challenge(self, inner: Conn, rt: ListenerRuntime, state: ClientState, route: Route,
+                         head: RequestHead, start: float, ctx: dict[str, Any]) -> None:
+        failure = get("edge-basic-logon-failed")
+        realm = rt.listener.basic_realm or (route.hosts[0] if route.hosts else rt.listener.name)
+        page = errorpage.render("edge-basic-logon-failed", detail="send a client certificate or a Basic logon",
+                                host=ctx["host"])
+        page = page.replace(b"\r\nContent-Type:", f'\r\nWWW-Authenticate: Basic realm="{realm}", '
+                                                  'charset="UTF-8"\r\nContent-Type:'.encode(), 1)
+        with contextlib.suppress(Exception):
+            await inner.write(page)
+        had_credentials = head.headers.get(b"authorization") is not None
+        self.log.write(client=state.client, listener=rt.listener.name, route=route.name, mode=route.mode.value,
+                       action="deny", status=failure.status, code="edge-basic-logon-failed" if had_credentials
+                       else None, reason="Basic logon failed" if had_credentials
+                       else "no client certificate: Basic challenge", duration_ms=_ms(start), **ctx)
+
+    async def _prepare(self, route: Route, state: ClientState, head: RequestHead, host: str, identity: Identity,
+                       edge_auth: bool) -> None:
+        """Host, X-Forwarded-*, identity headers and the delegation step (RFC 7239 §5 equivalents)."""
+        headers = head.headers
+        headers.remove(*FORWARDED, route.identity_header.encode("latin-1"))
+        if edge_auth and route.identity != "basic-passthrough":
+            headers.remove(b"authorization")  # the edge consumed the password; it does not go on
+        headers.items += [(b"X-Forwarded-For", state.client_ip.encode()), (b"X-Forwarded-Proto", b"https"),
+                          (b"X-Forwarded-Host", host.encode("latin-1"))]
+        if not route.preserve_host:
+            default = 443 if route.backend.scheme == "https" else 80
+            port = "" if route.backend.port == default else f":{route.backend.port}"
+            headers.set(b"Host", f"{route.backend.host}{port}".encode())
+        for name, value in await self.delegators[route.name].headers_for(route, identity, head):
+            headers.set(name, value)
+
+    async def _backend(self, route: Route, state: ClientState) -> Conn:
+        conn = state.backends.get(route.name)
+        if conn is not None and not conn.eof and not conn.stream.reader.at_eof():  # type: ignore[attr-defined]
+            return conn
+        if conn is not None:
+            await conn.close()
+        host, port = route.backend.connect_to
+        connector = self.connectors[route.name]
+        if route.mode == Mode.OFFLOAD:
+            reader, writer = await connector.open_tcp(host, port)
+            conn = Conn(PlainStream(reader, writer), timeout=self.config.read_timeout)
+        else:
+            stream = await connector.open_tls(host, port, route.backend.host, client_cert=_pair(route))
+            if getattr(stream.obj, "bh_failed", False):
+                raise UpstreamFailure("route-backend-requires-client-cert",
+                                      "the backend asked for a client certificate and refused the handshake"
+                                      + (" with the bridging certificate" if route.bridging_certificate else
+                                         "; the route has no bridging_certificate"))
+            conn = Conn(stream, timeout=self.config.read_timeout)
+        state.backends[route.name] = conn
+        return conn
+
+    async def _forward(self, rt: ListenerRuntime, inner: Conn, state: ClientState, route: Route, head: RequestHead,
+                       identity: Identity, start: float, ctx: dict[str, Any]) -> bool:
+        try:
+            upstream = await self._backend(route, state)
+        except UpstreamFailure as exc:
+            await self._refuse(inner, rt, state, route, exc.code, exc.detail, start, identity=identity, **ctx)
+            return False
+        try:
+            ex = await exchange(inner, upstream, head)
+        except (RelayError, ssl.SSLError, ConnectionError, TimeoutError, OSError, HttpError) as exc:
+            await upstream.close()
+            state.backends.pop(route.name, None)
+            if isinstance(exc, RelayError) and exc.response_started:
+                self._log(rt, state, route, identity, start, ctx, action="error", code=exc.code, reason=exc.detail)
+                return False
+            if isinstance(exc, RelayError | HttpError):
+                code, detail = exc.code, str(exc)
+            elif isinstance(exc, TimeoutError):
+                code, detail = "upstream-timeout", "no answer from the backend within the read timeout"
+            else:
+                code, detail = "upstream-bad-response", str(exc) or type(exc).__name__
+            await self._refuse(inner, rt, state, route, code, detail, start, identity=identity, **ctx)
+            return False
+        self._log(rt, state, route, identity, start, ctx, action="publish", status=ex.status, bytes_in=ex.bytes_in,
+                  bytes_out=ex.bytes_out)
+        if not ex.keep_alive:
+            await upstream.close()
+            state.backends.pop(route.name, None)
+        return ex.keep_alive
+
+    # ---- answers and logs ---------------------------------------------------------------
+    def _log(self, rt: ListenerRuntime, state: ClientState, route: Route | None, identity: Identity, start: float,
+             ctx: dict[str, Any], **fields: Any) -> None:
+        self.log.write(client=state.client, listener=rt.listener.name, route=route.name if route else None,
+                       mode=route.mode.value if route else None, user=identity.user, duration_ms=_ms(start),
+                       **identity.log_fields(), **ctx, **fields)
+
+    async def _refuse(self, inner: Conn, rt: ListenerRuntime, state: ClientState, route: Route | None, code: str,
+                      detail: str, start: float, *, identity: Identity | None = None, **ctx: Any) -> None:
+        page = errorpage.render(code, detail=detail, host=str(ctx.get("host", "")))
+        with contextlib.suppress(Exception):
+            await inner.write(page)
+        self._log(rt, state, route, identity or state.identity, start, ctx, action="deny", status=get(code).status,
+                  code=code, reason=detail)
+
+
+def _pair(route: Route) -> tuple[str, str] | None:
+    b = route.bridging_certificate
+    return (str(b.cert), str(b.key)) if b is not None else None
+
+
+async def _read_hello(client: Conn) -> ClientHello | None:
+    """The client's ClientHello (RFC 8446 §4.1.2), held unanswered; ``None`` on EOF."""
+    deadline = time.monotonic() + HELLO_TIMEOUT
+    while True:
+        hello = read_client_hello(bytes(client.buf))
+        if hello is not None:
+            del client.buf[: len(hello.raw)]
+            return hello
+        if len(client.buf) > 70000:
+            raise TlsParseError("ClientHello too large")
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            raise TimeoutError("no ClientHello")
+        old = client.timeout
+        client.timeout = remaining
+        try:
+            more = await client._more()
+        finally:
+            client.timeout = old
+        if not more:
+            return None
+
+
+def _ms(start: float) -> float:
+    return round((time.monotonic() - start) * 1000, 2)
