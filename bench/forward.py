@@ -18,7 +18,6 @@ import argparse
 import json
 import os
 import shutil
-import subprocess
 import sys
 import tempfile
 import textwrap
@@ -30,7 +29,6 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
 import loadgen  # noqa: E402
-
 from tests.support.pki import TestCA  # noqa: E402
 from tests.support.procs import free_port, running  # noqa: E402
 
@@ -144,7 +142,7 @@ def report(results: list[dict[str, object]], as_json: bool) -> None:
     from rich.table import Table
 
     table = Table(title="forward proxy benchmark (same load, same run)")
-    for col in ("load", "peer", "req/s", "MB/s", "p50 ms", "p99 ms", "RSS MB", "×direct", "×mitmdump", "errors"):
+    for col in ("load", "peer", "req/s", "MB/s", "p50 ms", "p99 ms", "RSS MB", "x direct", "x mitmdump", "errors"):
         table.add_column(col, justify="right" if col not in ("load", "peer") else "left")
     for r in results:
         table.add_row(str(r["load"]), str(r["peer"]), str(r["rps"]), str(r["mbps"]), str(r["p50_ms"]),
