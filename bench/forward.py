@@ -74,8 +74,14 @@ def rss_kb(pid: int) -> int | None:
     return None
 
 
-def children_rss(pid: int) -> int | None:
-    return rss_kb(pid)
+def tree_rss_kb(pid: int) -> int:
+    """Peak RSS of a process plus its worker children."""
+    total = rss_kb(pid) or 0
+    try:
+        children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+    except OSError:
+        children = []
+    return total + sum(rss_kb(int(c)) or 0 for c in children)
 
 
 def main() -> None:
@@ -83,6 +89,7 @@ def main() -> None:
     ap.add_argument("--seconds", type=float, default=5.0)
     ap.add_argument("--connections", type=int, default=8)
     ap.add_argument("--processes", type=int, default=2)
+    ap.add_argument("--workers", type=int, default=2, help="also measure bridgehead with this many workers")
     ap.add_argument("--json", action="store_true")
     args = ap.parse_args()
     nginx = shutil.which("nginx") or "/usr/sbin/nginx"
@@ -95,11 +102,14 @@ def main() -> None:
         stack.enter_context(running([nginx, "-p", str(d), "-c", str(conf)], port=origin, log=d / "nginx.out"))
 
         peers: dict[str, tuple[str | None, int | None]] = {"direct": (None, None)}
-        for name, extra in (("bridgehead inspect", []), ("bridgehead tunnel", ["--default", "tunnel"])):
+        variants = [("bridgehead inspect", []), ("bridgehead tunnel", ["--default", "tunnel"])]
+        if args.workers > 1:
+            variants.append((f"bridgehead inspect x{args.workers}w", ["--workers", str(args.workers)]))
+        for i, (name, extra) in enumerate(variants):
             port = free_port()
-            argv = [BRIDGEHEAD, "forward", "--listen", f"127.0.0.1:{port}", "--state-dir", str(d / name[-7:]),
-                    "--access-log", str(d / f"{name[-7:]}.log"), "--upstream-ca", str(ca.cert), *extra]
-            proc = stack.enter_context(running(argv, port=port, log=d / f"{name[-7:]}.out"))
+            argv = [BRIDGEHEAD, "forward", "--listen", f"127.0.0.1:{port}", "--state-dir", str(d / f"bh{i}"),
+                    "--access-log", str(d / f"bh{i}.log"), "--upstream-ca", str(ca.cert), *extra]
+            proc = stack.enter_context(running(argv, port=port, log=d / f"bh{i}.out"))
             peers[name] = (f"127.0.0.1:{port}", proc.pid)
         if MITMDUMP.exists():
             for name, extra in (("mitmdump inspect", []), ("mitmdump ignore", ["--ignore-hosts", ".*"])):
@@ -118,7 +128,7 @@ def main() -> None:
                      "--processes", str(args.processes), "--seconds", str(args.seconds)]
                     + (["--proxy", proxy] if proxy else []) + (["--new-connection"] if newconn else []))
                 r = loadgen.run(ns)
-                r.update(load=load, peer=name, rss_mb=round((rss_kb(pid) or 0) / 1024, 1) if pid else None)
+                r.update(load=load, peer=name, rss_mb=round(tree_rss_kb(pid) / 1024, 1) if pid else None)
                 results.append(r)
                 if not args.json:
                     print(f"  {load:16} {name:20} {r['rps']:>9} req/s {r['mbps']:>8} MB/s "

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import datetime as dt
 import logging
 import signal
@@ -40,11 +41,13 @@ from bridgehead.runtime.forward.config import ConfigError, build, load_file
 @click.option("--default", "default_action", type=click.Choice(["inspect", "tunnel"]),
               help="Action for connections no exception matches (default inspect).")
 @click.option("--learn-ttl", help="How long a learned bypass lasts (default 12h).")
+@click.option("--workers", type=click.IntRange(1, 64), default=1, show_default=True,
+              help="Processes accepting on the same socket (one event loop each; use up to the core count).")
 @click.option("-v", "--verbose", is_flag=True, help="Log diagnostics to stderr.")
 def forward(listen: str | None, state_dir: Path | None, config_file: Path | None, access_log: Path | None,
             upstream_ca: tuple[Path, ...], upstream_crl: tuple[Path, ...], exception_source: tuple[str, ...],
             exception_destination: tuple[str, ...], on_client_cert_request: str | None,
-            default_action: str | None, learn_ttl: str | None, verbose: bool) -> None:
+            default_action: str | None, learn_ttl: str | None, workers: int, verbose: bool) -> None:
     """Run the inspecting forward proxy (HTTP + CONNECT) with upstream-first client-certificate detection."""
     try:
         data: dict[str, Any] = load_file(config_file) if config_file else {}
@@ -73,21 +76,57 @@ def forward(listen: str | None, state_dir: Path | None, config_file: Path | None
         raise CliError(str(exc)) from None
     logging.basicConfig(level=logging.INFO if verbose else logging.WARNING, stream=sys.stderr,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    asyncio.run(_serve(settings, to_stdout))
+    if workers == 1:
+        asyncio.run(_serve(settings, to_stdout))
+        return
+    _serve_workers(settings, to_stdout, workers)
 
 
-async def _serve(settings: Any, to_stdout: bool) -> None:
+def _serve_workers(settings: Any, to_stdout: bool, workers: int) -> None:
+    """Bind once, create the CA once, then fork: every worker accepts on the same socket."""
+    import os
+    import socket
+
+    from bridgehead.runtime.forward.ca import InspectionCA
+
+    try:
+        sock = socket.create_server((settings.host, settings.port), backlog=1024)
+    except OSError as exc:
+        raise CliError(f"cannot listen on {settings.host}:{settings.port}: {exc.strerror or exc}") from None
+    settings.port = sock.getsockname()[1]
+    InspectionCA(Path(settings.state_dir) / "ca")
+    children = []
+    for _ in range(workers - 1):
+        pid = os.fork()
+        if pid == 0:  # a worker: its own event loop, store connection and leaf cache
+            try:
+                asyncio.run(_serve(settings, to_stdout, sock, quiet=True))
+            finally:
+                os._exit(0)
+        children.append(pid)
+    try:
+        asyncio.run(_serve(settings, to_stdout, sock))
+    finally:
+        for pid in children:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGTERM)
+        for pid in children:
+            with contextlib.suppress(ChildProcessError):
+                os.waitpid(pid, 0)
+
+
+async def _serve(settings: Any, to_stdout: bool, sock: Any = None, quiet: bool = False) -> None:
     from bridgehead.runtime.accesslog import AccessLog
     from bridgehead.runtime.forward.server import ForwardProxy
 
     access = AccessLog(stream=sys.stdout) if to_stdout else None
     try:
         proxy = ForwardProxy(settings, access_log=access)
-        await proxy.start()
+        await proxy.start(sock)
     except OSError as exc:
         raise CliError(f"cannot listen on {settings.host}:{settings.port}: {exc.strerror or exc}") from None
     ca = proxy.ca.cert_path
-    err = Console(stderr=True)
+    err = Console(stderr=True, quiet=quiet)
     err.print(f"bridgehead forward proxy listening on [bold]{settings.host}:{settings.port}[/bold]")
     err.print(f"  CA certificate ({'created' if proxy.ca.created else 'existing'}): {ca}")
     err.print(f"  access log: {settings.access_log or 'stdout'}")

@@ -87,3 +87,22 @@ def test_python_origin_required_cert_tunnels(tmp_path: Path, pki: Pki, start_pro
                       "--key", str(pki.client.key), cacert=pki.ca.cert)
     assert status_of(result) == 200, result.stderr
     assert '"client_cert": "commonName=dirsync01"' in result.stdout
+
+
+def test_two_workers_share_the_socket_and_stop_together(tmp_path: Path, pki: Pki, start_proxy) -> None:
+    import os
+
+    from tests.support.procs import stop
+
+    proxy = start_proxy("--workers", "2")
+    with nginx_origin(tmp_path, pki, verify="optional") as port:
+        for _ in range(4):
+            result = curl(pki, proxy, f"https://{ORIGIN_HOST}:{port}/", "--cert", str(pki.client.cert),
+                          "--key", str(pki.client.key), cacert=pki.ca.cert)
+            assert status_of(result) == 200, result.stderr
+    assert len(proxy.records(expect=4)) == 4
+    children = [int(p) for p in Path(f"/proc/{proxy.proc.pid}/task/{proxy.proc.pid}/children").read_text().split()]
+    assert len(children) == 1
+    stop(proxy.proc)
+    assert not any(os.path.exists(f"/proc/{pid}/status") and "zombie" not in
+                   Path(f"/proc/{pid}/status").read_text() for pid in children)

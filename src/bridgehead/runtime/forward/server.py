@@ -98,10 +98,14 @@ class ForwardProxy:
         self._learned_cache: dict[str, tuple[float, str | None]] = {}
 
     # ---- lifecycle -------------------------------------------------------------------
-    async def start(self) -> None:
+    async def start(self, sock: socket.socket | None = None) -> None:
+        """Listen on ``settings.host:port``, or accept on ``sock`` (shared by worker processes)."""
         await self._resolve_sources()
-        self._server = await asyncio.start_server(self._handle, self.s.host, self.s.port, limit=2**20,
-                                                  backlog=1024)
+        if sock is not None:
+            self._server = await asyncio.start_server(self._handle, sock=sock, limit=2**20, backlog=1024)
+        else:
+            self._server = await asyncio.start_server(self._handle, self.s.host, self.s.port, limit=2**20,
+                                                      backlog=1024)
         sock = self._server.sockets[0]
         self.s.port = sock.getsockname()[1]
 
