@@ -60,14 +60,14 @@ async def _serve(config: Any, access_log: Path | None, check: bool) -> None:
     for route in config.routes:
         paths = ", ".join(route.paths) or "all paths"
         err.print(f"  route {route.name}: {', '.join(route.hosts)} [{paths}] → {route.mode.value} "
-                  f"{route.backend.url}")
+                  f"{route.backend.url}", markup=False)
     if check:
         for name, result in (await proxy.check_backends()).items():
             same = result.get("same_certificate")
             text = {True: "same certificate as the listener (channel bindings survive)",
                     False: "DIFFERENT certificate from the listener (Extended Protection would fail)",
                     None: f"not checked: {result.get('code')}: {result.get('reason')}"}[same]
-            err.print(f"  backend of {name}: {text}")
+            err.print(f"  backend of {name}: {text}", markup=False)
     err.print(f"  access log: {log.path or 'stdout'}")
     loop = asyncio.get_running_loop()
     stop = asyncio.Event()

@@ -140,6 +140,6 @@ def client_cert_server_context(cert: str | Path, key: str | Path, *, client_cafi
     ctx.set_verify_depth(8)
     protos = list(alpn)
     if protos:
-        ctx.set_alpn_select_cb(
+        ctx.set_alpn_select_callback(
             lambda conn, offered: next((p for p in protos if p in offered), SSL.NO_OVERLAPPING_PROTOCOLS))
     return ctx

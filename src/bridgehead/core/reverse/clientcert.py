@@ -30,6 +30,8 @@ from bridgehead.core.reverse.model import ClientCert, Fallback, Restrictions, Ro
 V_ERR_CERT_NOT_YET_VALID = 9
 V_ERR_CERT_HAS_EXPIRED = 10
 _TIME_ERRORS = (V_ERR_CERT_NOT_YET_VALID, V_ERR_CERT_HAS_EXPIRED)
+# OpenSSL checks the purpose (sslclient) itself; the EKU restriction below decides that instead
+V_ERR_INVALID_PURPOSE = 26
 _NAMES = {2: "unable to get issuer certificate", 18: "self-signed certificate",
           19: "self-signed certificate in chain", 20: "unable to get local issuer certificate",
           21: "unable to verify the first certificate", 24: "invalid CA certificate",
@@ -55,7 +57,7 @@ ACCEPT = Verdict(None)
 def judge_certificate(cert: x509.Certificate, verify_errors: Sequence[tuple[int, int]], restrictions: Restrictions,
                       now: dt.datetime) -> Verdict:
     """Trust (from the handshake's ``(depth, X509_V_ERR)`` list), validity and restrictions."""
-    other = [(d, e) for d, e in verify_errors if e not in _TIME_ERRORS]
+    other = [(d, e) for d, e in verify_errors if e not in (*_TIME_ERRORS, V_ERR_INVALID_PURPOSE)]
     if other:
         depth, err = other[0]
         return Verdict("edge-client-cert-untrusted",
