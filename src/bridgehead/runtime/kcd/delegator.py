@@ -128,11 +128,14 @@ class KerberosDelegator:
                 self.cache.drop(user, spn)  # ticket gone stale under us: one fresh exchange
         self.counters.cache_misses += 1
         key = (user.lower(), spn.lower())
-        pending = self._inflight.get(key)
-        if pending is not None:  # another request for this user is already at the KDC
+        pending = self._inflight.get(key) if self.cache.policy.enabled else None
+        if pending is not None:  # another request for this user is already at the KDC (cache off: never shared)
             obtained = await asyncio.shield(pending)
             token = await self._run(gss.initiate, obtained.creds, spn, stage="s4u2proxy", user=user, spn=spn)
             return token, True
+        if not self.cache.policy.enabled:
+            obtained = await self._obtain(user, spn)
+            return obtained.token, False
         future: asyncio.Future[_Obtained] = asyncio.get_running_loop().create_future()
         self._inflight[key] = future
         try:

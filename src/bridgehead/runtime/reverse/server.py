@@ -353,8 +353,10 @@ class ReverseProxy:
         try:
             await self._prepare(route, state, head, host, identity, edge_auth)
         except DelegationError as exc:
+            ctx.update(getattr(self.delegators[route.name], "log_fields", dict)())  # e.g. kcd_user, kcd_spn
             await self._refuse(inner, rt, state, route, exc.code, exc.detail, start, identity=identity, **ctx)
             return False
+        ctx.update(getattr(self.delegators[route.name], "log_fields", dict)())  # never a ticket, see kcd
         return await self._forward(rt, inner, state, route, head, identity, start, ctx)
 
     async def _authenticate(self, rt: ListenerRuntime, inner: Conn, state: ClientState, route: Route,
