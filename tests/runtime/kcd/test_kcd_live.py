@@ -407,3 +407,12 @@ def test_curl_with_a_client_certificate_through_bridgehead_reverse(lab: Lab) -> 
     denied = [r for r in records if r.get("action") == "deny"]
     assert [(r["code"], r["kcd_user"]) for r in denied] == [("kcd-user-unmapped", None),
                                                             ("krb-kdc-unreachable", f"bob@{REALM}")]
+
+
+def test_kcd_test_resolves_a_relative_keytab_against_the_config_file(lab: Lab) -> None:
+    import shutil
+
+    shutil.copy(lab.realm.keytab("proxy"), lab.dir / "relative-proxy.keytab")
+    code, report = _kcd_test(_config(lab, "relative", keytab="relative-proxy.keytab"), "relative")
+    assert code == 0, report
+    assert report["checks"][0]["data"]["keytab"] == str(lab.dir / "relative-proxy.keytab")

@@ -262,6 +262,8 @@ def _route(item: dict[str, Any], base: Path, check: bool, number: int, listeners
     kerberos = item.get("kerberos", {})
     if not isinstance(kerberos, dict):
         raise ConfigError(f"{where}: kerberos must be a table ([route.kerberos])")
+    kerberos = {k: str((base / v).resolve()) if k in ("keytab", "krb5_conf") and isinstance(v, str) and v else v
+                for k, v in kerberos.items()}  # relative to this file, like every other path
     bridging = item.get("bridging_certificate")
     ep = str(item.get("backend_extended_protection", "unknown")).lower()
     if ep not in ("none", "allow", "require", "unknown"):
