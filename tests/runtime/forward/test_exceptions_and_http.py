@@ -25,6 +25,14 @@ def test_destination_exception_tunnels_without_decryption(tmp_path: Path, pki: P
     assert record["rule"] == f"exception-destination[2] {ORIGIN_HOST}"
 
 
+def test_cidr_destination_exception_matches_resolved_name(tmp_path: Path, pki: Pki, start_proxy) -> None:
+    proxy = start_proxy("--exception-destination", "127.0.0.0/8")
+    with nginx_origin(tmp_path, pki, verify="off") as port:
+        result = curl(pki, proxy, f"https://{ORIGIN_HOST}:{port}/", cacert=pki.ca.cert)  # the origin's own CA
+    assert status_of(result) == 200, result.stderr
+    assert proxy.records()[0]["rule"] == "exception-destination[1] 127.0.0.0/8"
+
+
 def test_source_exception_tunnels(tmp_path: Path, pki: Pki, start_proxy) -> None:
     proxy = start_proxy("--exception-source", "127.0.0.0/8")
     with nginx_origin(tmp_path, pki, verify="off") as port:

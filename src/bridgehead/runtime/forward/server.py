@@ -125,6 +125,21 @@ class ForwardProxy:
                 except OSError as exc:
                     log.warning("source exception %s does not resolve: %s", rule.hostname, exc)
 
+    async def _addresses_for_rules(self, host: str) -> list[Any]:
+        """The host's addresses, resolved only when an IP/CIDR destination rule could need them."""
+        if not any(rule.network is not None for rule in self.s.policy.destinations):
+            return []
+        try:
+            ipaddress.ip_address(host)
+            return []  # a literal: the rule compares it directly
+        except ValueError:
+            pass
+        try:
+            infos = await asyncio.get_running_loop().getaddrinfo(host, None, type=socket.SOCK_STREAM)
+        except OSError:
+            return []
+        return [ipaddress.ip_address(i[4][0].split("%")[0]) for i in infos]
+
     # ---- learned bypass list ----------------------------------------------------------
     def learned(self, host: str, port: int) -> str | None:
         key = f"{host}:{port}"
@@ -255,7 +270,8 @@ class ForwardProxy:
             return
         ctx.host, ctx.port = host, port
         decision = self.s.policy.decide(ctx.client_ip, host, port, learned=self.learned(host, port),
-                                        resolved_sources=self.source_names)
+                                        resolved_sources=self.source_names,
+                                        addresses=await self._addresses_for_rules(host))
         ctx.rule = decision.rule
         if decision.action == Action.DENY:
             await self._refuse(client, ctx, "client-bad-request", decision.reason, start, action="deny",
