@@ -118,13 +118,13 @@ def start_reverse(tmp_path: Path) -> Iterator[object]:
 
 @contextmanager
 def bh_backend(tmp: Path, pki: Pki, *, ep: str = "none", client_cert: str = "ignore", auth: str = "negotiate,ntlm",
-               cert: Issued | None = None) -> Iterator[int]:
+               cert: Issued | None = None, client_ca: Path | None = None) -> Iterator[int]:
     """`bridgehead backend` (IIS/Exchange stand-in) over TLS with the internal certificate."""
     port = free_port()
     cert = cert or pki.backend
     argv = [BRIDGEHEAD, "backend", "--listen", f"127.0.0.1:{port}", "--cert", str(cert.chain), "--key",
             str(cert.key), "--users", str(pki.users), "--ep", ep, "--auth", auth, "--client-cert", client_cert,
-            "--client-ca", str(pki.internal.cert)]
+            "--client-ca", str(client_ca or pki.internal.cert)]
     with running(argv, port=port, log=tmp / f"backend-{port}.log"):
         yield port
 

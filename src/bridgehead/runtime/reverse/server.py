@@ -274,12 +274,15 @@ class ReverseProxy:
         client.timeout = max(self.config.read_timeout, 300.0)
         pending = hello.raw + bytes(client.buf)
         client.buf.clear()
-        await upstream.write(pending)
-        sent, received = await splice(client, upstream)
-        await upstream.close()
-        self.log.write(**fields, action="tunnel", url=f"{route.backend.url}", status=200,
-                       reason="SNI passthrough: TLS end to end", duration_ms=_ms(start),
-                       bytes_in=sent + len(pending), bytes_out=received)
+        sent = received = 0
+        try:  # logged when both sides have closed, or when the proxy stops
+            await upstream.write(pending)
+            sent, received = await splice(client, upstream)
+        finally:
+            await upstream.close()
+            self.log.write(**fields, action="tunnel", url=f"{route.backend.url}", status=200,
+                           reason="SNI passthrough: TLS end to end", duration_ms=_ms(start),
+                           bytes_in=sent + len(pending), bytes_out=received)
 
     async def _terminate(self, rt: ListenerRuntime, edge: EdgeCert, client: Conn, hello: ClientHello,
                          state: ClientState, start: float) -> Conn | None:
