@@ -409,6 +409,27 @@ def test_curl_with_a_client_certificate_through_bridgehead_reverse(lab: Lab) -> 
                                                             ("krb-kdc-unreachable", f"bob@{REALM}")]
 
 
+def test_backend_refusing_the_delegated_ticket_is_logged_with_its_cause(lab: Lab) -> None:
+    """Seed 004's symptom: a 401 from the backend after delegation names kcd-delegated-401-403 in the log."""
+    pytest.importorskip("bridgehead.runtime.reverse.server", reason="the reverse proxy (issue 6) is not built")
+    alice = lab.ca.issue("alice-wrongkey", cn="Alice", client=True, server=False, upn="alice@example.test")
+    apache = ApacheBackend.start(lab.realm, lab.backend_cert.chain, lab.backend_cert.key, keytab="other")
+    try:
+        with _reverse(lab, apache.port, alice) as (port, log):
+            status, _body = _curl(lab, port, alice)
+            deadline = time.monotonic() + 5  # the record is written just after the answer went out
+            while True:
+                records = [json.loads(x) for x in log.read_text().splitlines() if x.strip()]
+                if any(r.get("action") == "publish" for r in records) or time.monotonic() > deadline:
+                    break
+                time.sleep(0.05)
+    finally:
+        apache.stop()
+    assert status == 401
+    (published,) = [r for r in records if r.get("action") == "publish"]
+    assert published["code"] == "kcd-delegated-401-403" and published["kcd_user"] == ALICE
+
+
 def test_kcd_test_resolves_a_relative_keytab_against_the_config_file(lab: Lab) -> None:
     import shutil
 

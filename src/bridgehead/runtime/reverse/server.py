@@ -480,8 +480,13 @@ class ReverseProxy:
                 code, detail = "upstream-bad-response", str(exc) or type(exc).__name__
             await self._refuse(inner, rt, state, route, code, detail, start, identity=identity, **ctx)
             return False
+        extra: dict[str, Any] = {}
+        if route.identity == "kerberos" and ex.status in (401, 403):
+            # the backend refused a delegated ticket: name the cause in the log (seed 004's 401/403)
+            extra = {"code": "kcd-delegated-401-403",
+                     "reason": f"backend answered {ex.status} to the delegated Kerberos ticket"}
         self._log(rt, state, route, identity, start, ctx, action="publish", status=ex.status, bytes_in=ex.bytes_in,
-                  bytes_out=ex.bytes_out)
+                  bytes_out=ex.bytes_out, **extra)
         if not ex.keep_alive:
             await upstream.close()
             state.backends.pop(route.name, None)
