@@ -456,7 +456,9 @@ def freb_findings(trace: freb.FrebTrace, where: str, findings: Findings, filters
     time = trace.time[:19] or None
     xff = trace.header("X-Forwarded-For")
     auth = trace.header("Authorization")
-    summary = authsummary.one_line(authsummary.summarize(auth)) if auth else None
+    decoded = authsummary.summarize(auth) if auth else None
+    # Only a value that decodes as a credential counts (bridgehead's own backend logs summaries).
+    summary = authsummary.one_line(decoded) if decoded and "error" not in decoded else None
     codes: list[tuple[str, str]] = []
     for err in trace.errors:
         detail = f"{err.status} {err.error_text}".strip()

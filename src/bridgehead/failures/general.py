@@ -20,11 +20,9 @@ ENTRIES: tuple[Failure, ...] = (
         area="general",
         title="TLS alert 40 handshake_failure",
         cause="The peer found no acceptable set of parameters (no common cipher suite, signature algorithm "
-        "or "
-        "group), or, in TLS 1.2, required a client certificate and received none.",
+        "or group), or, in TLS 1.2, required a client certificate and received none.",
         fix="Compare both sides' TLS versions and cipher suites ('bridgehead probe', openssl s_client); if "
-        "the "
-        "server asks for a client certificate, supply one or let the proxy tunnel the connection.",
+        "the server asks for a client certificate, supply one or let the proxy tunnel the connection.",
         references=(_RFC8446_ALERT, _RFC5246_ALERT, _SCHANNEL),
         windows=("Schannel event 36887: The TLS protocol defined fatal alert code is 40",
                  "SEC_E_ILLEGAL_MESSAGE 0x80090326"),
@@ -43,8 +41,7 @@ ENTRIES: tuple[Failure, ...] = (
         area="general",
         title="TLS alert 42 bad_certificate",
         cause="The peer rejected the certificate it received (corrupt, wrong signature, or a client "
-        "certificate "
-        "it could not verify).",
+        "certificate it could not verify).",
         fix="Check the certificate chain the rejecting side expects (issuer, EKU, key type).",
         references=(_RFC8446_ALERT, _RFC5246_ALERT, _SCHANNEL),
         windows=("Schannel event 36887: fatal alert code is 42",),
@@ -62,8 +59,8 @@ ENTRIES: tuple[Failure, ...] = (
         cause="The peer could not build a chain to a CA it trusts for the certificate it received: a client "
         "certificate from a CA outside the server's trust list, or a server certificate from an internal CA "
         "the client does not know (e.g. an inspecting proxy's CA).",
-        fix="Add the issuing CA to the trust store of the side that sent the alert, or present a certificate "
-        "from a CA it trusts.",
+        fix="Add the issuing CA to the trust store of the side that sent the alert, or present a "
+        "certificate from a CA it trusts.",
         references=(_RFC8446_ALERT, _RFC5246_ALERT, _SCHANNEL),
         windows=("Schannel event 36887: fatal alert code is 48",),
         status=502,
@@ -78,9 +75,8 @@ ENTRIES: tuple[Failure, ...] = (
         area="general",
         title="TLS alert 116 certificate_required (TLS 1.3)",
         cause="A TLS 1.3 server required a client certificate and got none. In TLS 1.3 the client's "
-        "handshake "
-        "'succeeds' and the alert arrives on the first read, so it often surfaces as a read error after the "
-        "request was sent.",
+        "handshake 'succeeds' and the alert arrives on the first read, so it often surfaces as a read error "
+        "after the request was sent.",
         fix="Supply a client certificate, or (forward proxy) let the connection tunnel so the client's own "
         "certificate reaches the server.",
         references=("RFC 8446 §4.4.2.4", _RFC8446_ALERT),
@@ -111,8 +107,7 @@ ENTRIES: tuple[Failure, ...] = (
         cause="The access rule needs an authenticated user and the client sent no (or unusable) proxy "
         "credentials; services running as SYSTEM or non-interactive tools often cannot answer 407.",
         fix="Allow the client anonymously for the needed destinations (a rule for the service's source "
-        "host), "
-        "or configure proxy credentials for it.",
+        "host), or configure proxy credentials for it.",
         references=(_TMG_LOG, "RFC 9110 §15.5.8 (407)"),
         tmg=12209,
         status=407,
@@ -127,13 +122,11 @@ ENTRIES: tuple[Failure, ...] = (
         code="tls-cert-validation-failed",
         area="general",
         title="The remote certificate failed validation (.NET / Windows)",
-        cause=".NET rejected the server certificate: expired, untrusted chain (e.g. an inspecting proxy's CA "
-        "not trusted), or a name that does not match the URL (SslPolicyErrors "
-        "RemoteCertificateNameMismatch / "
-        "RemoteCertificateChainErrors).",
-        fix="Open the URL with 'bridgehead probe' or a browser to see which check fails; trust the proxy "
-        "CA on "
-        "the client, fix the certificate name, or exempt the destination from inspection.",
+        cause=".NET rejected the server certificate: expired, untrusted chain (e.g. an inspecting proxy's "
+        "CA not trusted), or a name that does not match the URL (SslPolicyErrors "
+        "RemoteCertificateNameMismatch / RemoteCertificateChainErrors).",
+        fix="Open the URL with 'bridgehead probe' or a browser to see which check fails; trust the proxy CA "
+        "on the client, fix the certificate name, or exempt the destination from inspection.",
         references=("RFC 5280 §6", "RFC 6125 §6"),
         windows=("System.Security.Authentication.AuthenticationException", "CERT_E_CHAINING 0x800B010A"),
         status=502,
@@ -149,9 +142,8 @@ ENTRIES: tuple[Failure, ...] = (
         area="general",
         title="Could not create SSL/TLS secure channel",
         cause="The Windows client could not complete the handshake: no common TLS version (TLS 1.2 not "
-        "enabled "
-        "for .NET: SchUseStrongCrypto), the server required a client certificate, or the server's cipher "
-        "suites are not available on the client.",
+        "enabled for .NET: SchUseStrongCrypto), the server required a client certificate, or the server's "
+        "cipher suites are not available on the client.",
         fix="Enable TLS 1.2 for .NET (SchUseStrongCrypto, SystemDefaultTlsVersions), check Schannel events "
         "36874/36887, and whether the server asks for a client certificate.",
         references=(_RFC8446_ALERT, _SCHANNEL),
@@ -168,8 +160,7 @@ ENTRIES: tuple[Failure, ...] = (
         "tokens are readable by anyone who can read the log, and Bearer tokens can be replayed until they "
         "expire.",
         fix="Log it only while troubleshooting, then remove the custom field and delete or restrict the "
-        "files. "
-        "bridgehead prints decoded summaries (user, issuer, audience), never the values.",
+        "files. bridgehead prints decoded summaries (user, issuer, audience), never the values.",
         references=("RFC 9110 §11.6.2 (Authorization)", "RFC 6750 §5.3 (token leakage)"),
         status=200,
     ),

@@ -27,7 +27,7 @@ ENTRIES: tuple[Failure, ...] = (
         "non-Windows hosts.",
         references=(_RFC4120_ERR, "RFC 4120 §3.2.3"),
         windows=("KRB_AP_ERR_SKEW (37, 0x25)", "SEC_E_TIME_SKEW 0x80090324", "STATUS_TIME_DIFFERENCE_AT_DC "
-                 "0xC0000133"),
+        "0xC0000133"),
         status=401,
         signatures=(r"KRB_AP_ERR_SKEW\b", r"clock skew too great", r"too (large|great) time skew",
                     r"\bSEC_E_TIME_SKEW\b"),
@@ -38,14 +38,13 @@ ENTRIES: tuple[Failure, ...] = (
         area="kerberos",
         title="KDC can't fulfill requested option (KDC_ERR_BADOPTION)",
         cause=(
-            "In constrained delegation the KDC refused S4U2Self/S4U2Proxy. Two causes look the same: (1) the "
-            "proxy's account is not trusted for delegation at all (or not for protocol transition, 'use any "
-            "authentication protocol', needed when the user came with a client certificate or password); "
-            "(2) it "
-            "is, but the backend SPN is not in its msDS-AllowedToDelegateTo list (Heimdal: "
-            "--constrained-delegation). Tell them apart: if S4U2Self yields a forwardable ticket and only "
-            "S4U2Proxy fails, it is the SPN list; if the S4U2Self ticket is not forwardable, it is the "
-            "delegation setting."
+            "In constrained delegation the KDC refused S4U2Self/S4U2Proxy. Two causes look the same: (1) "
+            "the proxy's account is not trusted for delegation at all (or not for protocol transition, 'use "
+            "any authentication protocol', needed when the user came with a client certificate or "
+            "password); (2) it is, but the backend SPN is not in its msDS-AllowedToDelegateTo list "
+            "(Heimdal: --constrained-delegation). Tell them apart: if S4U2Self yields a forwardable ticket "
+            "and only S4U2Proxy fails, it is the SPN list; if the S4U2Self ticket is not forwardable, it is "
+            "the delegation setting."
         ),
         fix="On the proxy's account: Delegation tab -> 'Trust this computer for delegation to specified "
         "services only' + 'Use any authentication protocol', and add the backend SPN (http/host, also for "
@@ -63,10 +62,9 @@ ENTRIES: tuple[Failure, ...] = (
         area="kerberos",
         title="Server not found in Kerberos database (KDC_ERR_S_PRINCIPAL_UNKNOWN)",
         cause="No account holds the requested SPN: the SPN template built http/short-name where only the "
-        "FQDN "
-        "is registered (or the reverse), a typo, or the wrong realm.",
-        fix="Register the SPN on the backend's account (setspn -S HTTP/host account, or via ADUC), or change "
-        "the route's SPN to a registered one (try the FQDN as the seed suggests).",
+        "FQDN is registered (or the reverse), a typo, or the wrong realm.",
+        fix="Register the SPN on the backend's account (setspn -S HTTP/host account, or via ADUC), or "
+        "change the route's SPN to a registered one (try the FQDN as the seed suggests).",
         references=(_RFC4120_ERR, _KCD),
         windows=("KDC_ERR_S_PRINCIPAL_UNKNOWN (7)", "SEC_E_TARGET_UNKNOWN 0x80090303", "KDC event 4769 0x7"),
         status=401,
@@ -79,11 +77,9 @@ ENTRIES: tuple[Failure, ...] = (
         area="kerberos",
         title="Client not found in Kerberos database (KDC_ERR_C_PRINCIPAL_UNKNOWN)",
         cause="The user principal the proxy asked a ticket for does not exist: the certificate-to-user "
-        "mapping "
-        "produced a name (UPN from the SAN, e-mail, subject) that is no account in the realm.",
+        "mapping produced a name (UPN from the SAN, e-mail, subject) that is no account in the realm.",
         fix="Check the mapping rule and the UPN in the certificate; for S4U2Self the name must be an "
-        "existing "
-        "user principal of the realm (or a trusted one).",
+        "existing user principal of the realm (or a trusted one).",
         references=(_RFC4120_ERR, _SFU),
         windows=("KDC_ERR_C_PRINCIPAL_UNKNOWN (6)",),
         status=403,
@@ -94,8 +90,8 @@ ENTRIES: tuple[Failure, ...] = (
         code="krb-kdc-unreachable",
         area="kerberos",
         title="Cannot contact any KDC for the realm",
-        cause="No KDC answered on port 88 (DNS SRV records missing, firewall, KDC down) or the realm name is "
-        "wrong.",
+        cause="No KDC answered on port 88 (DNS SRV records missing, firewall, KDC down) or the realm name "
+        "is wrong.",
         fix="Check _kerberos._tcp SRV records / krb5.conf [realms], and that the proxy reaches the KDC on "
         "88/tcp+udp.",
         references=("RFC 4120 §7.2.3 (KDC discovery)",),
@@ -111,10 +107,9 @@ ENTRIES: tuple[Failure, ...] = (
         area="kerberos",
         title="The service key does not match the ticket (kvno / keytab)",
         cause="The ticket was encrypted with a key the service does not have: a keytab with an old key "
-        "version "
-        "(kvno) after a password change, the wrong enctype, or the wrong principal.",
-        fix="Export a fresh keytab for the service principal (ktpass / kadmin ext_keytab) and check its kvno "
-        "(klist -k) against the KDC's (kvno HTTP/host).",
+        "version (kvno) after a password change, the wrong enctype, or the wrong principal.",
+        fix="Export a fresh keytab for the service principal (ktpass / kadmin ext_keytab) and check its "
+        "kvno (klist -k) against the KDC's (kvno HTTP/host).",
         references=(_RFC4120_ERR,),
         windows=("KRB_AP_ERR_BADKEYVER (44)", "KRB_AP_ERR_MODIFIED (41)"),
         status=401,
@@ -127,11 +122,10 @@ ENTRIES: tuple[Failure, ...] = (
         area="kerberos",
         title="The SPN is registered on another (or a second) account",
         cause="The KDC encrypted the ticket for the account holding the SPN, which is not the account "
-        "running "
-        "the service (or two accounts hold it and the KDC picks one): the server cannot decrypt it "
+        "running the service (or two accounts hold it and the KDC picks one): the server cannot decrypt it "
         "(KRB_AP_ERR_MODIFIED) and falls back to NTLM or fails.",
-        fix="Find duplicates with 'setspn -X' / 'setspn -Q HTTP/host' and keep the SPN only on the service's "
-        "account (remove leftovers of SetSPN experiments, as the seed warns).",
+        fix="Find duplicates with 'setspn -X' / 'setspn -Q HTTP/host' and keep the SPN only on the "
+        "service's account (remove leftovers of SetSPN experiments, as the seed warns).",
         references=(_RFC4120_ERR, _KCD),
         windows=("KRB_AP_ERR_MODIFIED (41)", "KDC event 11: duplicate names", "Security-Kerberos event 4"),
         status=401,
@@ -142,19 +136,15 @@ ENTRIES: tuple[Failure, ...] = (
         area="kerberos",
         title="401/403 behind a Kerberos constrained delegation publishing rule",
         cause=(
-            "The edge accepted the user but the delegated logon to the backend failed: the ticket could "
-            "not be "
-            "obtained (not trusted for delegation / SPN not in the list: krb-badoption), the SPN is "
-            "unknown or "
-            "on the wrong account, the certificate mapped to no user, or the backend's Windows "
-            "Authentication "
-            "has no Negotiate provider (providers list empty, as in the seed's comments)."
+            "The edge accepted the user but the delegated logon to the backend failed: the ticket could not "
+            "be obtained (not trusted for delegation / SPN not in the list: krb-badoption), the SPN is "
+            "unknown or on the wrong account, the certificate mapped to no user, or the backend's Windows "
+            "Authentication has no Negotiate provider (providers list empty, as in the seed's comments)."
         ),
         fix="Check in this order: the backend vdir has Windows Authentication with Negotiate as a provider; "
         "the proxy's account delegates to http/<internal host> (the Exchange/IIS computer, not the proxy) "
-        "with "
-        "protocol transition; the SPN in the rule matches the registered one (short name vs FQDN); the user "
-        "mapping. The proxy's log names the KDC error.",
+        "with protocol transition; the SPN in the rule matches the registered one (short name vs FQDN); the "
+        "user mapping. The proxy's log names the KDC error.",
         references=(_TMG_KCD, _KCD, _SFU),
         windows=("401 - Unauthorized: Access is denied due to invalid credentials.", "403 Forbidden"),
         status=401,
@@ -172,8 +162,7 @@ ENTRIES: tuple[Failure, ...] = (
         cause="The proxy waited for the KDC (S4U2Self/S4U2Proxy) longer than the request timeout: KDC "
         "unreachable or slow, UDP fragments dropped (large PAC), or DNS for the KDC failing.",
         fix="Check that the proxy reaches a KDC on 88/tcp (force TCP for large tickets), DNS SRV records "
-        "and the "
-        "site the proxy sits in.",
+        "and the site the proxy sits in.",
         references=(_TMG_KCD, "RFC 4120 §7.2.1", "RFC 9110 §15.5.9 (408)"),
         windows=("KRB_ERR_RESPONSE_TOO_BIG (52)",),
         status=408,
@@ -188,8 +177,7 @@ ENTRIES: tuple[Failure, ...] = (
         area="kerberos",
         title="Request is a replay (KRB_AP_ERR_REPEAT)",
         cause="The server saw the same authenticator twice: a proxy or client retried a request with the "
-        "same "
-        "Negotiate token, or several services share one replay cache/keytab.",
+        "same Negotiate token, or several services share one replay cache/keytab.",
         fix="Never replay an Authorization: Negotiate header on a retry; obtain a fresh AP-REQ per request.",
         references=(_RFC4120_ERR, "RFC 4120 §3.2.3 (replay cache)"),
         windows=("KRB_AP_ERR_REPEAT (34)",),
@@ -200,11 +188,12 @@ ENTRIES: tuple[Failure, ...] = (
         code="kcd-protocol-transition-denied",
         area="kerberos",
         title="The proxy may not use protocol transition (S4U2Self ticket not forwardable)",
-        cause="S4U2Self succeeded but the KDC issued the evidence ticket without the forwardable flag, because "
-        "the proxy's account is not trusted for delegation with 'use any authentication protocol' "
+        cause="S4U2Self succeeded but the KDC issued the evidence ticket without the forwardable flag, "
+        "because the proxy's account is not trusted for delegation with 'use any authentication protocol' "
         "(TrustedToAuthForDelegation). S4U2Proxy then fails with KDC_ERR_BADOPTION.",
-        fix="On the proxy's account: Delegation tab -> 'Trust this computer for delegation to specified services "
-        "only' + 'Use any authentication protocol' (Heimdal: kadmin modify --attributes=+trusted-for-delegation).",
+        fix="On the proxy's account: Delegation tab -> 'Trust this computer for delegation to specified "
+        "services only' + 'Use any authentication protocol' (Heimdal: kadmin modify "
+        "--attributes=+trusted-for-delegation).",
         references=(_SFU + " (forwardable S4U2self ticket)", _KILE, _KCD),
         windows=("KDC_ERR_BADOPTION (13, 0xD)", "TrustedToAuthForDelegation not set"),
         status=502,
@@ -214,12 +203,13 @@ ENTRIES: tuple[Failure, ...] = (
         code="kcd-spn-not-in-list",
         area="kerberos",
         title="The backend SPN is not in the proxy's constrained-delegation list",
-        cause="The proxy may use protocol transition (its S4U2Self ticket is forwardable) but the KDC refused "
-        "S4U2Proxy to this SPN with KDC_ERR_BADOPTION: the SPN is not in msDS-AllowedToDelegateTo of the proxy's "
-        "account (the delegation is set on the proxy's account, listing the backend's http/host — not on the "
-        "backend's account, as the seed's comments found out).",
-        fix="Add http/<backend host> (the exact form the route's SPN template produces) to the proxy account's "
-        "delegation list (Heimdal: kadmin modify --constrained-delegation=HTTP/host@REALM; it replaces the list).",
+        cause="The proxy may use protocol transition (its S4U2Self ticket is forwardable) but the KDC "
+        "refused S4U2Proxy to this SPN with KDC_ERR_BADOPTION: the SPN is not in msDS-AllowedToDelegateTo "
+        "of the proxy's account (the delegation is set on the proxy's account, listing the backend's "
+        "http/host — not on the backend's account, as the seed's comments found out).",
+        fix="Add http/<backend host> (the exact form the route's SPN template produces) to the proxy "
+        "account's delegation list (Heimdal: kadmin modify --constrained-delegation=HTTP/host@REALM; it "
+        "replaces the list).",
         references=(_SFU, _KILE, _KCD, _TMG_KCD),
         windows=("KDC_ERR_BADOPTION (13, 0xD)", "msDS-AllowedToDelegateTo"),
         status=502,
@@ -229,10 +219,11 @@ ENTRIES: tuple[Failure, ...] = (
         code="kcd-keytab-unusable",
         area="kerberos",
         title="The proxy's keytab is missing, unreadable or holds no key for its principal",
-        cause="The route's keytab file does not exist, cannot be read by the proxy, is not a keytab, or holds "
-        "keys for another principal than the configured one: the proxy cannot obtain its own credentials.",
-        fix="Export the proxy's keytab (kadmin ext_keytab / ktpass) to the configured path with mode 0600 owned "
-        "by the proxy's user, and check the principal with 'klist -k'.",
+        cause="The route's keytab file does not exist, cannot be read by the proxy, is not a keytab, or "
+        "holds keys for another principal than the configured one: the proxy cannot obtain its own "
+        "credentials.",
+        fix="Export the proxy's keytab (kadmin ext_keytab / ktpass) to the configured path with mode 0600 "
+        "owned by the proxy's user, and check the principal with 'klist -k'.",
         references=("MIT krb5 keytab file format",),
         windows=("ktpass /princ", "KRB5_KT_NOTFOUND"),
         status=502,
@@ -243,10 +234,10 @@ ENTRIES: tuple[Failure, ...] = (
         code="kcd-user-unmapped",
         area="kerberos",
         title="The client certificate maps to no user the proxy can delegate for",
-        cause="No user_mapping rule of the route produced a user principal from the client's identity (no UPN "
-        "in the SAN, no e-mail, no CN, or a name that is not a plain user principal).",
-        fix="Issue certificates with the UPN in the SAN otherName, or add a rule (email-san, subject-cn@REALM, "
-        "or a regex rule) that produces user@REALM.",
+        cause="No user_mapping rule of the route produced a user principal from the client's identity (no "
+        "UPN in the SAN, no e-mail, no CN, or a name that is not a plain user principal).",
+        fix="Issue certificates with the UPN in the SAN otherName, or add a rule (email-san, "
+        "subject-cn@REALM, or a regex rule) that produces user@REALM.",
         references=(_TMG_KCD, "RFC 5280 §4.2.1.6"),
         status=403,
         signatures=(r"no user_mapping rule applies", r"certificate (is )?not mapped to (a|any) user"),

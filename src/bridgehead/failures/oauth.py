@@ -11,18 +11,15 @@ from __future__ import annotations
 from bridgehead.failures.model import Failure
 
 _HYBRID_OAUTH = (
-    "https://learn.microsoft.com/en-us/exchange/configure-oauth-authentication-between-exchange-and-"
-    "exchange-online-organizations-exchange-2013-help"
+    "https://learn.microsoft.com/en-us/exchange/configure-oauth-authentication-between-exchange-and-exchange-online-organizations-exchange-2013-help"
 )
 _MAINTAIN = (
-    "https://learn.microsoft.com/en-us/exchange/plan-and-deploy/integration-with-sharepoint-and-skype/"
-    "maintain-oauth-certificate"
+    "https://learn.microsoft.com/en-us/exchange/plan-and-deploy/integration-with-sharepoint-and-skype/maintain-oauth-certificate"
 )
 _MONITOR = "https://microsoft.github.io/CSS-Exchange/Admin/MonitorExchangeAuthCertificate/"
 _TEST = "https://learn.microsoft.com/en-us/powershell/module/exchange/test-oauthconnectivity"
 _DEEP = (
-    "https://techcommunity.microsoft.com/t5/exchange-team-blog/deep-dive-how-hybrid-authentication-really-"
-    "works/ba-p/606780"
+    "https://techcommunity.microsoft.com/t5/exchange-team-blog/deep-dive-how-hybrid-authentication-really-works/ba-p/606780"
 )
 _RFC6750 = "RFC 6750 §3.1 (Bearer error codes)"
 _RFC7519 = "RFC 7519 §4.1 (registered claims)"
@@ -40,8 +37,8 @@ ENTRIES: tuple[Failure, ...] = (
         title="The token's signature does not verify",
         cause="The actor token's RS256 signature does not verify with the issuer's certificate the server "
         "trusts (x5t names a certificate the server does not have, or the token was altered).",
-        fix="Compare the x5t thumbprint in the actor token with the certificates of the AuthServer / partner "
-        "application; re-run the Hybrid Configuration Wizard after an Auth Certificate renewal.",
+        fix="Compare the x5t thumbprint in the actor token with the certificates of the AuthServer / "
+        "partner application; re-run the Hybrid Configuration Wizard after an Auth Certificate renewal.",
         references=(_RFC6750, "RFC 7515 §5.2", _HYBRID_OAUTH),
         exchange=_diag(2000000, "invalid_signature", "The token has an invalid signature."),
         status=401,
@@ -54,10 +51,9 @@ ENTRIES: tuple[Failure, ...] = (
         area="oauth",
         title="The token is malformed or incomplete",
         cause="The bearer value is not a well-formed outer token with an actor token (bad base64/JSON, "
-        "missing "
-        "claims such as nameid, aud or actortoken).",
-        fix="Decode the token with 'bridgehead decode' and compare its claims with the expected shape; check "
-        "that no proxy truncates the Authorization header.",
+        "missing claims such as nameid, aud or actortoken).",
+        fix="Decode the token with 'bridgehead decode' and compare its claims with the expected shape; "
+        "check that no proxy truncates the Authorization header.",
         references=(_RFC6750, _RFC7519),
         exchange=_diag(2000001, "invalid_token", "The token is invalid."),
         status=401,
@@ -70,11 +66,9 @@ ENTRIES: tuple[Failure, ...] = (
         area="oauth",
         title="The token has expired (or is not valid yet)",
         cause="The token's exp lies in the past or its nbf in the future as seen by the server's clock: "
-        "clock "
-        "skew between the issuer and Exchange, or a token replayed from a cache.",
+        "clock skew between the issuer and Exchange, or a token replayed from a cache.",
         fix="Check the server clocks (NTP, w32tm /stripchart); tokens live minutes, so a skew of a few "
-        "minutes "
-        "already fails.",
+        "minutes already fails.",
         references=(_RFC6750, "RFC 7519 §4.1.4 (exp), §4.1.5 (nbf)"),
         exchange=_diag(2000002, "token_expired", "The token has expired."),
         status=401,
@@ -88,26 +82,23 @@ ENTRIES: tuple[Failure, ...] = (
         title="The hostname component of the audience claim does not match the request's Host",
         cause=(
             "Exchange compares the host in the token's aud "
-            "(00000002-0000-0ff1-ce00-000000000000/HOST@realm) with "
-            "the Host header of the request. Expected names the Host the server received, Actual the host "
-            "in the "
-            "token: the caller requested a token for another name (e.g. hybrid.example instead of "
-            "owa.example), "
-            "a proxy rewrote Host, or SSL offloading changed https into http."
+            "(00000002-0000-0ff1-ce00-000000000000/HOST@realm) with the Host header of the request. "
+            "Expected names the Host the server received, Actual the host in the token: the caller "
+            "requested a token for another name (e.g. hybrid.example instead of owa.example), a proxy "
+            "rewrote Host, or SSL offloading changed https into http."
         ),
         fix=(
             "Make the caller use the name it sends (TargetUri / the OAuth endpoint configured in the "
             "organization relationship or IntraOrganizationConnector), keep Host and the https scheme "
-            "intact on "
-            "the reverse proxy (no offloading, no Host rewrite on /EWS, /Autodiscover), and register the "
-            "name as "
-            "a service principal name of 'Office 365 Exchange Online' if the partner requests tokens for it."
+            "intact on the reverse proxy (no offloading, no Host rewrite on /EWS, /Autodiscover), and "
+            "register the name as a service principal name of 'Office 365 Exchange Online' if the partner "
+            "requests tokens for it."
         ),
         references=(_RFC7519, _RFC6750, _DEEP, _TEST),
         exchange=_diag(
             2000003, "invalid_resource",
-            "The hostname component of the audience claim value is invalid. Expected 'owa.example'. "
-            "Actual 'hybrid.example'.",
+            "The hostname component of the audience claim value is invalid. Expected 'owa.example'. Actual "
+            "'hybrid.example'.",
         ),
         status=401,
         signatures=(
@@ -141,8 +132,7 @@ ENTRIES: tuple[Failure, ...] = (
         fix="Check that the user exists on this side (Get-Recipient with the smtp claim) and directory sync.",
         references=(_RFC6750, _DEEP),
         exchange=_diag(
-            2000005, "invalid_user", "The user specified by the user-context in the token does not "
-                       "exist."),
+            2000005, "invalid_user", "The user specified by the user-context in the token does not exist."),
         status=401,
         signatures=(
             r"\b2000005;",
@@ -202,17 +192,13 @@ ENTRIES: tuple[Failure, ...] = (
         title="The issuer of the token is unknown",
         cause=(
             "The token's issuer (appid@realm, e.g. 00000001-0000-0000-c000-000000000000@<tenant> for "
-            "ACS/evoSTS) "
-            "is not an AuthServer or partner application this organization trusts, or its signing "
-            "certificate "
-            "is not the one on record: a foreign tenant calling, a missing AuthServer after a tenant "
-            "change, or "
-            "an Auth Certificate that was renewed on one side only. Some builds report the category as "
-            "invalid_certificate."
+            "ACS/evoSTS) is not an AuthServer or partner application this organization trusts, or its "
+            "signing certificate is not the one on record: a foreign tenant calling, a missing AuthServer "
+            "after a tenant change, or an Auth Certificate that was renewed on one side only. Some builds "
+            "report the category as invalid_certificate."
         ),
         fix="Compare the issuer with Get-AuthServer / Get-PartnerApplication; re-run the Hybrid "
-        "Configuration "
-        "Wizard after changing the Auth Certificate so the cloud gets the new public key.",
+        "Configuration Wizard after changing the Auth Certificate so the cloud gets the new public key.",
         references=(_RFC6750, _HYBRID_OAUTH, _DEEP),
         exchange=_diag(2000009, "invalid_issuer", "The issuer of the token is unknown. Issuer was '…'."),
         status=401,
@@ -242,8 +228,7 @@ ENTRIES: tuple[Failure, ...] = (
         area="oauth",
         title="The OAuth target answered 404: not an Exchange EWS endpoint",
         cause="The name resolves and TLS works, but /EWS/Exchange.asmx does not exist there: the name "
-        "points to "
-        "another web server or a reverse proxy without a rule for /EWS.",
+        "points to another web server or a reverse proxy without a rule for /EWS.",
         fix="Point the TargetUri / OAuth endpoint at the Exchange front end and publish /EWS on the reverse "
         "proxy.",
         references=(_TEST,),
@@ -256,8 +241,7 @@ ENTRIES: tuple[Failure, ...] = (
         area="oauth",
         title="The connection was reset during TLS (protocol or cipher mismatch)",
         cause="The server (or a firewall) closed the connection in the TLS handshake: typically no common "
-        "TLS "
-        "version or cipher (TLS 1.2 disabled, only legacy ciphers), or an IPS dropping the session.",
+        "TLS version or cipher (TLS 1.2 disabled, only legacy ciphers), or an IPS dropping the session.",
         fix="Enable TLS 1.2 with modern cipher suites on the published endpoint (IIS Crypto / SChannel "
         "registry, .NET SchUseStrongCrypto) and check firewalls in between; 'bridgehead probe' shows the "
         "handshake.",
@@ -277,11 +261,9 @@ ENTRIES: tuple[Failure, ...] = (
         area="oauth",
         title="The mailbox given to Test-OAuthConnectivity does not exist in this organization",
         cause="ManagementObjectNotFoundException: the -Mailbox value is not a recipient where the command "
-        "runs "
-        "(Exchange Online), so no request was sent at all.",
+        "runs (Exchange Online), so no request was sent at all.",
         fix="Use a mailbox that exists in the organization running the test (for a cloud-to-premises test: "
-        "an "
-        "Exchange Online mailbox).",
+        "an Exchange Online mailbox).",
         references=(_TEST,),
         exchange=("Microsoft.Exchange.Configuration.Tasks.ManagementObjectNotFoundException",),
         status=404,
@@ -291,14 +273,12 @@ ENTRIES: tuple[Failure, ...] = (
         code="oauth-auth-cert-missing",
         area="oauth",
         title="The Auth Certificate is missing (Federation or Auth certificate not found)",
-        cause="Get-AuthConfig names a CurrentCertificateThumbprint that is not in the local machine store of "
-        "this server (deleted, never replicated, or the AuthConfig points at a removed certificate).",
+        cause="Get-AuthConfig names a CurrentCertificateThumbprint that is not in the local machine store "
+        "of this server (deleted, never replicated, or the AuthConfig points at a removed certificate).",
         fix="Create a new Auth Certificate (New-ExchangeCertificate -SubjectName 'cn=Microsoft Exchange "
-        "Server "
-        "Auth Certificate' -Services SMTP), Set-AuthConfig -NewCertificateThumbprint … "
-        "-NewCertificateEffective"
-        "Date (Get-Date), -PublishCertificate, -ClearPreviousCertificate, IISReset, then re-run the Hybrid "
-        "Configuration Wizard; or use MonitorExchangeAuthCertificate.ps1.",
+        "Server Auth Certificate' -Services SMTP), Set-AuthConfig -NewCertificateThumbprint … "
+        "-NewCertificateEffectiveDate (Get-Date), -PublishCertificate, -ClearPreviousCertificate, IISReset, "
+        "then re-run the Hybrid Configuration Wizard; or use MonitorExchangeAuthCertificate.ps1.",
         references=(_MAINTAIN, _MONITOR, "https://support.microsoft.com/help/3089171"),
         exchange=(
             "Federation or Auth certificate not found",
@@ -316,13 +296,11 @@ ENTRIES: tuple[Failure, ...] = (
         area="oauth",
         title="The Exchange Server Auth Certificate has expired",
         cause="The self-signed 'Microsoft Exchange Server Auth Certificate' is valid 5 years and never "
-        "renewed "
-        "automatically; once expired, OAuth (hybrid free/busy, eDiscovery) and PowerShell serialization "
-        "fail.",
+        "renewed automatically; once expired, OAuth (hybrid free/busy, eDiscovery) and PowerShell "
+        "serialization fail.",
         fix="Renew it (MonitorExchangeAuthCertificate.ps1 -ValidateAndRenewAuthCertificate $true, or the "
         "New-ExchangeCertificate / Set-AuthConfig steps), IISReset, and re-run the Hybrid Configuration "
-        "Wizard "
-        "so Exchange Online gets the new key.",
+        "Wizard so Exchange Online gets the new key.",
         references=(_MAINTAIN, _MONITOR),
         exchange=("Microsoft Exchange Server Auth Certificate expired",),
         status=500,
@@ -334,14 +312,12 @@ ENTRIES: tuple[Failure, ...] = (
         title="No Host header (or https turned into http) breaks the audience check",
         cause=(
             "Exchange compares the token's audience with the request's Host and scheme. A request without "
-            "Host, "
-            "or one that a proxy forwarded as plain HTTP (SSL offloading) or with another Host, fails with "
-            "2000003 'The hostname component of the audience claim value … is invalid' without an Expected/"
-            "Actual pair."
+            "Host, or one that a proxy forwarded as plain HTTP (SSL offloading) or with another Host, fails "
+            "with 2000003 'The hostname component of the audience claim value … is invalid' without an "
+            "Expected/Actual pair."
         ),
-        fix="Send Host (every HTTP/1.1 request must); on the reverse proxy keep Host and re-encrypt "
-        "instead of "
-        "offloading for /EWS and /Autodiscover.",
+        fix="Send Host (every HTTP/1.1 request must); on the reverse proxy keep Host and re-encrypt instead "
+        "of offloading for /EWS and /Autodiscover.",
         references=("RFC 9112 §3.2 (Host)", _RFC7519, _DEEP),
         exchange=("x-ms-diagnostics: 2000003 … error_category=\"invalid_resource\" (no Expected/Actual)",),
         status=401,
@@ -355,8 +331,8 @@ ENTRIES: tuple[Failure, ...] = (
         area="oauth",
         title="Exchange OAuth test probe requests (AMProbe/OAUTH/Exchange, Test-OAuthConnectivity)",
         cause="Requests with User-Agent AMProbe/OAUTH/Exchange come from Test-OAuthConnectivity or Exchange "
-        "Online's monitoring: an authenticated EWS call with a probe token. Their status shows whether OAuth "
-        "from the cloud works (200) or fails (401 with x-ms-diagnostics).",
+        "Online's monitoring: an authenticated EWS call with a probe token. Their status shows whether "
+        "OAuth from the cloud works (200) or fails (401 with x-ms-diagnostics).",
         fix="Nothing if they answer 200. For 401, log the response's x-ms-diagnostics (or run "
         "Test-OAuthConnectivity -Verbose) and 'bridgehead explain' it; the decoded Bearer summary shows "
         "issuer and audience.",

@@ -15,8 +15,7 @@ _RFC5280_CRL = "RFC 5280 §5 (CRL)"
 _RFC6960 = "RFC 6960 (OCSP)"
 _TMG_CERT = "https://learn.microsoft.com/en-us/previous-versions/tn-archive/cc995228(v=technet.10)"
 _EP_EXCHANGE = (
-    "https://learn.microsoft.com/en-us/exchange/plan-and-deploy/post-installation-tasks/"
-    "security-best-practices/exchange-extended-protection"
+    "https://learn.microsoft.com/en-us/exchange/plan-and-deploy/post-installation-tasks/security-best-practices/exchange-extended-protection"
 )
 
 ENTRIES: tuple[Failure, ...] = (
@@ -25,12 +24,10 @@ ENTRIES: tuple[Failure, ...] = (
         area="reverse",
         title="The listener requires a client certificate and the client sent none",
         cause="The listener asked for a certificate (CertificateRequest) and the client answered with an "
-        "empty "
-        "Certificate message: no certificate installed, none issued by a CA in the listener's trust list, or "
-        "the user cancelled the selection.",
+        "empty Certificate message: no certificate installed, none issued by a CA in the listener's trust "
+        "list, or the user cancelled the selection.",
         fix="Install a certificate from a CA the listener trusts on the device, or enable the password "
-        "fallback "
-        "for this listener.",
+        "fallback for this listener.",
         references=(_RFC8446_CR, "RFC 5246 §7.4.6"),
         tmg=12213,
         windows=("HTTP 403.7 Client certificate required",),
@@ -45,8 +42,7 @@ ENTRIES: tuple[Failure, ...] = (
         title="The client certificate was issued by a CA the listener does not trust",
         cause="The client's chain does not lead to a CA in the listener's client certificate trust list.",
         fix="Add the issuing CA to the listener's trust list (--client-ca), or issue the device a "
-        "certificate "
-        "from a trusted CA.",
+        "certificate from a trusted CA.",
         references=(_RFC5280_PATH,),
         tmg=12221,
         windows=("HTTP 403.16 Client certificate is untrusted or invalid", "CERT_E_UNTRUSTEDROOT 0x800B0109"),
@@ -59,8 +55,7 @@ ENTRIES: tuple[Failure, ...] = (
         area="reverse",
         title="The client certificate does not meet the listener's restrictions",
         cause="The certificate is trusted but a restriction failed: required EKU (Client Authentication), "
-        "issuer "
-        "or subject restriction, or no mapping to a user.",
+        "issuer or subject restriction, or no mapping to a user.",
         fix="Compare the certificate (bridgehead cert show) with the listener's restrictions; issue a "
         "certificate with clientAuth EKU and the expected subject/UPN.",
         references=("RFC 5280 §4.2.1.12 (EKU)",),
@@ -129,8 +124,7 @@ ENTRIES: tuple[Failure, ...] = (
         cause="The route re-encrypts (or offloads) with a certificate that is not the backend's: every "
         "channel-bound NTLM/Negotiate logon will fail with SEC_E_BAD_BINDINGS (ntlm-bad-bindings).",
         fix="Use 'mode = passthrough' for this route, or terminate with the backend's own certificate and "
-        "key "
-        "(bridgehead verifies they match at start), or set the backend's Extended Protection to None.",
+        "key (bridgehead verifies they match at start), or set the backend's Extended Protection to None.",
         references=(_EP_EXCHANGE, "RFC 5929 §4"),
         status=502,
         signatures=(r"different certificate[\s\S]{0,200}extended protection",),
@@ -139,9 +133,8 @@ ENTRIES: tuple[Failure, ...] = (
         code="route-offload-oauth",
         area="reverse",
         title="The route offloads TLS or rewrites Host on an OAuth path",
-        cause="Exchange checks the token audience against Host and scheme; a route that forwards plain "
-        "HTTP or "
-        "another Host for /EWS, /Autodiscover, /OAB or /mapi makes every OAuth call fail with 2000003.",
+        cause="Exchange checks the token audience against Host and scheme; a route that forwards plain HTTP "
+        "or another Host for /EWS, /Autodiscover, /OAB or /mapi makes every OAuth call fail with 2000003.",
         fix="Re-encrypt to the backend and preserve Host on these paths (preserve_host = true).",
         references=("RFC 7519 §4.1.3 (aud)", "RFC 9110 §7.2 (Host)"),
         exchange=("x-ms-diagnostics: 2000003 … error_category=\"invalid_resource\"",),
@@ -153,11 +146,10 @@ ENTRIES: tuple[Failure, ...] = (
         code="route-backend-requires-client-cert",
         area="reverse",
         title="The backend requires a client certificate and the route has no bridging certificate",
-        cause="The backend's SSL settings are 'Require client certificates'; the user's certificate ends "
-        "at the "
-        "proxy (it is mapped to a Kerberos ticket), so the proxy must present a certificate of its own.",
-        fix="Configure a bridging client certificate on the route (TMG: Bridging tab), or set the backend to "
-        "Ignore/Accept when KCD carries the identity.",
+        cause="The backend's SSL settings are 'Require client certificates'; the user's certificate ends at "
+        "the proxy (it is mapped to a Kerberos ticket), so the proxy must present a certificate of its own.",
+        fix="Configure a bridging client certificate on the route (TMG: Bridging tab), or set the backend "
+        "to Ignore/Accept when KCD carries the identity.",
         references=(_RFC8446_CR, _TMG_CERT),
         windows=("HTTP 403.7 from the backend",),
         status=502,
