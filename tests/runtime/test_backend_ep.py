@@ -82,9 +82,21 @@ def test_direct_and_passthrough_succeed(lab, setting: str, path: str) -> None:  
     assert body["binding_outcome"] == ("not-checked" if setting == "none" else "match")
 
 
+def _log_with(path, text: str, timeout: float = 5.0) -> str:  # type: ignore[no-untyped-def]
+    """The backend writes a W3C line after it has answered: wait (bounded) for the line."""
+    import time
+
+    deadline = time.monotonic() + timeout
+    while True:
+        log = path.read_text() if path.exists() else ""
+        if text in log or time.monotonic() > deadline:
+            return log
+        time.sleep(0.05)
+
+
 def test_bad_binding_artifacts_w3c_and_freb(lab) -> None:  # type: ignore[no-untyped-def]
     _post(lab, "allow", "l7")
-    log = (lab["dir"] / "u_ex_allow.log").read_text()
+    log = _log_with(lab["dir"] / "u_ex_allow.log", " 401 1 3221226331 ")  # written after the answer
     assert "#Fields: date time s-ip cs-method cs-uri-stem" in log
     assert " POST /EWS/mrsproxy.svc " in log and " 401 1 3221226331 " in log
     trace = "".join(p.read_text() for p in sorted((lab["dir"] / "freb_allow").glob("*.xml")))

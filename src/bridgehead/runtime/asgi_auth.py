@@ -11,9 +11,13 @@ How it works:
   scheme's token, ``fail`` carries fresh challenges) or into a call of the wrapped app.
 * NTLM and Negotiate are connection-bound (MS-NTHT §2, RFC 4559 §6): handshake state lives in a
   :class:`ConnState` per TCP connection, and a connection that has authenticated stays
-  authenticated for later requests without ``Authorization`` (IIS' default). The connection is
-  found by ``scope["client"]`` (host, port); servers that know when a connection closes call
-  :meth:`ConnectionRegistry.closed` (bridgehead's backend does), others rely on the size bound.
+  authenticated for later requests without ``Authorization`` (IIS' default). The server creates
+  one :class:`ConnState` per accepted connection and hands it to every request on that
+  connection as ``scope["extensions"]["bridgehead.connection"]`` (bridgehead's backend does, in
+  its uvicorn protocol subclass); it dies with the connection. The state is NEVER looked up by
+  ``scope["client"]``: (ip, port) is reused by later connections (TIME_WAIT reuse on loopback),
+  which then inherited an earlier logon. A server that does not provide the extension gets a
+  fresh state per request — connection-bound handshakes then fail closed.
 * The result of every attempt — success, challenge step or failure with its registry code —
   is left in ``scope["bridgehead.auth"]`` for loggers (W3C, FREB) outside this middleware; the
   wrapped app finds the authenticated user there too.
@@ -23,7 +27,7 @@ from __future__ import annotations
 
 import base64
 import binascii
-import collections
+import itertools
 from collections.abc import Awaitable, Callable, MutableMapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
@@ -88,35 +92,40 @@ class SchemeResult:
 
 
 class ConnState:
-    """Per-connection scratch space for connection-bound schemes."""
+    """Per-connection scratch space for connection-bound schemes; ``id`` is unique per process."""
+
+    _ids = itertools.count(1)
 
     def __init__(self) -> None:
+        self.id = next(ConnState._ids)
         self.data: dict[str, Any] = {}
         self.authenticated: SchemeResult | None = None
+        self.open = True
+
+    def close(self) -> None:
+        """The connection is gone: forget everything (a late request task cannot revive it)."""
+        self.open = False
+        self.data.clear()
+        self.authenticated = None
 
 
-class ConnectionRegistry:
-    def __init__(self, limit: int = 10000) -> None:
-        self._states: collections.OrderedDict[tuple[str, int], ConnState] = collections.OrderedDict()
-        self.limit = limit
+CONNECTION_EXTENSION = "bridgehead.connection"
 
-    def state(self, client: tuple[str, int] | None) -> ConnState:
-        if client is None:
-            return ConnState()
-        key = (client[0], int(client[1]))
-        state = self._states.get(key)
-        if state is None:
-            state = self._states[key] = ConnState()
-            while len(self._states) > self.limit:
-                self._states.popitem(last=False)
-        return state
 
-    def closed(self, client: tuple[str, int] | None) -> None:
-        if client is not None:
-            self._states.pop((client[0], int(client[1])), None)
+def attach_connection(scope: Scope, conn: ConnState) -> None:
+    """Called by the server for every request on ``conn`` (ASGI ``extensions`` are per server)."""
+    extensions = scope.get("extensions")
+    if extensions is None:
+        extensions = scope["extensions"] = {}
+    extensions[CONNECTION_EXTENSION] = conn
 
-    def __len__(self) -> int:
-        return len(self._states)
+
+def connection_state(scope: Scope) -> ConnState:
+    """The request's connection state; a throwaway one when the server names no connection."""
+    conn = (scope.get("extensions") or {}).get(CONNECTION_EXTENSION)
+    if isinstance(conn, ConnState) and conn.open:
+        return conn
+    return ConnState()
 
 
 class AuthScheme(Protocol):
@@ -149,21 +158,19 @@ class AuthMiddleware:
         schemes: Sequence[AuthScheme],
         *,
         protect: Callable[[str], bool] = lambda path: True,
-        connections: ConnectionRegistry | None = None,
     ) -> None:
         if not schemes:
             raise ValueError("at least one authentication scheme is needed")
         self.app = app
         self.schemes = list(schemes)
         self.protect = protect
-        self.connections = connections or ConnectionRegistry()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope.get("type") != "http" or not self.protect(scope.get("path", "/")):
             await self.app(scope, receive, send)
             return
         info = request_info(scope)
-        conn = self.connections.state(info.client)
+        conn = connection_state(scope)
         header = info.headers.get("authorization", "").strip()
         if not header:
             if conn.authenticated is not None:
@@ -195,7 +202,7 @@ class AuthMiddleware:
         if not result.ok:
             await self._deny(send, result)
             return
-        if scheme.connection_bound:
+        if scheme.connection_bound and conn.open:
             conn.authenticated = result
         await self.app(scope, receive, _adding_headers(send, [("www-authenticate", v)
                                                               for v in result.www_authenticate]))

@@ -20,9 +20,9 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from bridgehead.runtime.asgi_auth import (
+    CONNECTION_EXTENSION,
     SCOPE_KEY,
     AuthMiddleware,
-    ConnectionRegistry,
     Receive,
     SchemeResult,
     Scope,
@@ -73,7 +73,7 @@ async def mrsproxy(request: Request) -> Response:
                    status=400)
 
 
-def build_app(config: BackendConfig, connections: ConnectionRegistry | None = None) -> Any:
+def build_app(config: BackendConfig) -> Any:
     routes = [
         Route("/EWS/mrsproxy.svc", mrsproxy, methods=["GET", "POST"]),
         Route("/EWS/Exchange.asmx", generic, methods=["GET", "POST"]),
@@ -82,7 +82,7 @@ def build_app(config: BackendConfig, connections: ConnectionRegistry | None = No
         Route("/", generic, methods=["GET", "POST"]),
     ]
     inner = Starlette(routes=routes)
-    auth = AuthMiddleware(inner, build_all(config), connections=connections)
+    auth = AuthMiddleware(inner, build_all(config))
     return IisLogMiddleware(auth, config)
 
 
@@ -146,8 +146,14 @@ class IisLogMiddleware:
                 auth_scheme=(result.scheme or None) if result else None, auth_ok=bool(result and result.ok),
                 user=result.user if result else None, code=(result.code if result else None) or
                 ("mrs-authenticated-bad-request" if status == 400 else None),
-                detail=result.detail if result else "", conn_id=int(client[1] or 0),
+                detail=result.detail if result else "", conn_id=_conn_id(scope, client),
             ))
+
+
+def _conn_id(scope: Scope, client: Any) -> int:
+    """IIS' ConnId: the server's connection number (the client port only without one)."""
+    conn = (scope.get("extensions") or {}).get(CONNECTION_EXTENSION)
+    return int(getattr(conn, "id", 0) or client[1] or 0)
 
 
 def _redact_challenge(name: str, value: str) -> str:
