@@ -195,7 +195,8 @@ def explain(text: str, limit: int = 8) -> Explanation:
     for value in windows_numbers(text):
         for failure in by_number(value):
             scores[failure.code] = scores.get(failure.code, 0) + NUMBER_SCORE
-            hits.setdefault(failure.code, []).append(f"0x{value:08X} ({value})")
+            shown = f"0x{value:08X} ({value})" if value >= 0x10000000 else str(value)  # TMG/Exchange: decimal
+            hits.setdefault(failure.code, []).append(shown)
     evidence = extract_evidence(text)
     _hints(evidence, scores)
     order = {code: i for i, code in enumerate(REGISTRY)}
