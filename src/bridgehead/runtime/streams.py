@@ -16,7 +16,7 @@ import contextlib
 import ssl
 from typing import Protocol
 
-from bridgehead.wire.http1 import find_head_end
+from bridgehead.wire.http1 import RequestHead, find_head_end, parse_request_head
 
 READ_SIZE = 256 * 1024
 
@@ -164,6 +164,17 @@ class Conn:
                 if self.buf.strip():
                     raise ConnectionResetError("connection closed in the middle of a message head")
                 return None
+
+    async def read_request(self) -> RequestHead | None:
+        """The next request head; ``None`` on a clean EOF or an idle timeout.
+
+        ``HttpError`` (malformed, ambiguous or oversized head) propagates for the caller to answer.
+        """
+        try:
+            raw = await self.read_head()
+        except TimeoutError:
+            return None
+        return parse_request_head(raw) if raw is not None else None
 
     async def read_some(self) -> bytes:
         """Buffered bytes if any, else one read; ``b""`` at EOF."""

@@ -181,14 +181,11 @@ class ForwardProxy:
         while True:
             start = time.monotonic()
             try:
-                raw = await client.read_head()
-                if raw is None:
-                    return
-                head = parse_request_head(raw)
+                head = await client.read_request()
             except HttpError as exc:
                 await self._refuse(client, ctx, exc.code, str(exc), start, action="deny")
                 return
-            except TimeoutError:
+            if head is None:
                 return
             if head.method == b"CONNECT":
                 await self._connect(client, head, ctx, start)
@@ -440,14 +437,11 @@ class ForwardProxy:
         while True:
             start = time.monotonic()
             try:
-                raw = await inner.read_head()
-                if raw is None:
-                    return
-                head = parse_request_head(raw)
+                head = await inner.read_request()
             except HttpError as exc:
                 await self._refuse(inner, ctx, exc.code, str(exc), start, action="deny")
                 return
-            except TimeoutError:
+            if head is None:
                 return
             url = _https_url(ctx, head)
             try:

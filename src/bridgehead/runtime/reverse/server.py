@@ -66,7 +66,7 @@ from bridgehead.runtime.reverse.delegation import DelegationError, Delegator, bu
 from bridgehead.runtime.reverse.edge_tls import OpenSSLServerStream, client_cert_context
 from bridgehead.runtime.reverse.revocation import RevocationChecker
 from bridgehead.runtime.streams import Conn, PlainStream, TLSStream, splice
-from bridgehead.wire.http1 import HttpError, RequestHead, parse_request_head
+from bridgehead.wire.http1 import HttpError, RequestHead
 from bridgehead.wire.tls_hello import ClientHello, TlsParseError, read_client_hello
 
 log = logging.getLogger("bridgehead.reverse")
@@ -318,14 +318,11 @@ class ReverseProxy:
         while True:
             start = time.monotonic()
             try:
-                raw = await inner.read_head()
-                if raw is None:
-                    return
-                head = parse_request_head(raw)
+                head = await inner.read_request()
             except HttpError as exc:
                 await self._refuse(inner, rt, state, None, exc.code, str(exc), start)
                 return
-            except TimeoutError:
+            if head is None:
                 return
             if not await self._request(rt, inner, state, head, start):
                 return
