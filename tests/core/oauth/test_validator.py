@@ -226,3 +226,32 @@ def test_pyjwt_verifies_minted_actor_independently(signer):
     )
     assert claims["nameid"] == f"00000002-0000-0ff1-ce00-000000000000@{REALM}"
     assert pyjwt.get_unverified_header(actor)["x5t"] == x5t_of(signer.cert)
+
+
+def test_2000003_expected_is_host_name_without_request_port(signer, policy):
+    # issue 16 item 1: through a non-default port the reason names the host alone
+    header = refused(run(tok(signer), policy, host="hybrid.example.test:60543"), 2000003, "invalid_resource")
+    assert "Expected 'hybrid.example.test'. Actual 'owa.example.test'." in header
+    # an audience that names a port is compared with the port, so Expected shows the request's port
+    header = refused(
+        run(tok(signer, host="owa.example.test:8443"), policy, host="owa.example.test"), 2000003, "invalid_resource"
+    )
+    assert "Expected 'owa.example.test:443'. Actual 'owa.example.test:8443'." in header
+
+
+def test_expected_audience_host_is_host_name_without_port():
+    from bridgehead.core.oauth.model import expected_audience_host
+
+    assert expected_audience_host("Hybrid.Example.Test:60543", "owa.example.test", "https") == "hybrid.example.test"
+    assert expected_audience_host("[::1]:8443", "owa.example.test", "https") == "[::1]"
+    assert expected_audience_host("owa.example.test", "owa.example.test:8443", "https") == "owa.example.test:443"
+
+
+def test_decode_at_reason_names_host_without_port(signer):
+    from bridgehead.core.oauth.describe import audience_check
+
+    check = audience_check(decode(tok(signer)), "hybrid.example.test:60543")
+    assert not check["fits"]
+    assert check["reason"] == (
+        "Exchange would answer 2000003: Expected 'hybrid.example.test'. Actual 'owa.example.test'."
+    )

@@ -12,7 +12,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from bridgehead.core.oauth.model import Audience, ModelError, hosts_equal
+from bridgehead.core.oauth.model import Audience, ModelError, expected_audience_host, hosts_equal
 from bridgehead.wire.jwt import CompactJwt, JwtFormatError, decode, strip_bearer
 
 MEANINGS: dict[str, str] = {
@@ -91,9 +91,15 @@ def audience_check(jwt: CompactJwt, host: str, scheme: str = "https") -> dict[st
     reason = (
         f"the audience host '{aud.host_part}' fits Host '{host}'"
         if fits
-        else f"Exchange would answer 2000003: Expected '{host}'. Actual '{aud.host_part}'."
+        else "Exchange would answer 2000003: "
+        f"Expected '{_expected(host, aud, scheme)}'. Actual '{aud.host_part}'."
     )
     return {"host": host, "fits": fits, "audience": str(aud), "reason": reason}
+
+
+def _expected(host: str, aud: Audience, scheme: str) -> str:
+    name = expected_audience_host(host, aud.host, scheme)
+    return name if aud.scheme is None else f"{scheme}://{name}"
 
 
 def _describe_one(jwt: CompactJwt, now: datetime | None) -> dict[str, Any]:

@@ -122,6 +122,15 @@ def hosts_equal(request_host: str, audience_host: str, scheme: str) -> bool:
     return (r_port if r_port is not None else default) == a_port
 
 
+def expected_audience_host(request_host: str, audience_host: str, scheme: str) -> str:
+    """What a 2000003 reason calls *Expected*: the request's host name alone (the comparison ignores
+    the port unless the audience names one; then the request's port, default 443/80, is shown)."""
+    r_host, r_port = split_host_port(request_host)
+    if split_host_port(audience_host)[1] is None:
+        return r_host
+    return f"{r_host}:{r_port if r_port is not None else (443 if scheme == 'https' else 80)}"
+
+
 def x5t_of(cert: x509.Certificate) -> str:
     """``x5t``: base64url SHA-1 of the DER certificate (RFC 7515 §4.1.7)."""
     return b64url_encode(hashlib.sha1(cert.public_bytes(serialization.Encoding.DER)).digest())  # noqa: S324

@@ -36,6 +36,7 @@ from bridgehead.core.oauth.model import (
     ModelError,
     TrustedIssuer,
     TrustPolicy,
+    expected_audience_host,
     hosts_equal,
 )
 from bridgehead.wire.jwt import CompactJwt, JwtFormatError, decode
@@ -249,7 +250,8 @@ def _check_audience(signed: CompactJwt, *, host: str | None, scheme: str, policy
         )
     mismatch = not hosts_equal(host, audience.host, scheme)
     if mismatch or (audience.scheme is not None and audience.scheme != scheme):
-        expected = host.strip() if audience.scheme is None else f"{scheme}://{host.strip()}"
+        name = expected_audience_host(host, audience.host, scheme)
+        expected = name if audience.scheme is None else f"{scheme}://{name}"
         raise _fail(
             "oauth-audience-host-mismatch",
             "The hostname component of the audience claim value is "
