@@ -74,3 +74,33 @@ def test_listen_conflict_is_one_line(tmp_path: Path) -> None:
         port = s.getsockname()[1]
         out = run("forward", "--listen", f"127.0.0.1:{port}", "--state-dir", str(tmp_path / "s"))
     assert out.returncode == 2 and "cannot listen" in out.stderr
+
+
+@pytest.mark.parametrize(("toml", "key", "values"), [
+    ('on_client_cert_request = "blok"\n', "on_client_cert_request", "tunnel | block | present"),
+    ('default = "deny"\n', "default", "inspect | tunnel"),
+    ('default = "fast"\n', "default", "inspect | tunnel"),
+    ('[[client_cert_rule]]\ndestination = "a.example"\naction = "blok"\n', "client_cert_rule[1].action",
+     "tunnel | block | present"),
+    ('learn_ttl = "soon"\n', "learn_ttl", "60s, 15m, 12h"),
+    ('listen = "nohost"\n', "listen", "HOST:PORT"),
+])
+def test_bad_toml_value_names_key_file_and_values(tmp_path: Path, toml: str, key: str, values: str) -> None:
+    cfg = tmp_path / "forward.toml"
+    cfg.write_text(toml)
+    out = run("forward", "--config", str(cfg), "--state-dir", str(tmp_path / "s"))
+    assert out.returncode == 2, out.stderr
+    line = out.stderr.strip()
+    assert len(line.splitlines()) == 1 and "Traceback" not in line
+    assert str(cfg) in line and key in line and values in line
+    assert "CertRequestAction" not in line and "Action" not in line.replace(key, "")
+
+
+def test_binary_toml_is_a_configuration_error_naming_the_file(tmp_path: Path) -> None:
+    cfg = tmp_path / "forward.toml"
+    cfg.write_bytes(bytes(range(128, 256)) * 4)
+    out = run("forward", "--config", str(cfg), "--state-dir", str(tmp_path / "s"))
+    assert out.returncode == 2
+    line = out.stderr.strip()
+    assert len(line.splitlines()) == 1 and str(cfg) in line and "UTF-8" in line
+    assert "UnicodeDecodeError" not in line

@@ -58,6 +58,7 @@ def forward(listen: str | None, state_dir: Path | None, config_file: Path | None
         "access_log": str(access_log) if access_log else None,
         "on_client_cert_request": on_client_cert_request, "default": default_action, "learn_ttl": learn_ttl,
     }
+    file_keys = set(data) - {k for k, v in flags.items() if v is not None}
     data.update({k: v for k, v in flags.items() if v is not None})
     for key, values in (("upstream_ca", upstream_ca), ("upstream_crl", upstream_crl),
                         ("exception_source", exception_source),
@@ -71,7 +72,7 @@ def forward(listen: str | None, state_dir: Path | None, config_file: Path | None
     if to_stdout:
         data.pop("access_log")
     try:
-        settings = build(data)
+        settings = build(data, config_file, file_keys)
     except ConfigError as exc:
         raise CliError(str(exc)) from None
     logging.basicConfig(level=logging.INFO if verbose else logging.WARNING, stream=sys.stderr,

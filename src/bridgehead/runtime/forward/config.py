@@ -23,6 +23,7 @@ Relative paths are relative to the file.
 from __future__ import annotations
 
 import tomllib
+from collections.abc import Collection
 from pathlib import Path
 from typing import Any
 
@@ -69,6 +70,8 @@ def load_file(path: Path) -> dict[str, Any]:
             data = tomllib.load(fh)
     except OSError as exc:
         raise ConfigError(f"cannot read {path}: {exc.strerror}") from None
+    except UnicodeDecodeError as exc:  # toml.io: "A TOML file must be a valid UTF-8 encoded Unicode document"
+        raise ConfigError(f"{path}: not a TOML file: not valid UTF-8 at byte {exc.start}") from None
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{path}: invalid TOML: {exc}") from None
     base = path.parent
@@ -93,58 +96,110 @@ def _list(value: Any, key: str) -> list[str]:
     raise ConfigError(f"{key} must be a string or a list of strings")
 
 
-def build(data: dict[str, Any]) -> ForwardSettings:
-    """Settings from merged file + flag values (flags already folded into ``data``)."""
+def _choice(value: Any, enum: Any, key: str, allowed: tuple[Any, ...] | None = None) -> Any:
+    choices = allowed or tuple(enum)
+    try:
+        member = enum(value)
+    except ValueError:
+        member = None
+    if member not in choices:
+        raise ConfigError(f"{key} must be {' | '.join(c.value for c in choices)}, not {value!r}")
+    return member
+
+
+def build(data: dict[str, Any], source: Path | None = None, file_keys: Collection[str] = ()) -> ForwardSettings:
+    """Settings from merged file + flag values (flags already folded into ``data``).
+
+    ``source`` is the TOML file and ``file_keys`` the settings that came from it: an error about
+    one of those names the file too (``forward.toml: default must be inspect | tunnel, not 'x'``)."""
+
+    def fail(key: str, message: str) -> ConfigError:
+        """``message`` begins with the key's name (``default must be …``) or is appended after a colon."""
+        text = message if message.startswith(key) else f"{key}: {message}"
+        top = key.split("[", 1)[0]
+        return ConfigError(f"{source}: {text}" if source is not None and top in file_keys else text)
+
     known = {"listen", "state_dir", "access_log", "default", "on_client_cert_request", "upstream_ca",
              "upstream_crl", "learn_ttl", "exception_source", "exception_destination", "client_cert_rule",
              "read_timeout", "store_url"}
     unknown = set(data) - known
     if unknown:
-        raise ConfigError(f"unknown setting(s): {', '.join(sorted(unknown))}")
+        prefix = f"{source}: " if source is not None and unknown & set(file_keys) else ""
+        raise ConfigError(f"{prefix}unknown setting(s): {', '.join(sorted(unknown))} "
+                          f"(known: {', '.join(sorted(known))})")
     try:
-        policy = ForwardPolicy(
-            default=Action(data.get("default", "inspect")),
-            sources=[SourceRule.parse(s) for s in _list(data.get("exception_source", []), "exception_source")],
-            destinations=[DestinationRule.parse(s)
-                          for s in _list(data.get("exception_destination", []), "exception_destination")],
-            on_cert_request=CertRequestAction(data.get("on_client_cert_request", "tunnel")),
-            cert_rules=[_cert_rule(r) for r in data.get("client_cert_rule", [])],
-        )
-    except PolicyError as exc:
-        raise ConfigError(str(exc)) from None
-    except ValueError as exc:
-        raise ConfigError(f"invalid value: {exc}") from None
-    if policy.default == Action.DENY:
-        raise ConfigError("default must be inspect or tunnel")
-    host, port = parse_listen(str(data.get("listen", "127.0.0.1:8080")))
+        default = _choice(data.get("default", "inspect"), Action, "default", (Action.INSPECT, Action.TUNNEL))
+        on_request = _choice(data.get("on_client_cert_request", "tunnel"), CertRequestAction,
+                             "on_client_cert_request")
+    except ConfigError as exc:
+        raise fail(str(exc).split(" ", 1)[0], str(exc)) from None
+    lists: dict[str, list[str]] = {}
+    for key in ("exception_source", "exception_destination", "upstream_ca", "upstream_crl"):
+        try:
+            lists[key] = _list(data.get(key, []), key)
+        except ConfigError:
+            raise fail(key, "must be a string or a list of strings") from None
+    rules = data.get("client_cert_rule", [])
+    if not isinstance(rules, list) or not all(isinstance(r, dict) for r in rules):
+        raise fail("client_cert_rule", "must be an array of tables ([[client_cert_rule]])")
+    try:
+        sources = [SourceRule.parse(s) for s in lists["exception_source"]]
+    except (PolicyError, ValueError) as exc:
+        raise fail("exception_source", str(exc)) from None
+    try:
+        destinations = [DestinationRule.parse(s) for s in lists["exception_destination"]]
+    except (PolicyError, ValueError) as exc:
+        raise fail("exception_destination", str(exc)) from None
+    cert_rules = []
+    for number, rule in enumerate(rules, 1):
+        key = f"client_cert_rule[{number}]"
+        try:
+            cert_rules.append(_cert_rule(rule, key))
+        except (PolicyError, ValueError) as exc:
+            raise fail(key, str(exc)) from None
+    policy = ForwardPolicy(default=default, sources=sources, destinations=destinations,
+                           on_cert_request=on_request, cert_rules=cert_rules)
+    try:
+        host, port = parse_listen(str(data.get("listen", "127.0.0.1:8080")))
+    except ConfigError as exc:
+        raise fail("listen", str(exc)) from None
+    durations: dict[str, float] = {}
+    for key, fallback in (("learn_ttl", "12h"), ("read_timeout", "")):
+        if key in data or fallback:
+            try:
+                durations[key] = parse_duration(data.get(key, fallback))
+            except (ConfigError, AttributeError):
+                raise fail(key, f"invalid duration {data.get(key)!r} (use e.g. 60s, 15m, 12h)") from None
     settings = ForwardSettings(
         host=host, port=port, state_dir=Path(data.get("state_dir", "state")),
         access_log=Path(data["access_log"]) if data.get("access_log") else None,
-        upstream_ca=[Path(p) for p in _list(data.get("upstream_ca", []), "upstream_ca")],
-        upstream_crl=[Path(p) for p in _list(data.get("upstream_crl", []), "upstream_crl")],
-        policy=policy, learn_ttl=parse_duration(data.get("learn_ttl", "12h")),
+        upstream_ca=[Path(p) for p in lists["upstream_ca"]],
+        upstream_crl=[Path(p) for p in lists["upstream_crl"]],
+        policy=policy, learn_ttl=durations["learn_ttl"],
         store_url=data.get("store_url"),
     )
-    if "read_timeout" in data:
-        settings.read_timeout = parse_duration(data["read_timeout"])
-    for path in [*settings.upstream_ca, *settings.upstream_crl]:
-        if not path.is_file():
-            raise ConfigError(f"file not found: {path}")
+    if "read_timeout" in durations:
+        settings.read_timeout = durations["read_timeout"]
+    for key in ("upstream_ca", "upstream_crl"):
+        for path in lists[key]:
+            if not Path(path).is_file():
+                raise fail(key, f"file not found: {path}")
     return settings
 
 
-def _cert_rule(rule: dict[str, Any]) -> CertRule:
+def _cert_rule(rule: dict[str, Any], key: str) -> CertRule:
     if "destination" not in rule:
-        raise ConfigError("client_cert_rule needs a destination")
-    action = CertRequestAction(rule.get("action", "present" if "cert" in rule else "tunnel"))
+        raise ConfigError(f"{key}.destination is required")
+    action = _choice(rule.get("action", "present" if "cert" in rule else "tunnel"), CertRequestAction,
+                     f"{key}.action")
     cert = None
     if "cert" in rule or "key" in rule:
         if not ("cert" in rule and "key" in rule):
-            raise ConfigError(f"client_cert_rule {rule['destination']!r}: give both cert and key")
-        for key in ("cert", "key"):
-            if not Path(rule[key]).is_file():
-                raise ConfigError(f"file not found: {rule[key]}")
+            raise ConfigError(f"{key}: give both cert and key")
+        for part in ("cert", "key"):
+            if not Path(rule[part]).is_file():
+                raise ConfigError(f"{key}.{part}: file not found: {rule[part]}")
         cert = (str(rule["cert"]), str(rule["key"]))
     if action == CertRequestAction.PRESENT and cert is None:
-        raise ConfigError(f"client_cert_rule {rule['destination']!r}: action present needs cert and key")
+        raise ConfigError(f"{key}: action present needs cert and key")
     return CertRule(DestinationRule.parse(str(rule["destination"])), action, cert)

@@ -76,6 +76,8 @@ def load(path: Path, *, check_files: bool = True) -> ReverseConfig:
             data = tomllib.load(fh)
     except OSError as exc:
         raise ConfigError(f"cannot read {path}: {exc.strerror}") from None
+    except UnicodeDecodeError as exc:  # toml.io: "A TOML file must be a valid UTF-8 encoded Unicode document"
+        raise ConfigError(f"{path}: not a TOML file: not valid UTF-8 at byte {exc.start}") from None
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{path}: invalid TOML: {exc}") from None
     return parse(data, path.resolve(), check_files=check_files)
