@@ -5,6 +5,12 @@ One table of namespaced JSON records (``namespace``, ``key``, ``value``, optiona
 trust store, applied configuration versions. SQLAlchemy Core keeps the SQL portable;
 ``url`` selects the back end (``sqlite:///…`` is derived from the state directory when
 none is given, ``postgresql+psycopg://…`` for arrays).
+
+PostgreSQL: ``put`` is one ``INSERT … ON CONFLICT DO UPDATE`` (members writing the same key at
+once do not collide), ``create_all`` is serialised by an advisory lock (members starting
+together), connections are checked before use (``pool_pre_ping``) so a restarted database is
+reconnected transparently, and :meth:`Store.notify` sends a ``NOTIFY`` (the array's doorbell;
+see ``runtime.config_store``).
 """
 
 from __future__ import annotations
@@ -29,7 +35,10 @@ from sqlalchemy import (
     delete,
     or_,
     select,
+    text,
 )
+from sqlalchemy.dialects import postgresql as pg_dialect
+from sqlalchemy.dialects import sqlite as sqlite_dialect
 from sqlalchemy.engine import Engine
 
 metadata = MetaData()
@@ -70,8 +79,24 @@ class Store:
 
     def __init__(self, url: str) -> None:
         self.url = url
-        self.engine: Engine = create_engine(url, future=True)
-        metadata.create_all(self.engine)
+        self.engine: Engine = create_engine(url, future=True, pool_pre_ping=True)
+        self.is_postgres = self.engine.dialect.name == "postgresql"
+        create_tables(self.engine, metadata)
+
+    def notify(self, channel: str, payload: str = "") -> None:
+        """``NOTIFY channel, payload`` on PostgreSQL (delivered at commit); nothing elsewhere."""
+        if self.is_postgres:
+            with self.engine.begin() as conn:
+                conn.execute(text("SELECT pg_notify(:c, :p)"), {"c": channel, "p": payload})
+
+    def ping(self) -> bool:
+        """True when the database answers a trivial query."""
+        try:
+            with self.engine.connect() as conn:
+                conn.execute(text("SELECT 1"))
+            return True
+        except Exception:  # any driver error means: not reachable now
+            return False
 
     @classmethod
     def open(cls, state_dir: Path, url: str | None = None) -> Store:
@@ -87,13 +112,18 @@ class Store:
         now = time.time()
         expires = now + ttl if ttl is not None else None
         json.dumps(value)  # fail early on values that cannot be stored
+        values = {"namespace": namespace, "key": key, "value": value, "expires_at": expires, "updated_at": now}
         with self.engine.begin() as conn:
-            conn.execute(delete(records).where(and_(records.c.namespace == namespace, records.c.key == key)))
-            conn.execute(
-                records.insert().values(
-                    namespace=namespace, key=key, value=value, expires_at=expires, updated_at=now
-                )
-            )
+            if self.engine.dialect.name in ("postgresql", "sqlite"):
+                dialect = pg_dialect if self.is_postgres else sqlite_dialect
+                stmt = dialect.insert(records).values(**values)
+                conn.execute(stmt.on_conflict_do_update(
+                    index_elements=[records.c.namespace, records.c.key],
+                    set_={"value": stmt.excluded.value, "expires_at": stmt.excluded.expires_at,
+                          "updated_at": stmt.excluded.updated_at}))
+            else:
+                conn.execute(delete(records).where(and_(records.c.namespace == namespace, records.c.key == key)))
+                conn.execute(records.insert().values(**values))
 
     def get(self, namespace: str, key: str) -> Record | None:
         with self.engine.connect() as conn:
@@ -131,6 +161,17 @@ class Store:
         with self.engine.connect() as conn:
             for row in conn.execute(select(records)):
                 yield _record(row)
+
+
+def create_tables(engine: Engine, meta: MetaData) -> None:
+    """``meta.create_all``; on PostgreSQL under an advisory lock, so members starting at once
+    do not race on ``CREATE TABLE`` (a duplicate-type error otherwise)."""
+    if engine.dialect.name != "postgresql":
+        meta.create_all(engine)
+        return
+    with engine.begin() as conn:
+        conn.execute(text("SELECT pg_advisory_xact_lock(7420190)"))
+        meta.create_all(conn)
 
 
 def _live(now: float) -> Any:

@@ -1,0 +1,1 @@
+"""Operations logic without I/O: configuration diffs and array members' sync status."""

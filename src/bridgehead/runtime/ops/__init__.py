@@ -1,0 +1,1 @@
+"""Operating the gateway: the versioned configuration store, the gateway file, metrics."""
