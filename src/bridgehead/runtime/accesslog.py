@@ -61,6 +61,16 @@ class AccessLog:
                 self._fh.write(line + "\n")
         return record
 
+    def reopen(self) -> None:
+        """Open ``path`` afresh (after logrotate renamed it; SIGUSR1/SIGHUP in ``serve``)."""
+        if self.path is None:
+            return
+        fresh = open(self.path, "a", buffering=1, encoding="utf-8")
+        with self._lock:
+            old, self._fh = self._fh, fresh
+        if old is not None:
+            old.close()
+
     def close(self) -> None:
         if self._fh is not None and self._fh not in (sys.stdout, sys.stderr):
             self._fh.close()
