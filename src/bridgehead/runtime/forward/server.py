@@ -477,6 +477,11 @@ class ForwardProxy:
             code, detail = "upstream-bad-response", str(exc) or type(exc).__name__
         await self._refuse(inner, ctx, code, detail, start, method=head.method.decode(), url=url)
 
+    def stop_accepting(self) -> None:
+        """Close the listening socket; accepted connections carry on (serve: reload and drain)."""
+        if self._server is not None:
+            self._server.close()
+
 
 def _authority(target: str) -> tuple[str, int]:
     """``host:port`` of a CONNECT (RFC 9110 §9.3.6): the port is required."""

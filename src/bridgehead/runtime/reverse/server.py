@@ -504,6 +504,19 @@ class ReverseProxy:
         self._log(rt, state, route, identity or state.identity, start, ctx, action="deny", status=get(code).status,
                   code=code, reason=detail)
 
+    async def start_on(self, socks: dict[str, socket.socket]) -> None:
+        """Accept on ready listening sockets, one per listener name (serve keeps them across reloads)."""
+        for name, rt in self.listeners.items():
+            server = await asyncio.start_server(lambda r, w, rt=rt: self._handle(rt, r, w), sock=socks[name],
+                                                limit=2**20, backlog=1024)
+            self.servers.append(server)
+            self.ports[name] = server.sockets[0].getsockname()[1]
+
+    def stop_accepting(self) -> None:
+        """Close the listening sockets; accepted connections carry on (serve: reload and drain)."""
+        for server in self.servers:
+            server.close()
+
 
 def _pair(route: Route) -> tuple[str, str] | None:
     b = route.bridging_certificate
