@@ -199,4 +199,29 @@ ENTRIES: tuple[Failure, ...] = (
         references=("RFC 6585 §5",),
         status=431,
     ),
+    Failure(
+        code="client-timeout",
+        area="forward",
+        title="The client did not send its request in time",
+        cause="The request head did not complete within the head deadline, or the request body arrived more "
+        "slowly than the minimum body rate (a slow client or a slowloris attack holding connections open).",
+        fix="Nothing to do for an attack (the connection was closed). For a genuinely slow link raise "
+        "head_timeout / body_min_rate in the proxy's configuration; check what sits between the client and "
+        "the proxy.",
+        references=("RFC 9110 §15.5.9", "RFC 9112 §9.5"),
+        status=408,
+        signatures=(r"client-timeout", r"\b408 request time-?out\b"),
+    ),
+    Failure(
+        code="client-too-many-connections",
+        area="forward",
+        title="The client has more connections open than the proxy allows",
+        cause="The connection limit in total (max_connections) or per client address (max_connections_per_source) "
+        "was reached; the new connection was closed at once so that other clients keep being served.",
+        fix="Find what opens so many connections from that address (a loop, a scanner, a slowloris attack); "
+        "raise the limit only for a known, trusted source such as a NAT gateway or a downstream proxy.",
+        references=("RFC 6585 §4",),
+        status=503,
+        signatures=(r"client-too-many-connections", r"too many connections"),
+    ),
 )
