@@ -52,6 +52,21 @@ def test_explain_unknown_and_bad_input() -> None:
     assert p.returncode == 2 and "binary" in p.stderr
 
 
+def test_explain_code_list_and_header_line() -> None:
+    p = run("explain", "upstream-cert-expired")
+    assert p.returncode == 0 and "upstream-cert-expired" in p.stdout.splitlines()[0]
+    p = run("explain", "--json", "X-Bridgehead-Code: edge-no-route")
+    assert p.returncode == 0 and json.loads(p.stdout)["matches"][0]["code"] == "edge-no-route"
+    p = run("explain", "--list", "--json")
+    assert p.returncode == 0, p.stderr
+    codes = json.loads(p.stdout)["codes"]
+    assert len(codes) >= 80 and all({"code", "title"} <= set(c) for c in codes)
+    p = run("explain", "--list")
+    assert p.returncode == 0 and len(p.stdout.splitlines()) == len(codes)
+    p = run("explain", "--list", "something")
+    assert p.returncode == 2 and "takes no TEXT" in p.stderr
+
+
 # -- logs scan ------------------------------------------------------------------------------
 
 def _failure_log() -> str:

@@ -1,6 +1,9 @@
 """``bridgehead explain [TEXT | -] [--json]``: which registry failure is behind this error text.
 
-Reads the text from the argument, or from stdin when TEXT is ``-`` or absent. Exit status:
+Reads the text from the argument, or from stdin when TEXT is ``-`` or absent. TEXT may be
+a registry code, an ``X-Bridgehead-Code:`` header line, a TMG status number or a status
+line of a bridgehead page. ``--list`` prints every code with its title (JSON:
+``{"codes": [{"code", "title", "area", "status", ...platform numbers}]}``). Exit status:
 0 when at least one failure matched, 1 when nothing did (the output says so plainly),
 2 for unusable input (empty, binary).
 """
@@ -15,7 +18,7 @@ from rich.console import Console
 from rich.markup import escape
 
 from bridgehead.cli.common import CliError, emit_json, json_option
-from bridgehead.core.explain import MAX_INPUT, Explanation
+from bridgehead.core.explain import MAX_INPUT, Explanation, listing
 from bridgehead.core.explain import explain as run_explain
 
 
@@ -69,6 +72,9 @@ def _print_human(result: Explanation) -> None:
         out.print(f"[bold]{i}. {escape(f.code)}[/bold] — {escape(f.title)}")
         out.print(f"   [dim]matched:[/dim] {escape(' | '.join(m.matched))}")
         if i == 1:
+            runner_up = ", ".join(m.failure.code for m in result.matches[1:])
+            out.print(f"   [dim]confidence:[/dim] {result.confidence_label} ({result.confidence:.2f})"
+                      + (f"; runner-up: {escape(runner_up)}" if runner_up else ""))
             for line in shared:
                 out.print(f"   [dim]evidence:[/dim] {escape(line)}")
         out.print(f"   [bold]cause:[/bold] {escape(f.cause)}")
@@ -87,14 +93,29 @@ def _print_human(result: Explanation) -> None:
 @click.command("explain")
 @click.argument("text", nargs=-1)
 @click.option("--limit", type=click.IntRange(1, 50), default=5, show_default=True, help="Most matches shown.")
+@click.option("--list", "list_codes", is_flag=True, help="List every failure code with its title (no TEXT).")
 @json_option
-def explain(text: tuple[str, ...], limit: int, as_json: bool) -> None:
+def explain(text: tuple[str, ...], limit: int, list_codes: bool, as_json: bool) -> None:
     """Name the failure behind an error TEXT (argument, or stdin with '-'): code, cause, evidence, fix.
 
     Accepts any error text, IIS log line, event XML, HTTP header or whole PowerShell error.
     Windows codes are recognised in hex (0x80090346), unsigned (2148074310) and signed
-    (-2146892986) decimal. Exit status 0 = matched, 1 = nothing matched, 2 = bad input.
+    (-2146892986) decimal. TEXT may also be a failure code, an 'X-Bridgehead-Code:' header line,
+    a TMG status number or the status line of a bridgehead error page. --list prints every code.
+    Exit status 0 = matched, 1 = nothing matched, 2 = bad input.
     """
+    if list_codes:
+        if text:
+            raise CliError("--list takes no TEXT")
+        codes = listing()
+        if as_json:
+            emit_json({"codes": codes})
+        else:
+            out = Console(highlight=False, soft_wrap=True)
+            width = max(len(c["code"]) for c in codes)
+            for c in codes:
+                out.print(f"{escape(c['code']).ljust(width)}  {escape(c['title'])}")
+        return
     body = _read_input(text)
     if not body.strip():
         raise CliError("empty input")

@@ -2,8 +2,9 @@
 
 A proxy-generated error is a complete HTTP/1.1 response: an HTML page for people, the
 registry code in ``X-Bridgehead-Code`` and the TMG status in ``X-Bridgehead-TMG-Status``
-for scripts, and (like TMG) the title in the reason phrase so a client that shows only
-the status line — DirSync's "(502) Proxy Error ( … )" — still shows the cause.
+for scripts (:data:`CODE_HEADER` is the one header name for the code on every page
+bridgehead serves, its backend's 401s included), and (like TMG) the title in the reason
+phrase so a client that shows only the status line — DirSync's "(502) Proxy Error ( … )" — still shows the cause.
 """
 
 from __future__ import annotations
@@ -11,6 +12,9 @@ from __future__ import annotations
 import html
 
 from bridgehead.failures import get
+
+CODE_HEADER = "X-Bridgehead-Code"
+TMG_HEADER = "X-Bridgehead-TMG-Status"
 
 _REASONS = {400: "Bad Request", 401: "Unauthorized", 403: "Forbidden", 404: "Not Found",
             431: "Request Header Fields Too Large", 502: "Proxy Error", 504: "Gateway Timeout"}
@@ -39,8 +43,8 @@ def render(code: str, *, detail: str = "", host: str = "", status: int | None = 
         f"HTTP/1.1 {status} {reason}\r\n"
         "Content-Type: text/html; charset=utf-8\r\n"
         f"Content-Length: {len(body)}\r\n"
-        f"X-Bridgehead-Code: {failure.code}\r\n"
-        + (f"X-Bridgehead-TMG-Status: {failure.tmg}\r\n" if failure.tmg else "")
+        f"{CODE_HEADER}: {failure.code}\r\n"
+        + (f"{TMG_HEADER}: {failure.tmg}\r\n" if failure.tmg else "")
         + "Cache-Control: no-store\r\n"
         "Connection: close\r\n\r\n"
     )

@@ -9,7 +9,16 @@ How it works:
 3. Domain hints adjust the ranking where the text itself says which of two neighbours
    applies (2000003 with Expected/Actual hosts that differ → audience mismatch; without the
    pair, or only the scheme differs → Host header / offloading).
-4. Evidence shared by all matches is extracted once: hosts, users, HTTP status codes,
+4. Bridgehead's own words are recognised directly: a registry code (``upstream-cert-expired``),
+   an ``X-Bridgehead-Code:`` / ``X-Bridgehead-TMG-Status:`` header line, and the status line
+   of its pages — whole, shortened ("Proxy Error ( The server certificate has exp…") or
+   reworded — by the share of an entry's title words the text contains.
+5. Stated facts override patterns: a server that offered only ``Basic`` is not an NTLM /
+   Extended Protection failure whatever client text surrounds it; an explicit TLS alert name
+   or number outweighs a generic Windows number.
+6. The answer carries a confidence (the top score and its lead over the runner-up); the
+   runner-up causes are the further matches.
+7. Evidence shared by all matches is extracted once: hosts, users, HTTP status codes,
    Windows codes in all three spellings, Expected/Actual audience hosts, token issuer, and a
    decoded summary of any Authorization/Negotiate/Bearer value (never the raw token).
 
@@ -24,12 +33,15 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from bridgehead.failures import REGISTRY, Failure, by_number
+from bridgehead.failures import REGISTRY, Failure, by_number, by_tls_alert, by_tmg
 from bridgehead.wire import authsummary
 
 MAX_INPUT = 1024 * 1024
 SIGNATURE_BASE = 10
 NUMBER_SCORE = 40
+CODE_SCORE = 100  # the text names a registry code (or carries bridgehead's code header)
+TITLE_SCORE = 45  # the text is (most of) an entry's title: bridgehead's own status line
+FACT_SCORE = 50  # a stated fact (an explicit TLS alert, the offered schemes) decides
 
 _HEX = re.compile(r"(?<![0-9A-Za-z])0x([0-9A-Fa-f]{1,8})(?![0-9A-Za-z])")
 _DEC = re.compile(r"(?<![\w.])(-?\d{5,10})(?![\w])")
@@ -80,8 +92,26 @@ class Explanation:
     evidence: dict[str, Any] = field(default_factory=dict)
     truncated: bool = False
 
+    @property
+    def confidence(self) -> float:
+        """0..1: how strong the top match is and how far it leads the runner-up."""
+        if not self.matches:
+            return 0.0
+        top = self.matches[0].score
+        second = self.matches[1].score if len(self.matches) > 1 else 0
+        strength = min(1.0, top / 60)
+        lead = (top - second) / top if top else 0.0
+        return round(strength * (0.5 + 0.5 * lead), 2)
+
+    @property
+    def confidence_label(self) -> str:
+        c = self.confidence
+        return "high" if c >= 0.7 else "medium" if c >= 0.4 else "low" if self.matches else "none"
+
     def as_dict(self) -> dict[str, Any]:
-        return {"matches": [m.as_dict(self.evidence) for m in self.matches], "truncated": self.truncated}
+        return {"matches": [m.as_dict(self.evidence) for m in self.matches], "truncated": self.truncated,
+                "confidence": self.confidence, "confidence_label": self.confidence_label,
+                "runner_up": [m.failure.code for m in self.matches[1:]]}
 
 
 @functools.lru_cache(maxsize=1)
@@ -178,6 +208,102 @@ def _hints(evidence: dict[str, Any], scores: dict[str, int]) -> None:
             scores["oauth-host-header-missing"] = scores["oauth-audience-host-mismatch"] + 5
 
 
+_CODE_HEADER = re.compile(r"x-bridgehead-(?:code|failure)\s*[:=]\s*\"?([a-z0-9][a-z0-9-]{1,60})", re.I)
+_TMG_HEADER = re.compile(r"x-bridgehead-tmg-status\s*[:=]\s*(\d{5})", re.I)
+_CODE_TOKEN = re.compile(r"(?<![\w-])([a-z][a-z0-9]*(?:-[a-z0-9]+)+)(?![\w-])")
+_WORD = re.compile(r"[a-z0-9]+")
+# the reason phrase of bridgehead's status line: "502 Proxy Error ( TITLE. )", possibly cut off
+_REASON = re.compile(r"(?:proxy error|unauthorized|forbidden|not found|bad request|timeout|too large|error|"
+                     r"required)\s*\(\s*([^\r\n]{8,300}?)\s*(?:\.?\s*\)\s*$|\u2026|\.\.\.|$)", re.I | re.M)
+_STOP = frozenset("the a an is are was were be been has have had of to for by in on at or and with that this "
+                  "it its not no from as than cannot can could does did do".split())
+_STATUS_LINE = re.compile(r"proxy error|\bHTTP/\d(?:\.\d)?\s+\d{3}|\(\d{3}\)|^\s*\d{3}\s", re.I | re.M)
+# Alerts by number in the wording of OpenSSL, Schannel, .NET and Java (RFC 8446 §6)
+_ALERT_NUMBER = re.compile(
+    r"(?:fatal )?alert(?: code| number| description| message)?(?: is| was| received)?[\s:=(#]*(\d{1,3})\b", re.I
+)
+
+
+def _stem(word: str) -> str:
+    return word[:5]
+
+
+def _title_words(title: str) -> tuple[str, ...]:
+    words = [_stem(w) for w in _WORD.findall(title.lower()) if w not in _STOP and len(w) > 2]
+    return tuple(dict.fromkeys(words))
+
+
+@functools.lru_cache(maxsize=1)
+def _titles() -> tuple[tuple[str, tuple[str, ...]], ...]:
+    return tuple((f.code, _title_words(f.title)) for f in REGISTRY.values())
+
+
+@functools.lru_cache(maxsize=1)
+def _flat_titles() -> tuple[tuple[str, str], ...]:
+    return tuple((f.code, " ".join(_WORD.findall(f.title.lower()))) for f in REGISTRY.values())
+
+
+def _direct(text: str, scores: dict[str, int], hits: dict[str, list[str]]) -> None:
+    """Bridgehead's own words: codes, its headers, its status lines (module docstring, step 4)."""
+    def add(code: str, score: int, why: str) -> None:
+        scores[code] = scores.get(code, 0) + score
+        hits.setdefault(code, []).append(why)
+
+    in_header = {m.group(1).lower() for m in _CODE_HEADER.finditer(text)} & REGISTRY.keys()
+    for code in sorted(in_header):  # the page's own header decides, whatever its body quotes
+        add(code, 3 * CODE_SCORE, f"X-Bridgehead-Code {code}")
+    named = {m.group(1) for m in _CODE_TOKEN.finditer(text.lower()) if m.group(1) in REGISTRY}
+    for code in sorted(named - in_header):
+        add(code, CODE_SCORE, f"code {code}")
+    for m in _TMG_HEADER.finditer(text):
+        for failure in by_tmg(int(m.group(1))):
+            add(failure.code, CODE_SCORE // 2, f"X-Bridgehead-TMG-Status {m.group(1)}")
+    if len(text) > 4000:
+        return
+    for m in _REASON.finditer(text):  # "Proxy Error ( The server certificate has exp…"
+        fragment = " ".join(_WORD.findall(m.group(1).lower()))
+        if len(fragment) < 12:
+            continue
+        same = [code for code, title in _flat_titles() if title.startswith(fragment) or fragment.startswith(title)]
+        for code in same:
+            add(code, TITLE_SCORE + (35 if len(same) == 1 else 0), f"status line '{m.group(1).strip()[:80]}'")
+    words = {_stem(w) for w in _WORD.findall(text.lower()) if len(w) > 2}
+    partial = [w for w in _WORD.findall(text.lower()[-40:]) if len(w) > 2][-1:]  # a cut-off last word
+    status_line = bool(_STATUS_LINE.search(text))
+    for code, title in _titles():
+        if len(title) < 3:
+            continue
+        have = sum(1 for w in title if w in words or any(w.startswith(p[:5]) and len(p) >= 3 for p in partial))
+        share = have / len(title)
+        # a status line of bridgehead's pages: most of the title; free text: nearly all of it
+        if share >= (0.6 if status_line else 0.85) and have >= 3:
+            add(code, int(TITLE_SCORE * share * (0.7 if status_line else 1.0)), f"title words {have}/{len(title)}")
+
+
+def _facts(text: str, scores: dict[str, int], hits: dict[str, list[str]]) -> None:
+    """Stated facts that override patterns (module docstring, step 5)."""
+    lowered = text.lower()
+    # The schemes the server offered, as clients quote them.
+    offered = re.findall(r"authentication header received from the server was '([^']*)'", lowered)
+    offered += re.findall(r"www-authenticate:\s*([a-z-]+)", lowered)
+    schemes = {o.split()[0].strip(",") for o in offered if o.strip()}
+    if schemes and schemes <= {"basic"}:
+        for code in list(scores):
+            if code.startswith(("ntlm-", "ep-")):
+                scores[code] = max(1, scores[code] // 4)
+        scores["auth-basic-only"] = scores.get("auth-basic-only", 0) + FACT_SCORE + 20
+        hits.setdefault("auth-basic-only", []).append("the server offered only Basic")
+    # An explicit TLS alert outweighs a generic Windows number (SEC_E_ILLEGAL_MESSAGE, ...).
+    alerts = {int(m.group(1)) for m in _ALERT_NUMBER.finditer(text)}
+    for code in list(scores):
+        if code.startswith("tls-alert-") and any(h for h in hits.get(code, []) if not h.startswith("0x")):
+            alerts.add(int(code.rsplit("-", 1)[1]))
+    for alert in sorted(alerts):
+        for failure in by_tls_alert(alert):
+            scores[failure.code] = scores.get(failure.code, 0) + FACT_SCORE
+            hits.setdefault(failure.code, []).append(f"TLS alert {alert}")
+
+
 def explain(text: str, limit: int = 8) -> Explanation:
     """The registry entries that match ``text``, best first (at most ``limit``)."""
     truncated = len(text) > MAX_INPUT
@@ -197,9 +323,17 @@ def explain(text: str, limit: int = 8) -> Explanation:
             scores[failure.code] = scores.get(failure.code, 0) + NUMBER_SCORE
             shown = f"0x{value:08X} ({value})" if value >= 0x10000000 else str(value)  # TMG/Exchange: decimal
             hits.setdefault(failure.code, []).append(shown)
+    _direct(text, scores, hits)
+    _facts(text, scores, hits)
     evidence = extract_evidence(text)
     _hints(evidence, scores)
     order = {code: i for i, code in enumerate(REGISTRY)}
-    ranked = sorted(scores, key=lambda c: (-scores[c], order[c]))[:limit]
+    ranked = sorted((c for c in scores if c in REGISTRY), key=lambda c: (-scores[c], order[c]))[:limit]
     matches = [ExplainMatch(REGISTRY[c], scores[c], tuple(_unique(hits.get(c, [])))) for c in ranked]
     return Explanation(matches=matches, evidence=evidence, truncated=truncated)
+
+
+def listing() -> list[dict[str, Any]]:
+    """Every registry code with its title, area, HTTP status and platform numbers (``explain --list``)."""
+    return [{"code": f.code, "title": f.title, "area": f.area, "status": f.status, **f.platform()}
+            for f in REGISTRY.values()]

@@ -16,7 +16,7 @@ from __future__ import annotations
 from bridgehead.failures import forward, general, kerberos, ntlm, oauth, reverse
 from bridgehead.failures.model import Failure
 
-__all__ = ["REGISTRY", "Failure", "by_number", "by_tmg", "get"]
+__all__ = ["REGISTRY", "Failure", "by_number", "by_tls_alert", "by_tmg", "by_x509", "get", "platform_number"]
 
 
 def _collect() -> dict[str, Failure]:
@@ -40,12 +40,48 @@ def get(code: str) -> Failure:
         raise KeyError(f"unknown failure code {code!r}") from None
 
 
+def _index(key: str) -> dict[int, tuple[Failure, ...]]:
+    table: dict[int, list[Failure]] = {}
+    for entry in REGISTRY.values():
+        value = getattr(entry, key)
+        values = value if isinstance(value, tuple) else (() if value is None else (value,))
+        for number in values:
+            table.setdefault(number, []).append(entry)
+    return {n: tuple(entries) for n, entries in table.items()}
+
+
+_BY_NUMBER = _index("numbers")
+_BY_TMG = _index("tmg")
+_BY_X509 = _index("x509_errors")
+_BY_ALERT = _index("tls_alerts")
+
+
 def by_tmg(status: int) -> list[Failure]:
     """Entries whose TMG/ISA status equals ``status`` (e.g. 12229)."""
-    return [f for f in REGISTRY.values() if f.tmg == status]
+    return list(_BY_TMG.get(status, ()))
 
 
 def by_number(value: int) -> list[Failure]:
-    """Entries that carry the Windows/NTSTATUS number ``value`` (any sign, 32-bit)."""
-    unsigned = value & 0xFFFFFFFF
-    return [f for f in REGISTRY.values() if unsigned in f.numbers]
+    """Entries that carry the Windows/NTSTATUS/TMG/Exchange number ``value`` (any sign, 32-bit)."""
+    return list(_BY_NUMBER.get(value & 0xFFFFFFFF, ()))
+
+
+def by_x509(verify_code: int) -> list[Failure]:
+    """Entries for the OpenSSL ``X509_V_ERR_*`` value ``verify_code`` (e.g. 10 = certificate expired)."""
+    return list(_BY_X509.get(verify_code, ()))
+
+
+def by_tls_alert(alert: int) -> list[Failure]:
+    """Entries for the TLS alert description ``alert`` (e.g. 48 = unknown_ca)."""
+    return list(_BY_ALERT.get(alert, ()))
+
+
+def platform_number(code: str, field: str) -> int:
+    """The first platform number ``field`` (``ntstatus``, ``hresult``, ``iis_win32``, ``tmg`` …) of
+    ``code``; ``KeyError`` when the entry has none (a table that needs it must not guess)."""
+    value = getattr(get(code), field)
+    if isinstance(value, tuple):
+        value = value[0] if value else None
+    if not isinstance(value, int):
+        raise KeyError(f"failure {code!r} has no {field}")
+    return value

@@ -34,7 +34,6 @@ ENTRIES: tuple[Failure, ...] = (
             r"https inspection is applied to the request",
             r"\b12229\b",
         ),
-        numbers=(12229,),
     ),
     Failure(
         code="client-cert-requested-after-request",
@@ -58,6 +57,8 @@ ENTRIES: tuple[Failure, ...] = (
     ),
     Failure(
         code="upstream-cert-expired",
+        hresult=(0x800B0101, 0x80090328),
+        x509_errors=(10,),
         area="forward",
         title="The server certificate has expired",
         cause="The certificate the server presented is past its notAfter date.",
@@ -67,10 +68,10 @@ ENTRIES: tuple[Failure, ...] = (
         tmg=12225,
         windows=("CERT_E_EXPIRED 0x800B0101", "SEC_E_CERT_EXPIRED 0x80090328"),
         signatures=(r"certificate (has )?expired", r"\bCERT_E_EXPIRED\b", r"\b12225\b"),
-        numbers=(0x800B0101, 0x80090328, 12225),
     ),
     Failure(
         code="upstream-cert-not-yet-valid",
+        x509_errors=(9,),
         area="forward",
         title="The server certificate is not yet valid",
         cause="The certificate's notBefore date is in the future (or the proxy's clock is behind).",
@@ -78,10 +79,11 @@ ENTRIES: tuple[Failure, ...] = (
         references=("RFC 5280 §4.1.2.5",),
         tmg=12224,
         signatures=(r"certificate is not yet valid", r"\b12224\b"),
-        numbers=(12224,),
     ),
     Failure(
         code="upstream-cert-untrusted",
+        hresult=(0x800B0109, 0x80090325),
+        x509_errors=(2, 18, 19, 20, 21, 27),
         area="forward",
         title="The server certificate was issued by a CA that is not trusted",
         cause="The chain the server sent does not lead to a CA in the proxy's trust store (system store plus "
@@ -92,10 +94,11 @@ ENTRIES: tuple[Failure, ...] = (
         windows=("CERT_E_UNTRUSTEDROOT 0x800B0109", "SEC_E_UNTRUSTED_ROOT 0x80090325"),
         signatures=(r"unable to get local issuer", r"self[- ]signed certificate", r"untrusted root",
                     r"\bCERT_E_UNTRUSTEDROOT\b", r"\b12226\b"),
-        numbers=(0x800B0109, 0x80090325, 12226),
     ),
     Failure(
         code="upstream-cert-name-mismatch",
+        hresult=(0x800B010F,),
+        x509_errors=(62, 64),
         area="forward",
         title="The server certificate does not match the requested host name",
         cause="No subjectAltName of the server certificate matches the host the client asked for.",
@@ -105,10 +108,11 @@ ENTRIES: tuple[Failure, ...] = (
         windows=("CERT_E_CN_NO_MATCH 0x800B010F",),
         signatures=(r"hostname mismatch", r"name mismatch", r"doesn't match", r"\bCERT_E_CN_NO_MATCH\b",
                     r"\b12227\b", r"RemoteCertificateNameMismatch", r"CN name does not match"),
-        numbers=(0x800B010F, 12227),
     ),
     Failure(
         code="upstream-cert-not-server",
+        hresult=(0x800B0110,),
+        x509_errors=(26,),
         area="forward",
         title="The certificate presented by the server is not a server certificate",
         cause="The server certificate's extended key usage lacks Server Authentication (1.3.6.1.5.5.7.3.1).",
@@ -117,10 +121,11 @@ ENTRIES: tuple[Failure, ...] = (
         tmg=12228,
         windows=("CERT_E_WRONG_USAGE 0x800B0110",),
         signatures=(r"unsupported certificate purpose", r"not a server certificate", r"\b12228\b"),
-        numbers=(0x800B0110, 12228),
     ),
     Failure(
         code="upstream-cert-revoked",
+        hresult=(0x80092010,),
+        x509_errors=(23,),
         area="forward",
         title="The server certificate has been revoked",
         cause="The issuing CA's revocation information (CRL or OCSP) lists the server certificate as revoked.",
@@ -129,7 +134,6 @@ ENTRIES: tuple[Failure, ...] = (
         tmg=12230,
         windows=("CRYPT_E_REVOKED 0x80092010",),
         signatures=(r"certificate (has been )?revoked", r"\bCRYPT_E_REVOKED\b", r"\b12230\b"),
-        numbers=(0x80092010, 12230),
     ),
     Failure(
         code="upstream-tls-failed",

@@ -17,6 +17,7 @@ _TMG_LOG = "https://learn.microsoft.com/en-us/previous-versions/tn-archive/ee658
 ENTRIES: tuple[Failure, ...] = (
     Failure(
         code="tls-alert-40",
+        tls_alerts=(40,),
         area="general",
         title="TLS alert 40 handshake_failure",
         cause="The peer found no acceptable set of parameters (no common cipher suite, signature algorithm "
@@ -38,6 +39,7 @@ ENTRIES: tuple[Failure, ...] = (
     ),
     Failure(
         code="tls-alert-42",
+        tls_alerts=(42,),
         area="general",
         title="TLS alert 42 bad_certificate",
         cause="The peer rejected the certificate it received (corrupt, wrong signature, or a client "
@@ -54,6 +56,7 @@ ENTRIES: tuple[Failure, ...] = (
     ),
     Failure(
         code="tls-alert-48",
+        tls_alerts=(48,),
         area="general",
         title="TLS alert 48 unknown_ca",
         cause="The peer could not build a chain to a CA it trusts for the certificate it received: a client "
@@ -72,6 +75,7 @@ ENTRIES: tuple[Failure, ...] = (
     ),
     Failure(
         code="tls-alert-116",
+        tls_alerts=(116,),
         area="general",
         title="TLS alert 116 certificate_required (TLS 1.3)",
         cause="A TLS 1.3 server required a client certificate and got none. In TLS 1.3 the client's "
@@ -98,7 +102,6 @@ ENTRIES: tuple[Failure, ...] = (
         tmg=12202,
         status=403,
         signatures=(r"\b12202\b", r"denied the specified uniform resource locator"),
-        numbers=(12202,),
     ),
     Failure(
         code="tmg-12209",
@@ -116,7 +119,6 @@ ENTRIES: tuple[Failure, ...] = (
             r"requires authorization to fulfill the request",
             r"\(407\) proxy authentication",
         ),
-        numbers=(12209,),
     ),
     Failure(
         code="tls-cert-validation-failed",

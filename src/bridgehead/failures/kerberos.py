@@ -19,6 +19,8 @@ _ERREF_HR = "MS-ERREF §2.1 (HRESULT values)"
 ENTRIES: tuple[Failure, ...] = (
     Failure(
         code="krb-clock-skew",
+        hresult=(0x80090324,),
+        ntstatus=(0xC0000133,),
         area="kerberos",
         title="Clock skew too great (KRB_AP_ERR_SKEW)",
         cause="The clocks of client, KDC and server differ by more than the allowed skew (5 minutes by "
@@ -31,7 +33,6 @@ ENTRIES: tuple[Failure, ...] = (
         status=401,
         signatures=(r"KRB_AP_ERR_SKEW\b", r"clock skew too great", r"too (large|great) time skew",
                     r"\bSEC_E_TIME_SKEW\b"),
-        numbers=(0x80090324, 0xC0000133),
     ),
     Failure(
         code="krb-badoption",

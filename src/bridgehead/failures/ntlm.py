@@ -31,6 +31,10 @@ _IIS_STATUS = (
 ENTRIES: tuple[Failure, ...] = (
     Failure(
         code="ntlm-bad-bindings",
+        hresult=(0x80090346,),
+        ntstatus=(0xC000035B,),
+        iis_win32=0xC000035B,
+        freb_error=(0x80090346, "Client's supplied SSPI channel bindings were incorrect."),
         area="ntlm",
         title="Client's supplied SSPI channel bindings were incorrect (Extended Protection)",
         cause=(
@@ -64,7 +68,6 @@ ENTRIES: tuple[Failure, ...] = (
             r"\bSTATUS_BAD_BINDINGS\b",
             r"\b401\s+1\s+3221226331\b",
         ),
-        numbers=(0x80090346, 0xC000035B),
     ),
     Failure(
         code="ntlm-ep-terminating-proxy",
@@ -104,6 +107,10 @@ ENTRIES: tuple[Failure, ...] = (
     ),
     Failure(
         code="ntlm-logon-failure",
+        ntstatus=(0xC000006D,),
+        hresult=(0x8009030C,),
+        iis_win32=0x8009030C,
+        freb_error=(0x8009030C, "The logon attempt failed"),
         area="ntlm",
         title="The user name or password is incorrect",
         cause=(
@@ -135,10 +142,12 @@ ENTRIES: tuple[Failure, ...] = (
             r"\b401\s+1\s+1326\b",
             r"access is denied due to invalid credentials",
         ),
-        numbers=(0xC000006D, 0x8009030C),
     ),
     Failure(
         code="ntlm-invalid-token",
+        hresult=(0x80090308,),
+        iis_win32=0x80090308,
+        freb_error=(0x80090308, "The token supplied to the function is invalid"),
         area="ntlm",
         title="The token supplied to the function is invalid",
         cause=(
@@ -160,10 +169,10 @@ ENTRIES: tuple[Failure, ...] = (
             r"\bSEC_E_INVALID_TOKEN\b",
             r"\b401\s+1\s+2148074248\b",
         ),
-        numbers=(0x80090308,),
     ),
     Failure(
         code="ntlm-wrong-principal",
+        hresult=(0x80090322,),
         area="ntlm",
         title="The target principal name is incorrect",
         cause=(
@@ -181,10 +190,11 @@ ENTRIES: tuple[Failure, ...] = (
         windows=("SEC_E_WRONG_PRINCIPAL 0x80090322",),
         status=401,
         signatures=(r"the target principal name is incorrect", r"\bSEC_E_WRONG_PRINCIPAL\b"),
-        numbers=(0x80090322,),
     ),
     Failure(
         code="ntlm-ntlmv1-refused",
+        iis_win32=0xC000035B,
+        freb_error=(0x80090346, "Client's supplied SSPI channel bindings were incorrect."),
         area="ntlm",
         title="NTLMv1 cannot pass Extended Protection 'Require'",
         cause=(
@@ -204,6 +214,8 @@ ENTRIES: tuple[Failure, ...] = (
     ),
     Failure(
         code="ntlm-spn-not-allowed",
+        iis_win32=0xC000035B,
+        freb_error=(0x80090346, "Client's supplied SSPI channel bindings were incorrect."),
         area="ntlm",
         title="Extended Protection 'Proxy' mode: the SPN in MsvAvTargetName is not in the allowed list",
         cause=(
@@ -222,6 +234,8 @@ ENTRIES: tuple[Failure, ...] = (
     ),
     Failure(
         code="ntlm-zero-binding",
+        iis_win32=0xC000035B,
+        freb_error=(0x80090346, "Client's supplied SSPI channel bindings were incorrect."),
         area="ntlm",
         title="An all-zero (unbound) channel binding was refused",
         cause=(

@@ -43,7 +43,7 @@ ENTRIES: tuple[Failure, ...] = (
         exchange=_diag(2000000, "invalid_signature", "The token has an invalid signature."),
         status=401,
         signatures=(r"\b2000000;", r"error_category=\"?invalid_signature", r"invalid signature"),
-        numbers=(2000000,),
+        ms_diagnostics=2000000,
         category="invalid_signature",
     ),
     Failure(
@@ -58,7 +58,7 @@ ENTRIES: tuple[Failure, ...] = (
         exchange=_diag(2000001, "invalid_token", "The token is invalid."),
         status=401,
         signatures=(r"\b2000001;", r"error_category=\"?invalid_token"),
-        numbers=(2000001,),
+        ms_diagnostics=2000001,
         category="invalid_token",
     ),
     Failure(
@@ -73,7 +73,7 @@ ENTRIES: tuple[Failure, ...] = (
         exchange=_diag(2000002, "token_expired", "The token has expired."),
         status=401,
         signatures=(r"\b2000002;", r"error_category=\"?token_expired", r"token (has )?expired"),
-        numbers=(2000002,),
+        ms_diagnostics=2000002,
         category="token_expired",
     ),
     Failure(
@@ -107,7 +107,7 @@ ENTRIES: tuple[Failure, ...] = (
             r"expected '[^']*'\.?\s*actual '[^']*'",
             r"error_category=\"?invalid_resource",
         ),
-        numbers=(2000003,),
+        ms_diagnostics=2000003,
         category="invalid_resource",
     ),
     Failure(
@@ -120,7 +120,7 @@ ENTRIES: tuple[Failure, ...] = (
         exchange=_diag(2000004, "invalid_tenant", "The tenant is invalid."),
         status=401,
         signatures=(r"\b2000004;", r"error_category=\"?invalid_tenant"),
-        numbers=(2000004,),
+        ms_diagnostics=2000004,
         category="invalid_tenant",
     ),
     Failure(
@@ -139,7 +139,7 @@ ENTRIES: tuple[Failure, ...] = (
             r"error_category=\"?invalid_user",
             r"user-context in the token does not exist",
         ),
-        numbers=(2000005,),
+        ms_diagnostics=2000005,
         category="invalid_user",
     ),
     Failure(
@@ -154,7 +154,7 @@ ENTRIES: tuple[Failure, ...] = (
         exchange=_diag(2000006, "invalid_client", "The client is invalid."),
         status=401,
         signatures=(r"\b2000006;", r"error_category=\"?invalid_client"),
-        numbers=(2000006,),
+        ms_diagnostics=2000006,
         category="invalid_client",
     ),
     Failure(
@@ -169,7 +169,7 @@ ENTRIES: tuple[Failure, ...] = (
         exchange=_diag(2000007, "internal_error", "An internal error occurred."),
         status=500,
         signatures=(r"\b2000007;", r"error_category=\"?internal_error"),
-        numbers=(2000007,),
+        ms_diagnostics=2000007,
         category="internal_error",
     ),
     Failure(
@@ -183,7 +183,7 @@ ENTRIES: tuple[Failure, ...] = (
         exchange=_diag(2000008, "invalid_grant", "The grant is invalid."),
         status=401,
         signatures=(r"\b2000008;", r"error_category=\"?invalid_grant"),
-        numbers=(2000008,),
+        ms_diagnostics=2000008,
         category="invalid_grant",
     ),
     Failure(
@@ -207,7 +207,7 @@ ENTRIES: tuple[Failure, ...] = (
             r"the issuer of the token is unknown",
             r"error_category=\"?(invalid_issuer|invalid_certificate)",
         ),
-        numbers=(2000009,),
+        ms_diagnostics=2000009,
         category="invalid_issuer",
     ),
     Failure(

@@ -34,7 +34,6 @@ ENTRIES: tuple[Failure, ...] = (
         status=403,
         signatures=(r"\b12213\b", r"requires a client certificate to (fulfill|complete) the request",
                     r"403\.7\b", r"no (client )?certificate (was )?(presented|sent|returned)"),
-        numbers=(12213,),
     ),
     Failure(
         code="edge-client-cert-untrusted",
@@ -48,7 +47,6 @@ ENTRIES: tuple[Failure, ...] = (
         windows=("HTTP 403.16 Client certificate is untrusted or invalid", "CERT_E_UNTRUSTEDROOT 0x800B0109"),
         status=403,
         signatures=(r"\b12221\b", r"client certificate[\s\S]{0,60}(untrusted|not trusted)", r"403\.16\b"),
-        numbers=(12221,),
     ),
     Failure(
         code="edge-client-cert-not-acceptable",
@@ -63,7 +61,6 @@ ENTRIES: tuple[Failure, ...] = (
         windows=("HTTP 403.13/403.16",),
         status=403,
         signatures=(r"\b12222\b", r"client certificate[\s\S]{0,60}(not acceptable|restriction)"),
-        numbers=(12222,),
     ),
     Failure(
         code="edge-client-cert-revoked",
