@@ -1,8 +1,10 @@
 """The ``bridgehead`` command: a click group whose sub-commands load lazily.
 
 Each area keeps its commands in its own module under ``bridgehead.cli``; :data:`COMMANDS`
-maps a command name to ``module:attribute``. Loading lazily keeps ``bridgehead --help``
-fast and lets one area's optional dependency (gssapi, psycopg) stay optional.
+maps a command name to ``module:attribute``. A command's module is imported when the command
+runs; ``bridgehead --help`` imports them all (about 0.7 s) so that a module that cannot be
+imported is listed with its error rather than left out. Optional dependencies (gssapi,
+psycopg) are imported inside the commands that need them.
 
 Errors: every command raises :class:`bridgehead.cli.common.CliError` (or a
 ``click.ClickException``) for bad input; :func:`main` turns anything else into one line
@@ -19,6 +21,7 @@ from typing import Any
 import click
 
 from bridgehead import __version__
+from bridgehead.cli.common import CliError
 
 COMMANDS: dict[str, tuple[str, str]] = {
     # name: (module, attribute)
@@ -57,6 +60,23 @@ SUMMARIES: dict[str, str] = {
 }
 
 
+def _broken(name: str, error: BaseException) -> click.Command:
+    """What a command whose module cannot be imported becomes: listed in ``--help`` with the import
+    error, and one line (exit 2) when run, so a broken install is visible instead of hidden."""
+    message = f"command {name!r} cannot be loaded (broken install?): {type(error).__name__}: {error}"
+
+    def fail() -> None:
+        raise CliError(message)
+
+    return _BrokenCommand(name, callback=fail, help=message, add_help_option=False,
+                          short_help=f"cannot be loaded (broken install?): {type(error).__name__}: {error}",
+                          context_settings={"ignore_unknown_options": True, "allow_extra_args": True})
+
+
+class _BrokenCommand(click.Command):
+    pass
+
+
 class LazyGroup(click.Group):
     def list_commands(self, ctx: click.Context) -> list[str]:
         return sorted(COMMANDS)
@@ -64,12 +84,12 @@ class LazyGroup(click.Group):
     def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
         rows = []
         for name in self.list_commands(ctx):
+            command = self.get_command(ctx, name)  # imports the module: a broken one shows its error
             summary = SUMMARIES.get(name)
-            if summary is None:
-                command = self.get_command(ctx, name)
-                if command is None:
-                    continue
-                summary = command.get_short_help_str(limit=90)
+            if command is None:
+                continue
+            if summary is None or isinstance(command, _BrokenCommand):
+                summary = command.get_short_help_str(limit=200)
             rows.append((name, summary))
         if rows:
             with formatter.section("Commands"):
@@ -81,11 +101,9 @@ class LazyGroup(click.Group):
             return None
         try:
             module = importlib.import_module(target[0])
-        except ModuleNotFoundError as exc:
-            if exc.name != target[0]:
-                raise
-            return None  # registered but not yet built: not listed
-        command: click.Command = getattr(module, target[1])
+            command: click.Command = getattr(module, target[1])
+        except Exception as exc:  # ImportError, a missing shared library, an error at import time
+            return _broken(cmd_name, exc)
         return command
 
 
