@@ -117,5 +117,11 @@ def test_tmg_log_codes() -> None:
 @settings(max_examples=200, deadline=None)
 @given(st.binary(max_size=3000), st.lists(st.integers(1, 500), max_size=10))
 def test_fuzz_scanner(noise: bytes, chunks: list[int]) -> None:
-    result, _ = _scan(IIS_HEADER.encode() + noise, chunks=chunks)
-    assert result.records >= 0
+    # any bytes after a valid header, fed in any chunking: the same records, errors and findings as
+    # fed at once, and never more records than lines after the header
+    data = IIS_HEADER.encode() + noise + b"\n" + _failing_logon().encode()
+    result, findings = _scan(data, chunks=chunks)
+    whole, whole_findings = _scan(data)
+    assert (result.records, result.errors) == (whole.records, whole.errors)
+    assert {c: f.count for c, f in findings.by_code.items()} == {c: f.count for c, f in whole_findings.by_code.items()}
+    assert 3 <= result.records <= data.count(b"\n") - IIS_HEADER.count("\n")
