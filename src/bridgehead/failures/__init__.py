@@ -8,15 +8,18 @@ thing. ``signatures`` (case-insensitive regular expressions) and ``numbers`` (Wi
 NTSTATUS / TMG numbers) let ``explain`` recognise the failure in foreign text.
 
 Entries live in one module per area (``forward``, ``ntlm``, ``oauth``, ...); this module
-collects them into :data:`REGISTRY` and refuses duplicates at import time.
+collects them into :data:`REGISTRY` and refuses duplicates at import time. :class:`Code`
+(``failures/codes.py``, generated from the registry by ``python -m
+bridgehead.failures.gencodes``) names every code for code that raises one.
 """
 
 from __future__ import annotations
 
 from bridgehead.failures import forward, general, kerberos, ntlm, oauth, reverse
+from bridgehead.failures.codes import Code
 from bridgehead.failures.model import Failure
 
-__all__ = ["REGISTRY", "Failure", "by_number", "by_tls_alert", "by_tmg", "by_x509", "get", "platform_number"]
+__all__ = ["REGISTRY", "Code", "Failure", "by_number", "by_tls_alert", "by_tmg", "by_x509", "get", "platform_number"]
 
 
 def _collect() -> dict[str, Failure]:
