@@ -49,7 +49,7 @@ def code_strings() -> dict[str, list[str]]:
 def test_code_enum_is_generated_from_the_registry() -> None:
     assert TARGET.read_text(encoding="utf-8") == render(), "run: python -m bridgehead.failures.gencodes"
     assert [c.value for c in Code] == list(REGISTRY)
-    assert Code.NTLM_BAD_BINDINGS == "ntlm-bad-bindings"
+    assert Code.NTLM_BAD_BINDINGS.value == "ntlm-bad-bindings" and str(Code.NTLM_BAD_BINDINGS) == "ntlm-bad-bindings"
 
 
 def test_every_code_used_in_src_is_in_the_registry() -> None:
