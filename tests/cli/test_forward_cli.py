@@ -104,3 +104,30 @@ def test_binary_toml_is_a_configuration_error_naming_the_file(tmp_path: Path) ->
     line = out.stderr.strip()
     assert len(line.splitlines()) == 1 and str(cfg) in line and "UTF-8" in line
     assert "UnicodeDecodeError" not in line
+
+
+def test_proxy_url_brackets_ipv6_literals() -> None:
+    from bridgehead.cli.forward_cmd import proxy_url
+
+    assert proxy_url("::1", 8092) == "http://[::1]:8092"
+    assert proxy_url("127.0.0.1", 8080) == "http://127.0.0.1:8080"
+    assert proxy_url("proxy.example.test", 3128) == "http://proxy.example.test:3128"
+
+
+def test_start_up_try_line_is_one_unwrapped_line(tmp_path: Path) -> None:
+    from tests.support.procs import free_port, running
+
+    state = tmp_path / ("a-long-directory-name-so-the-ca-path-passes-eighty-columns" * 2) / "state"
+    port = free_port()
+    log = tmp_path / "out.log"
+    with running([BRIDGEHEAD, "forward", "--listen", f"127.0.0.1:{port}", "--state-dir", str(state)],
+                 port=port, log=log, env={**os.environ, "COLUMNS": "80", "TERM": "xterm"}):
+        import time
+
+        deadline = time.monotonic() + 10
+        while "try:" not in log.read_text() and time.monotonic() < deadline:
+            time.sleep(0.05)
+    lines = [line for line in log.read_text().splitlines() if "try:" in line]
+    expected = (f"  try: curl --proxy http://127.0.0.1:{port} --cacert {state / 'ca' / 'ca.pem'} "
+                "https://example.com/")
+    assert lines == [expected]

@@ -128,10 +128,13 @@ async def _serve(settings: Any, to_stdout: bool, sock: Any = None, quiet: bool =
         raise CliError(f"cannot listen on {settings.host}:{settings.port}: {exc.strerror or exc}") from None
     ca = proxy.ca.cert_path
     err = Console(stderr=True, quiet=quiet)
-    err.print(f"bridgehead forward proxy listening on [bold]{settings.host}:{settings.port}[/bold]")
-    err.print(f"  CA certificate ({'created' if proxy.ca.created else 'existing'}): {ca}")
-    err.print(f"  access log: {settings.access_log or 'stdout'}")
-    err.print(f"  try: curl --proxy http://{settings.host}:{settings.port} --cacert {ca} https://example.com/")
+    err.print(f"bridgehead forward proxy listening on [bold]{proxy_url(settings.host, settings.port)[7:]}[/bold]")
+    # paths and commands are printed as they are: no rich markup, never wrapped (copy-paste must work)
+    err.print(f"  CA certificate ({'created' if proxy.ca.created else 'existing'}): {ca}", markup=False,
+              soft_wrap=True)
+    err.print(f"  access log: {settings.access_log or 'stdout'}", markup=False, soft_wrap=True)
+    err.print(f"  try: curl --proxy {proxy_url(settings.host, settings.port)} --cacert {ca} https://example.com/",
+              markup=False, soft_wrap=True, highlight=False)
     loop = asyncio.get_running_loop()
     stop = asyncio.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -139,6 +142,11 @@ async def _serve(settings: Any, to_stdout: bool, sock: Any = None, quiet: bool =
     serve = asyncio.create_task(proxy.serve_forever())
     await stop.wait()
     serve.cancel()
+
+
+def proxy_url(host: str, port: int) -> str:
+    """``http://HOST:PORT`` with an IPv6 literal in brackets (RFC 3986 §3.2.2)."""
+    return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
 
 
 @click.group()
