@@ -38,6 +38,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "kcd": ("bridgehead.cli.kcd_cmd", "kcd"),
     "reverse": ("bridgehead.cli.reverse_cmd", "reverse"),
     "lint": ("bridgehead.cli.lint_cmd", "lint"),
+    "lab": ("bridgehead.cli.lab_cmd", "lab"),
+    "pki": ("bridgehead.cli.pki_cmd", "pki"),
 }
 
 
@@ -57,6 +59,8 @@ SUMMARIES: dict[str, str] = {
     "authcert": "Exchange-style Auth Certificate lifecycle: new, set-next, publish, status, monitor.",
     "oauth": "OAuth server-to-server: trust store and test tokens.",
     "kcd": "Kerberos constrained delegation: test a route's configuration end to end.",
+    "lab": "Reproduce the seed scenarios with real components; measured vs expected tables.",
+    "pki": "A test CA, server and client certificates and a CRL (quick starts and labs only).",
 }
 
 
