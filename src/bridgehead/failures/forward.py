@@ -136,6 +136,83 @@ ENTRIES: tuple[Failure, ...] = (
         signatures=(r"certificate (has been )?revoked", r"\bCRYPT_E_REVOKED\b", r"\b12230\b"),
     ),
     Failure(
+        code="upstream-cert-leaf-is-ca",
+        hresult=(0x800B0103,),
+        area="forward",
+        title="The server presented a CA certificate as its server certificate",
+        cause="The server certificate's Basic Constraints say CA:TRUE: it is a certification authority, not an "
+        "end-entity certificate (often a self-made certificate from 'openssl req -x509' with the default v3_ca "
+        "extensions). Firefox refuses it (MOZILLA_PKIX_ERROR_CA_CERT_USED_AS_END_ENTITY) and so does bridgehead.",
+        fix="Issue the server an end-entity certificate (Basic Constraints CA:FALSE, EKU serverAuth) from the CA, "
+        "and trust the CA with --upstream-ca.",
+        references=("RFC 5280 §4.2.1.9", "CA/Browser Forum BR §7.1.2.7.8"),
+        windows=("CERT_E_ROLE 0x800B0103",),
+        signatures=(r"CA_CERT_USED_AS_END_ENTITY", r"\bCERT_E_ROLE\b", r"Basic Constraints CA:TRUE"),
+    ),
+    Failure(
+        code="upstream-cert-no-san",
+        area="forward",
+        title="The server certificate names the host only in its subject CN (no subjectAltName)",
+        cause="The certificate has no DNS or IP subjectAltName. Chrome (since 58) and Firefox ignore the subject "
+        "common name for host names (NET::ERR_CERT_COMMON_NAME_INVALID, SSL_ERROR_BAD_CERT_DOMAIN), and so does "
+        "bridgehead, even when the CN equals the host.",
+        fix="Reissue the server certificate with the host name(s) in the subjectAltName extension (keep the CN "
+        "if old clients need it).",
+        references=("RFC 6125 §6.4.4", "RFC 2818 §3.1", "CA/Browser Forum BR §7.1.2.7.12"),
+        signatures=(r"ERR_CERT_COMMON_NAME_INVALID", r"no (DNS/IP )?subjectAltName", r"missing subjectAltName"),
+    ),
+    Failure(
+        code="upstream-cert-name-constraints",
+        hresult=(0x800B0114,),
+        x509_errors=(47, 48, 49, 51, 52, 53),
+        area="forward",
+        title="The server certificate violates a name constraint of its issuing CA",
+        cause="A CA in the chain is constrained to certain names (Name Constraints: permitted or excluded DNS/IP "
+        "subtrees, typical for enterprise subordinate CAs) and the server certificate names a host outside them "
+        "(OpenSSL X509_V_ERR 47/48). The issuer itself is trusted; the certificate is not within its mandate.",
+        fix="Have the server certificate issued by a CA whose name constraints include this host, or the CA's "
+        "constraints extended; do not bypass inspection for it.",
+        references=("RFC 5280 §4.2.1.10",),
+        windows=("CERT_E_INVALID_NAME 0x800B0114",),
+        signatures=(r"permitted subtree violation", r"excluded subtree violation", r"X509_V_ERR 4[78]\b",
+                    r"\bCERT_E_INVALID_NAME\b"),
+    ),
+    Failure(
+        code="upstream-cert-weak-signature",
+        x509_errors=(68,),
+        area="forward",
+        title="A certificate in the server's chain is signed with MD5 or SHA-1",
+        cause="The server certificate or an intermediate CA is signed with a hash that is no longer collision "
+        "resistant (MD5, SHA-1; OpenSSL X509_V_ERR 68 'CA signature digest algorithm too weak'). Chrome, Firefox "
+        "and Windows refuse SHA-1 server chains.",
+        fix="Reissue the certificate (and the intermediate) with SHA-256 or better.",
+        references=("RFC 6194", "RFC 9155", "CA/Browser Forum BR §7.1.3.2"),
+        signatures=(r"digest algorithm too weak", r"ca md too weak", r"X509_V_ERR 68\b"),
+    ),
+    Failure(
+        code="upstream-cert-weak-key",
+        x509_errors=(66, 67),
+        area="forward",
+        title="The server certificate or its CA has a key that is too small",
+        cause="A key in the server's chain is below the security level (RSA < 2048 bits; OpenSSL X509_V_ERR 66/67 "
+        "'EE/CA certificate key too weak').",
+        fix="Reissue the certificate with an RSA 2048+ or ECDSA P-256+ key.",
+        references=("RFC 9325 §4.5", "CA/Browser Forum BR §6.1.5"),
+        signatures=(r"certificate key too weak", r"ee key too small", r"ca key too small"),
+    ),
+    Failure(
+        code="upstream-tls-rsa-key-exchange-only",
+        area="forward",
+        title="The server offers only static-RSA key exchange cipher suites",
+        cause="The server accepts no ECDHE suite, only TLS_RSA_WITH_* (no forward secrecy: whoever obtains the "
+        "server's key later can decrypt recorded sessions). bridgehead does not offer those suites by default; a "
+        "second handshake offering only them succeeded, so this is why the first one failed.",
+        fix="Enable ECDHE suites on the server (IIS: the Schannel cipher-suite order). Until then allow this "
+        "destination explicitly: [[legacy_tls]] destination = [\"HOST\"] in the forward configuration.",
+        references=("RFC 9325 §4.1", "RFC 5246 §7.4.7.1"),
+        signatures=(r"only static-RSA key exchange",),
+    ),
+    Failure(
         code="upstream-tls-failed",
         area="forward",
         title="The TLS handshake with the server failed",

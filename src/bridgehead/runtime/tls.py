@@ -1,8 +1,22 @@
 """The one place that builds TLS contexts (as urllib3 v2 does), with secure defaults.
 
-* TLS 1.2 minimum, OpenSSL's default cipher suites, compression off.
+* TLS 1.2 minimum, compression off, one cipher-suite policy (below).
 * Client contexts verify the peer's chain and host name unless a caller passes
-  ``verify=False`` explicitly (the forward proxy never does).
+  ``verify=False`` explicitly (the forward proxy never does), as browsers do: without
+  ``X509_V_FLAG_X509_STRICT`` (it refuses leaves without Authority Key Identifier and CA
+  certificates whose Basic Constraints are not critical, which curl, Chrome and Windows
+  accept) and with ``X509_V_FLAG_PARTIAL_CHAIN`` (a trusted intermediate is a trust anchor,
+  as in Windows and browsers). What browsers refuse beyond OpenSSL's checks is checked
+  explicitly in :mod:`bridgehead.core.server_cert`.
+
+Cipher suites (TLS 1.2; TLS 1.3 suites are all AEAD with (EC)DHE and stay OpenSSL's):
+
+* :data:`SERVER_CIPHERS` — every listener (forward inspection leaves, reverse listeners,
+  the pyOpenSSL client-certificate listener, the test backend): ECDHE with AES-GCM or
+  ChaCha20-Poly1305 only (Mozilla "intermediate" without DHE; RFC 9325 §4.2).
+* :data:`CLIENT_CIPHERS` — connections to servers: the same plus ECDHE with AES-CBC, which
+  browsers still offer (older IIS). No static-RSA key exchange (no forward secrecy,
+  RFC 9325 §4.1) unless a caller opts in with :data:`LEGACY_RSA_CIPHERS` for a destination.
 * ``on_message`` installs ``SSLContext._msg_callback`` so a caller can observe handshake
   messages, e.g. a server's CertificateRequest (RFC 8446 §4.3.2, RFC 5246 §7.4.4).
 """
@@ -16,6 +30,12 @@ from typing import Any
 
 MessageCallback = Callable[[Any, str, Any, Any, Any, bytes], None]
 
+SERVER_CIPHERS = "ECDHE+AESGCM:ECDHE+CHACHA20:!aNULL:!eNULL:!PSK:!SRP"
+CLIENT_CIPHERS = SERVER_CIPHERS + ":ECDHE+AES:!AESCCM"
+# static-RSA key exchange (TLS_RSA_WITH_AES_*), offered only to destinations that opt in
+RSA_KEY_EXCHANGE_CIPHERS = "kRSA+AESGCM:kRSA+AES:!AESCCM:!aNULL:!eNULL:!PSK:!SRP"
+LEGACY_RSA_CIPHERS = CLIENT_CIPHERS + ":" + RSA_KEY_EXCHANGE_CIPHERS
+
 
 def client_context(
     *,
@@ -28,10 +48,12 @@ def client_context(
     on_message: MessageCallback | None = None,
     post_handshake_auth: bool = False,
     minimum_version: ssl.TLSVersion = ssl.TLSVersion.TLSv1_2,
+    ciphers: str = CLIENT_CIPHERS,
 ) -> ssl.SSLContext:
     ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
     ctx.minimum_version = minimum_version
     ctx.options |= ssl.OP_NO_COMPRESSION
+    ctx.set_ciphers(ciphers)
     if verify:
         ctx.check_hostname = True
         ctx.verify_mode = ssl.CERT_REQUIRED
@@ -48,7 +70,8 @@ def client_context(
             ctx.load_verify_locations(cafile=crl)
         if crls:
             ctx.verify_flags |= ssl.VERIFY_CRL_CHECK_LEAF
-        ctx.verify_flags |= ssl.VERIFY_X509_STRICT
+        ctx.verify_flags |= ssl.VERIFY_X509_PARTIAL_CHAIN
+        ctx.verify_flags &= ~ssl.VERIFY_X509_STRICT
     else:
         ctx.check_hostname = False
         ctx.verify_mode = ssl.CERT_NONE
@@ -76,6 +99,7 @@ def server_context(
     ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     ctx.minimum_version = minimum_version
     ctx.options |= ssl.OP_NO_COMPRESSION | ssl.OP_CIPHER_SERVER_PREFERENCE
+    ctx.set_ciphers(SERVER_CIPHERS)
     ctx.load_cert_chain(str(cert), str(key))
     cas = [str(c) for c in client_cafiles]
     for cafile in cas:
@@ -125,6 +149,7 @@ def client_cert_server_context(cert: str | Path, key: str | Path, *, client_cafi
     ctx = SSL.Context(SSL.TLS_SERVER_METHOD)
     ctx.set_min_proto_version(SSL.TLS1_2_VERSION)
     ctx.set_options(SSL.OP_NO_COMPRESSION | SSL.OP_CIPHER_SERVER_PREFERENCE | SSL.OP_NO_TICKET)
+    ctx.set_cipher_list(SERVER_CIPHERS.encode())  # the same policy as every ``ssl`` listener
     ctx.set_session_cache_mode(SSL.SESS_CACHE_OFF)
     ctx.set_session_id(b"bridgehead-edge")
     ctx.use_certificate_chain_file(str(cert))

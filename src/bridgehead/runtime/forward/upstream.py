@@ -11,50 +11,65 @@ land on the connection they belong to:
   §4.6.2) or a HelloRequest (TLS 1.2 renegotiation, RFC 5246 §7.4.1.1) after it finished:
   too late to splice.
 
-Certificate failures map to registry codes through OpenSSL's X509_V_ERR numbers.
-Revocation is checked against CRLs given with ``--upstream-crl`` per issuer (OpenSSL's own
-CRL flag would fail every server whose CA has no CRL loaded).
+The same callback keeps the server's Certificate message (type 11, RFC 8446 §4.4.2 /
+RFC 5246 §7.4.2) as ``bh_server_chain``: Python 3.11's ``ssl`` shows only the leaf, the
+browser-grade checks of :mod:`bridgehead.core.server_cert` look at the whole chain.
+
+Validation is browser-grade (see :mod:`bridgehead.runtime.tls`): OpenSSL's verification
+without X509_STRICT, then the explicit checks. Certificate failures map to registry codes
+through OpenSSL's X509_V_ERR numbers (``VERIFY_CODES``). Revocation is checked against
+CRLs given with ``--upstream-crl`` per issuer (OpenSSL's own CRL flag would fail every
+server whose CA has no CRL loaded).
+
+Cipher suites: :data:`~bridgehead.runtime.tls.CLIENT_CIPHERS`, no static-RSA key exchange.
+When a handshake fails with a handshake-failure alert, one more connection offers *only*
+static-RSA suites; if the server accepts it the failure is named
+``upstream-tls-rsa-key-exchange-only``. Destinations listed in ``legacy_tls``
+(``[[legacy_tls]] destination = [...]``) are offered those suites too.
 """
 
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import ssl
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from cryptography import x509
 
+from bridgehead.core.forward_policy import DestinationRule
+from bridgehead.core.server_cert import certificates_from_handshake, check_chain
+from bridgehead.failures import REGISTRY
 from bridgehead.runtime import tls
 from bridgehead.runtime.streams import TLSStream
 
 HANDSHAKE = 22
 HELLO_REQUEST = 0
+CERTIFICATE = 11
 CERTIFICATE_REQUEST = 13
 
-# OpenSSL X509_V_ERR_* → registry code (include/openssl/x509_vfy.h)
-VERIFY_CODES = {
-    9: "upstream-cert-not-yet-valid",
-    10: "upstream-cert-expired",
-    2: "upstream-cert-untrusted",
-    18: "upstream-cert-untrusted",
-    19: "upstream-cert-untrusted",
-    20: "upstream-cert-untrusted",
-    21: "upstream-cert-untrusted",
-    27: "upstream-cert-untrusted",
-    23: "upstream-cert-revoked",
-    26: "upstream-cert-not-server",
-    62: "upstream-cert-name-mismatch",
-    64: "upstream-cert-name-mismatch",
-}
+# OpenSSL X509_V_ERR_* (include/openssl/x509_vfy.h) → registry code, from the registry's x509_errors
+VERIFY_CODES: dict[int, str] = {number: failure.code for failure in REGISTRY.values()
+                                if failure.area == "forward" and failure.code.startswith("upstream-cert-")
+                                for number in failure.x509_errors}
+
+HANDSHAKE_FAILURE_MARKERS = ("handshake failure", "no shared cipher", "no cipher", "insufficient security")
 
 
 def watch(conn: Any, direction: str, version: Any, content_type: Any, msg_type: Any, data: bytes) -> None:
-    """``SSLContext._msg_callback``: flag certificate requests on the SSLObject."""
+    """``SSLContext._msg_callback``: flag certificate requests, keep the server's chain, on the SSLObject."""
     if direction != "read" or content_type != HANDSHAKE:
         return
-    if msg_type == CERTIFICATE_REQUEST:
+    if msg_type == CERTIFICATE and not getattr(conn, "bh_handshake_done", False):
+        try:
+            conn.bh_server_chain = certificates_from_handshake(
+                bytes(data[4:]), tls13=version == ssl.TLSVersion.TLSv1_3)
+        except ValueError:
+            pass
+    elif msg_type == CERTIFICATE_REQUEST:
         if getattr(conn, "bh_handshake_done", False):
             conn.bh_cert_request_after = True
         else:
@@ -84,11 +99,41 @@ class UpstreamFailure(Exception):
         self.detail = detail
 
 
-def classify_ssl_error(exc: BaseException) -> UpstreamFailure:
+def server_chain(stream: TLSStream) -> list[bytes]:
+    """The certificates the server sent (leaf first), or just the leaf if the message was not seen."""
+    chain: list[bytes] = list(getattr(stream.obj, "bh_server_chain", None) or [])
+    if not chain:
+        try:
+            leaf = stream.peer_certificate_der()
+        except ValueError:  # handshake not done
+            leaf = None
+        chain = [leaf] if leaf else []
+    return chain
+
+
+def leaf_not_after(stream: TLSStream) -> dt.datetime | None:
+    """The server certificate's notAfter (UTC), for the minted leaf's lifetime."""
+    chain = server_chain(stream)
+    if not chain:
+        return None
+    return x509.load_der_x509_certificate(chain[0]).not_valid_after_utc
+
+
+def classify_ssl_error(exc: BaseException, chain: list[bytes] | None = None) -> UpstreamFailure:
     if isinstance(exc, ssl.SSLCertVerificationError):
         code = VERIFY_CODES.get(exc.verify_code, "upstream-cert-untrusted")
-        return UpstreamFailure(code, f"{exc.verify_message} (X509_V_ERR {exc.verify_code})")
+        detail = f"{exc.verify_message} (X509_V_ERR {exc.verify_code})"
+        if code == "upstream-cert-name-mismatch" and chain:
+            refusal = check_chain(chain[:1])
+            if refusal is not None and refusal.code == "upstream-cert-no-san":
+                return UpstreamFailure(refusal.code, refusal.detail)
+        return UpstreamFailure(code, detail)
     return UpstreamFailure("upstream-tls-failed", str(exc) or type(exc).__name__)
+
+
+def _handshake_failure(exc: BaseException) -> bool:
+    text = str(exc).lower()
+    return any(marker in text for marker in HANDSHAKE_FAILURE_MARKERS)
 
 
 @dataclass
@@ -126,19 +171,25 @@ class UpstreamConnector:
     """Opens TCP and TLS connections to servers, with one cached client context per variant."""
 
     def __init__(self, cafiles: list[Path], crlfiles: list[Path], *, connect_timeout: float = 10.0,
-                 handshake_timeout: float = 15.0) -> None:
+                 handshake_timeout: float = 15.0, legacy_tls: Sequence[DestinationRule] = ()) -> None:
         self.cafiles = [Path(p) for p in cafiles]
         self.crls = CRLSet.load([Path(p) for p in crlfiles], self.cafiles)
         self.connect_timeout = connect_timeout
         self.handshake_timeout = handshake_timeout
-        self._contexts: dict[tuple[str, str] | None, ssl.SSLContext] = {}
+        self.legacy_tls = list(legacy_tls)
+        self._contexts: dict[tuple[tuple[str, str] | None, bool], ssl.SSLContext] = {}
 
-    def context(self, client_cert: tuple[str, str] | None = None) -> ssl.SSLContext:
-        ctx = self._contexts.get(client_cert)
+    def legacy_allowed(self, host: str, port: int) -> bool:
+        """Whether ``host:port`` opted in to static-RSA key exchange (``[[legacy_tls]]``)."""
+        return any(rule.matches(host, port) for rule in self.legacy_tls)
+
+    def context(self, client_cert: tuple[str, str] | None = None, *, legacy: bool = False) -> ssl.SSLContext:
+        ctx = self._contexts.get((client_cert, legacy))
         if ctx is None:
             ctx = tls.client_context(cafiles=self.cafiles, client_cert=client_cert, alpn=["http/1.1"],
-                                     on_message=watch, post_handshake_auth=True)
-            self._contexts[client_cert] = ctx
+                                     on_message=watch, post_handshake_auth=True,
+                                     ciphers=tls.LEGACY_RSA_CIPHERS if legacy else tls.CLIENT_CIPHERS)
+            self._contexts[(client_cert, legacy)] = ctx
         return ctx
 
     async def open_tcp(self, host: str, port: int) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
@@ -157,7 +208,8 @@ class UpstreamConnector:
                        client_cert: tuple[str, str] | None = None) -> TLSStream:
         """TCP + TLS handshake; a CertificateRequest does not fail it (see the flags)."""
         reader, writer = await self.open_tcp(host, port)
-        stream = TLSStream(reader, writer, self.context(client_cert), server_side=False,
+        legacy = self.legacy_allowed(host, port)
+        stream = TLSStream(reader, writer, self.context(client_cert, legacy=legacy), server_side=False,
                            server_hostname=server_name)
         try:
             await asyncio.wait_for(stream.handshake(), self.handshake_timeout)
@@ -166,7 +218,13 @@ class UpstreamConnector:
             if cert_request_in_handshake(stream):
                 stream.obj.bh_failed = True  # type: ignore[attr-defined]
                 return stream  # TLS 1.2 server that requires a certificate: alert after our empty one
-            raise classify_ssl_error(exc) from None
+            if not legacy and not isinstance(exc, ssl.SSLCertVerificationError) and _handshake_failure(exc) \
+                    and await self._speaks_only_rsa_key_exchange(host, port, server_name):
+                raise UpstreamFailure(
+                    "upstream-tls-rsa-key-exchange-only",
+                    f"{host}:{port} offers only static-RSA key exchange suites (no ECDHE); allow it with "
+                    f"[[legacy_tls]] destination = [\"{host}\"]") from None
+            raise classify_ssl_error(exc, getattr(stream.obj, "bh_server_chain", None)) from None
         except TimeoutError:
             stream.abort()
             raise UpstreamFailure("upstream-timeout", "TLS handshake timed out") from None
@@ -179,7 +237,28 @@ class UpstreamConnector:
                 from None
         stream.obj.bh_handshake_done = True  # type: ignore[attr-defined]
         leaf = stream.peer_certificate_der()
+        refusal = check_chain(server_chain(stream))
+        if refusal is not None:
+            stream.abort()
+            raise UpstreamFailure(refusal.code, refusal.detail)
         if leaf and self.crls.revoked(leaf):
             stream.abort()
             raise UpstreamFailure("upstream-cert-revoked", "serial number listed in the issuer's CRL")
         return stream
+
+    async def _speaks_only_rsa_key_exchange(self, host: str, port: int, server_name: str) -> bool:
+        """One bounded extra handshake offering only static-RSA suites (nothing is verified or sent)."""
+        probe = tls.client_context(verify=False, ciphers=tls.RSA_KEY_EXCHANGE_CIPHERS)
+        probe.maximum_version = ssl.TLSVersion.TLSv1_2  # TLS 1.3 has no static-RSA key exchange
+        try:
+            reader, writer = await self.open_tcp(host, port)
+        except UpstreamFailure:
+            return False
+        stream = TLSStream(reader, writer, probe, server_side=False, server_hostname=server_name)
+        try:
+            await asyncio.wait_for(stream.handshake(), min(self.handshake_timeout, 5.0))
+        except (ssl.SSLError, ConnectionError, OSError, TimeoutError):
+            return False
+        finally:
+            stream.abort()
+        return True
