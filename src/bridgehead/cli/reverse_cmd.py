@@ -13,6 +13,7 @@ import click
 from rich.console import Console
 
 from bridgehead.cli.common import CliError
+from bridgehead.core.reverse.backend_facts import check_line, route_line, startup_findings
 
 
 @click.command()
@@ -52,22 +53,22 @@ async def _serve(config: Any, access_log: Path | None, check: bool) -> None:
         await proxy.start(check_backends=False)
     except OSError as exc:
         raise CliError(f"cannot listen: {exc.strerror or exc}") from None
-    err = Console(stderr=True)
+    err = Console(stderr=True, soft_wrap=True)  # never wrapped: lines are copied into tickets and searches
     for name, port in proxy.ports.items():
         rt = proxy.listeners[name]
-        err.print(f"bridgehead reverse proxy: listener [bold]{name}[/bold] on {rt.listener.host}:{port}"
+        host = f"[{rt.listener.host}]" if ":" in rt.listener.host else rt.listener.host
+        err.print(f"bridgehead reverse proxy: listener [bold]{name}[/bold] on {host}:{port}"
                   + (" (asks for client certificates)" if rt.wants_client_cert else ""))
     for route in config.routes:
-        paths = ", ".join(route.paths) or "all paths"
-        err.print(f"  route {route.name}: {', '.join(route.hosts)} [{paths}] → {route.mode.value} "
-                  f"{route.backend.url}", markup=False)
+        err.print(f"  {route_line(route)}", markup=False)
     if check:
-        for name, result in (await proxy.check_backends()).items():
-            same = result.get("same_certificate")
-            text = {True: "same certificate as the listener (channel bindings survive)",
-                    False: "DIFFERENT certificate from the listener (Extended Protection would fail)",
-                    None: f"not checked: {result.get('code')}: {result.get('reason')}"}[same]
-            err.print(f"  backend of {name}: {text}", markup=False)
+        checks = await proxy.check_backends()
+        routes = {r.name: r for r in config.routes}
+        for name, result in checks.items():
+            err.print(f"  {check_line(routes[name], result)}", markup=False)
+        for finding in startup_findings(config, checks):
+            err.print(f"  {finding.severity}: {finding.subject}: {finding.message} ({finding.code}; "
+                      f"bridgehead explain {finding.code})", markup=False)
     err.print(f"  access log: {log.path or 'stdout'}")
     loop = asyncio.get_running_loop()
     stop = asyncio.Event()
