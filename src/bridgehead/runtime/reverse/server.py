@@ -46,6 +46,7 @@ from spnego._ntlm_raw.crypto import ntowfv1
 
 from bridgehead.core import errorpage
 from bridgehead.core.ntlm.users import UserStore
+from bridgehead.core.reverse.backend_facts import refused_for_missing_cert
 from bridgehead.core.reverse.clientcert import Verdict, judge_certificate, route_decision
 from bridgehead.core.reverse.identity import map_identity
 from bridgehead.core.reverse.model import (
@@ -482,6 +483,7 @@ class ReverseProxy:
             # the backend refused a delegated ticket: name the cause in the log (seed 004's 401/403)
             extra = {"code": "kcd-delegated-401-403",
                      "reason": f"backend answered {ex.status} to the delegated Kerberos ticket"}
+        extra = extra or refused_for_missing_cert(route, ex.status, _cert_requested(upstream)) or {}
         self._log(rt, state, route, identity, start, ctx, action="publish", status=ex.status, bytes_in=ex.bytes_in,
                   bytes_out=ex.bytes_out, **extra)
         if not ex.keep_alive:
@@ -544,6 +546,11 @@ async def _read_hello(client: Conn) -> ClientHello | None:
             client.timeout = old
         if not more:
             return None
+
+
+def _cert_requested(conn: Conn) -> bool:
+    """The backend sent a CertificateRequest in this connection's handshake (set by the upstream TLS watch)."""
+    return bool(getattr(getattr(conn.stream, "obj", None), "bh_cert_request_in_handshake", False))
 
 
 def _ms(start: float) -> float:
