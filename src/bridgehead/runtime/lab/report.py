@@ -141,6 +141,7 @@ def html_report(scenarios: list[Scenario], *, quick: bool) -> str:
             f'<p class="summary {ok}" id="total">{good}/{total} rows match{" (quick subset)" if quick else ""}'
             f" — {html.escape(when)}</p>"
             '<p class="legend"><span style="background:#d6f5dc">row matches the truth table</span>'
-            '<span style="background:#f9d3d0">row differs (the differing cell is outlined)</span></p>')
+            + ('<span style="background:#f9d3d0">row differs (the differing cell is outlined)</span>'
+               if good < total else "") + "</p>")
     body = "\n".join(_scenario_html(s) for s in scenarios)
     return head + body + _codes_html(scenarios) + "</body></html>\n"
