@@ -13,6 +13,10 @@ What happens when the server sends a CertificateRequest is a second, per-destina
 decision (:meth:`ForwardPolicy.on_client_cert_request`): ``tunnel`` (replay the client's
 ClientHello and splice), ``block`` (TMG-compatible 502) or ``present`` (a configured
 client certificate).
+
+The access log's ``action`` for a refused request (:func:`refusal_action`): ``deny`` when
+bridgehead refuses by its policy (a certificate it does not accept, a client-certificate rule,
+a malformed request), ``error`` when the origin could not be reached or spoken to.
 """
 
 from __future__ import annotations
@@ -24,6 +28,16 @@ from enum import StrEnum
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+
+# failing to reach or talk to the origin: not a decision of bridgehead's, so logged as "error"
+ORIGIN_ERRORS = frozenset({"upstream-dns-failed", "upstream-unreachable", "upstream-timeout", "upstream-tls-failed",
+                           "upstream-bad-response", "upstream-tls-rsa-key-exchange-only"})
+
+
+def refusal_action(code: str) -> str:
+    """``error`` for a failure to reach or talk to the origin, ``deny`` for a policy refusal."""
+    return "error" if code in ORIGIN_ERRORS else "deny"
 
 
 class PolicyError(ValueError):
