@@ -33,7 +33,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from bridgehead.core import errorpage
-from bridgehead.core.forward_policy import Action, CertRequestAction, ForwardPolicy
+from bridgehead.core.forward_policy import Action, CertRequestAction, ForwardPolicy, refusal_action
 from bridgehead.failures import get
 from bridgehead.runtime.accesslog import AccessLog
 from bridgehead.runtime.forward.ca import InspectionCA
@@ -343,7 +343,8 @@ class ForwardProxy:
         try:
             upstream = await self.upstream.open_tls(ctx.host, ctx.port, server_name)
         except UpstreamFailure as exc:
-            await self._answer_under_tls(client, ctx, hello, exc.code, exc.detail, start, action="deny")
+            await self._answer_under_tls(client, ctx, hello, exc.code, exc.detail, start,
+                                         action=refusal_action(exc.code))
             return
         if cert_request_in_handshake(upstream):
             await self._on_cert_request(client, ctx, hello, upstream, start)
@@ -367,7 +368,8 @@ class ForwardProxy:
                 upstream = await self.upstream.open_tls(ctx.host, ctx.port, hello.sni or ctx.host,
                                                         client_cert=rule.client_cert)
             except UpstreamFailure as exc:
-                await self._answer_under_tls(client, ctx, hello, exc.code, exc.detail, start, action="deny")
+                await self._answer_under_tls(client, ctx, hello, exc.code, exc.detail, start,
+                                             action=refusal_action(exc.code))
                 return
             if getattr(upstream.obj, "bh_failed", False):
                 await self._answer_under_tls(client, ctx, hello, "client-cert-under-inspection",
