@@ -79,7 +79,8 @@ class Store:
 
     def __init__(self, url: str) -> None:
         self.url = url
-        self.engine: Engine = create_engine(url, future=True, pool_pre_ping=True)
+        args = {"connect_timeout": 3} if url.startswith("postgresql") else {}
+        self.engine: Engine = create_engine(url, future=True, pool_pre_ping=True, connect_args=args)
         self.is_postgres = self.engine.dialect.name == "postgresql"
         create_tables(self.engine, metadata)
 

@@ -1,0 +1,184 @@
+"""The gateway file of ``bridgehead serve``: forward, reverse and admin settings in one TOML.
+
+    store = "postgresql+psycopg://bridgehead@db/bridgehead"   # optional; SQLite under state_dir
+    state_dir = "/var/lib/bridgehead"
+    drain_timeout = "30s"                  # SIGTERM: in-flight requests get this long
+    log_file = "/var/log/bridgehead/bridgehead.log"   # optional; reopened on SIGUSR1/SIGHUP
+
+    [forward]                              # the settings of `bridgehead forward --config`
+    listen = "127.0.0.1:8080"
+    access_log = "/var/log/bridgehead/forward-access.log"
+    exception_destination = ["*.microsoftonline.com"]
+
+    [[listener]]                           # the reverse proxy's listeners and routes, as in docs/reverse.md
+    ...
+    [[route]]
+    ...
+
+    [admin]
+    listen = "127.0.0.1:9090"              # /metrics, /healthz and the console; loopback by default
+    password_hash = "scrypt$…"             # `bridgehead config hash-password`
+
+Relative paths resolve against the file's directory (for a version from the store: the
+directory it was applied from, so members share one layout such as /etc/bridgehead).
+:func:`parse` validates everything, including the reverse proxy's ``lint`` rules: a
+finding of severity ``error`` refuses the file. ``bind`` (an array member's ``--bind``)
+replaces the host part of every listen address.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from bridgehead.core.reverse.lint import Finding, exit_status, lint
+from bridgehead.core.reverse.model import ReverseConfig
+from bridgehead.runtime.forward.config import ConfigError, build, parse_duration, parse_listen
+from bridgehead.runtime.forward.server import ForwardSettings
+
+__all__ = ["AdminSettings", "ConfigError", "GatewayConfig", "parse", "parse_text"]
+
+_TOP = {"store", "state_dir", "drain_timeout", "log_file", "forward", "admin", "access_log", "read_timeout",
+        "listener", "route"}
+_ADMIN = {"listen", "password_hash", "session_ttl", "client_ca"}
+
+
+@dataclass
+class AdminSettings:
+    host: str = "127.0.0.1"
+    port: int = 9090
+    password_hash: str | None = None
+    session_ttl: float = 8 * 3600.0
+    client_ca: Path | None = None
+
+
+@dataclass
+class GatewayConfig:
+    source: Path
+    text: str
+    state_dir: Path
+    store: str | None
+    drain_timeout: float
+    log_file: Path | None
+    admin: AdminSettings
+    forward: ForwardSettings | None = None
+    reverse: ReverseConfig | None = None
+    findings: list[Finding] = field(default_factory=list)
+
+
+def parse_text(text: str, source: Path, *, state_dir: Path | None = None, bind: str | None = None,
+               store: str | None = None, check_files: bool = True) -> GatewayConfig:
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{source}: invalid TOML: {exc}") from None
+    return parse(data, text, source, state_dir=state_dir, bind=bind, store=store, check_files=check_files)
+
+
+def parse(data: dict[str, Any], text: str, source: Path, *, state_dir: Path | None = None, bind: str | None = None,
+          store: str | None = None, check_files: bool = True) -> GatewayConfig:
+    base = source.parent
+    extra = set(data) - _TOP
+    if extra:
+        raise ConfigError(f"top level: unknown setting(s) {', '.join(sorted(extra))}")
+    state = state_dir or (base / str(data.get("state_dir", "state")))
+    store_url = store or (str(data["store"]) if "store" in data else None)
+    if store_url is not None and not store_url.startswith(("sqlite:", "postgresql")):
+        raise ConfigError(f"store must be sqlite:///PATH or postgresql+psycopg://…, not {store_url!r}")
+    cfg = GatewayConfig(
+        source=source, text=text, state_dir=state, store=store_url,
+        drain_timeout=parse_duration(data.get("drain_timeout", "30s")),
+        log_file=(base / str(data["log_file"])) if data.get("log_file") else None,
+        admin=_admin(data.get("admin", {}), base, bind),
+    )
+    if "forward" in data:
+        cfg.forward = _forward(data["forward"], base, state, store_url, bind)
+    if "listener" in data or "route" in data:
+        cfg.reverse = _reverse(data, source, state, bind, check_files)
+        cfg.findings = lint(cfg.reverse)
+        if exit_status(cfg.findings):
+            errors = [f for f in cfg.findings if f.severity == "error"]
+            raise ConfigError("lint: " + "; ".join(f"{f.code} ({f.subject}): {f.message}" for f in errors))
+    if cfg.forward is None and cfg.reverse is None:
+        raise ConfigError("nothing to serve: add a [forward] section and/or [[listener]]/[[route]] tables")
+    _distinct_addresses(cfg)
+    return cfg
+
+
+def _host(address: str, bind: str | None) -> str:
+    if bind is None:
+        return address
+    _host_part, port = parse_listen(address)
+    return f"[{bind}]:{port}" if ":" in bind else f"{bind}:{port}"
+
+
+def _admin(value: Any, base: Path, bind: str | None) -> AdminSettings:
+    if not isinstance(value, dict):
+        raise ConfigError("admin must be a table ([admin])")
+    extra = set(value) - _ADMIN
+    if extra:
+        raise ConfigError(f"admin: unknown setting(s) {', '.join(sorted(extra))}")
+    host, port = parse_listen(_host(str(value.get("listen", "127.0.0.1:9090")), bind))
+    password_hash = value.get("password_hash")
+    if password_hash is not None and not (isinstance(password_hash, str) and password_hash.startswith("scrypt$")):
+        raise ConfigError("admin.password_hash must come from 'bridgehead config hash-password' (scrypt$…)")
+    client_ca = base / str(value["client_ca"]) if value.get("client_ca") else None
+    return AdminSettings(host=host, port=port, password_hash=password_hash,
+                         session_ttl=parse_duration(value.get("session_ttl", "8h")), client_ca=client_ca)
+
+
+def _forward(value: Any, base: Path, state: Path, store_url: str | None, bind: str | None) -> ForwardSettings:
+    if not isinstance(value, dict):
+        raise ConfigError("forward must be a table ([forward])")
+    data = dict(value)
+    if "state_dir" in data:
+        raise ConfigError("forward: state_dir is set once, at the top level")
+    data["state_dir"] = str(state)
+    data["access_log"] = str(base / data["access_log"]) if data.get("access_log") else str(state / "access.log")
+    for key in ("upstream_ca", "upstream_crl"):
+        if key in data:
+            items = [data[key]] if isinstance(data[key], str) else data[key]
+            if not isinstance(items, list):
+                raise ConfigError(f"forward: {key} must be a string or a list of strings")
+            data[key] = [str(base / str(p)) for p in items]
+    rules = data.get("client_cert_rule", [])
+    if not isinstance(rules, list):
+        raise ConfigError("forward: client_cert_rule must be an array of tables")
+    data["client_cert_rule"] = [{k: (str(base / v) if k in ("cert", "key") else v) for k, v in dict(r).items()}
+                                for r in rules]
+    if "listen" in data or bind:
+        data["listen"] = _host(str(data.get("listen", "127.0.0.1:8080")), bind)
+    if store_url is not None:
+        data["store_url"] = store_url
+    try:
+        return build(data)
+    except ConfigError as exc:
+        raise ConfigError(f"forward: {exc}") from None
+
+
+def _reverse(data: dict[str, Any], source: Path, state: Path, bind: str | None, check: bool) -> ReverseConfig:
+    from bridgehead.runtime.reverse.config import parse as parse_reverse
+
+    part = {k: v for k, v in data.items() if k in ("access_log", "read_timeout", "listener", "route")}
+    config = parse_reverse(part, source, check_files=check)
+    access_log = config.access_log if "access_log" in part else state / "reverse-access.log"
+    listeners = config.listeners
+    if bind is not None:
+        listeners = tuple(dataclasses.replace(x, host=bind) for x in listeners)
+    return dataclasses.replace(config, state_dir=state, access_log=access_log, listeners=listeners)
+
+
+def _distinct_addresses(cfg: GatewayConfig) -> None:
+    seen: dict[tuple[str, int], str] = {}
+    pairs = [((cfg.admin.host, cfg.admin.port), "admin")]
+    if cfg.forward is not None:
+        pairs.append(((cfg.forward.host, cfg.forward.port), "forward"))
+    for x in cfg.reverse.listeners if cfg.reverse else ():
+        pairs.append(((x.host, x.port), f"listener {x.name}"))
+    for addr, name in pairs:
+        if addr[1] != 0 and addr in seen:
+            raise ConfigError(f"{name} and {seen[addr]} both listen on {addr[0]}:{addr[1]}")
+        seen[addr] = name

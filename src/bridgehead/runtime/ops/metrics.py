@@ -1,0 +1,95 @@
+"""Prometheus metrics of ``bridgehead serve`` and the access log that feeds them.
+
+The data plane already writes one access-log record per request or tunnel, each with its
+action, code and duration; :class:`MeteredAccessLog` is that log plus counters: every
+record updates the metrics below and a bounded ring of recent records (the console's live
+log). Values that live elsewhere (learned bypass entries in the store, the applied
+version, whether the store answers) are read when Prometheus scrapes.
+
+    bridgehead_requests_total{action,code}            requests and tunnels (code "" when none)
+    bridgehead_handshake_failures_total{side,code}    side = upstream | edge
+    bridgehead_client_cert_splices_total              ClientHello replayed to a server asking for a certificate
+    bridgehead_kcd_ticket_cache_total{result}         hit | miss (routes with identity = "kerberos")
+    bridgehead_request_duration_seconds{action}       histogram
+    bridgehead_learned_bypass_entries                 gauge (store)
+    bridgehead_config_applied_version / _latest_version, bridgehead_store_reachable
+"""
+
+from __future__ import annotations
+
+import collections
+import threading
+from collections.abc import Callable
+from pathlib import Path
+from typing import IO, Any
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+
+from bridgehead.runtime.accesslog import AccessLog
+
+CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
+_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0)
+
+
+class Metrics:
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry()
+        r = self.registry
+        self.requests = Counter("bridgehead_requests", "Requests and tunnels by action and code",
+                                ["action", "code"], registry=r)
+        self.handshakes = Counter("bridgehead_handshake_failures", "TLS handshake failures by side and code",
+                                  ["side", "code"], registry=r)
+        self.splices = Counter("bridgehead_client_cert_splices", "Connections spliced because the server "
+                               "asked for a client certificate", registry=r)
+        self.kcd = Counter("bridgehead_kcd_ticket_cache", "KCD ticket cache lookups", ["result"], registry=r)
+        self.duration = Histogram("bridgehead_request_duration_seconds", "Request or tunnel duration",
+                                  ["action"], buckets=_BUCKETS, registry=r)
+        self.applied = Gauge("bridgehead_config_applied_version", "Configuration version this member serves",
+                             registry=r)
+        self.latest = Gauge("bridgehead_config_latest_version", "Newest configuration version in the store",
+                            registry=r)
+        self.reachable = Gauge("bridgehead_store_reachable", "1 when the configuration store answered the last "
+                               "poll", registry=r)
+        self.bypass = Gauge("bridgehead_learned_bypass_entries", "Learned bypass entries (store)", registry=r)
+        self.recent: collections.deque[dict[str, Any]] = collections.deque(maxlen=1000)
+        self._lock = threading.Lock()
+
+    def count_bypass_with(self, func: Callable[[], float]) -> None:
+        self.bypass.set_function(func)
+
+    def observe(self, record: dict[str, Any]) -> None:
+        action = str(record.get("action") or "")
+        code = str(record.get("code") or "")
+        self.requests.labels(action, code).inc()
+        if code.startswith(("upstream-cert-", "upstream-tls-")):
+            self.handshakes.labels("upstream", code).inc()
+        elif code.startswith("edge-client-cert-") or code == "edge-revocation-unavailable":
+            self.handshakes.labels("edge", code).inc()
+        if action == "tunnel" and code == "client-cert-under-inspection":
+            self.splices.inc()
+        cached = record.get("kcd_cached")
+        if cached is not None:
+            self.kcd.labels("hit" if cached else "miss").inc()
+        duration = record.get("duration_ms")
+        if isinstance(duration, int | float):
+            self.duration.labels(action).observe(float(duration) / 1000.0)
+        with self._lock:
+            self.recent.append(record)
+
+    def render(self) -> bytes:
+        return generate_latest(self.registry)
+
+
+class MeteredAccessLog(AccessLog):
+    """An :class:`AccessLog` whose records also update :class:`Metrics`."""
+
+    def __init__(self, metrics: Metrics, path: Path | None = None, stream: IO[str] | None = None,
+                 **extra: Any) -> None:
+        super().__init__(path, stream)
+        self.metrics = metrics
+        self.extra = extra  # e.g. {"service": "forward"} for the console's filters
+
+    def write(self, **fields: Any) -> dict[str, Any]:
+        record = super().write(**fields)
+        self.metrics.observe({**record, **self.extra})
+        return record

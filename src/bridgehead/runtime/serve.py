@@ -1,0 +1,345 @@
+"""``bridgehead serve``: forward and reverse listeners and the admin listener in one process.
+
+How it works:
+
+* The configuration always comes from the versioned store (:mod:`runtime.ops.config_store`):
+  ``serve --config FILE`` first applies the file to the store (a new version when it
+  changed), an array member (``--store URL --member NAME``) only reads it. A watcher polls
+  the newest version number every second (a PostgreSQL NOTIFY wakes it at once), applies a
+  new version and reports to the store what it applied, or the error that stopped it — the
+  old configuration keeps serving then.
+* Applying swaps without dropping connections: the gateway owns the listening sockets; a new
+  forward/reverse proxy object starts accepting on a duplicate of the same socket, then the
+  old one stops accepting. Connections already accepted finish on the object that accepted
+  them, with the configuration they started with.
+* Signals: SIGHUP re-reads the file (one node) or the store (member), validates and swaps;
+  an invalid file is refused with a log line. SIGUSR1 and SIGHUP reopen the access logs and
+  ``log_file`` (logrotate). SIGTERM/SIGINT stop accepting, let in-flight connections finish
+  for up to ``drain_timeout`` (``/healthz`` answers 503 meanwhile), then cancel the rest.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+import socket
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from bridgehead.runtime.forward.config import ConfigError
+from bridgehead.runtime.ops.config_store import ConfigStore, Doorbell, Version
+from bridgehead.runtime.ops.gateway_config import GatewayConfig, parse_text
+from bridgehead.runtime.ops.metrics import MeteredAccessLog, Metrics
+
+log = logging.getLogger("bridgehead.serve")
+
+POLL_SECONDS = 1.0
+
+
+@dataclass
+class Running:
+    """What one applied version runs: its config and proxy objects."""
+
+    config: GatewayConfig
+    version: int
+    forward: Any = None
+    reverse: Any = None
+    addresses: list[tuple[str, int]] = field(default_factory=list)
+
+
+class Gateway:
+    def __init__(self, cstore: ConfigStore, member: str, *, config_file: Path | None = None,
+                 state_dir: Path | None = None, bind: str | None = None, author: str = "serve") -> None:
+        self.cstore = cstore
+        self.member = member
+        self.config_file = config_file
+        self.state_dir = state_dir
+        self.bind = bind
+        self.author = author
+        self.metrics = Metrics()
+        self.running: Running | None = None
+        self.failed_version: int | None = None
+        self.last_error: str | None = None
+        self.applied_at: float | None = None
+        self.store_ok = True
+        self.draining = False
+        self.latest: int | None = None
+        self.socks: dict[tuple[str, int], socket.socket] = {}
+        self.logs: dict[tuple[str, str], MeteredAccessLog] = {}
+        self.admin: Any = None
+        self.log_handler: logging.FileHandler | None = None
+        self._wake: asyncio.Event | None = None
+        self._stop: asyncio.Event | None = None
+        self._own: set[asyncio.Task[Any]] = set()
+        self._doorbell: Doorbell | None = None
+        self._apply_lock = asyncio.Lock()
+        self.metrics.count_bypass_with(self._bypass_count)
+
+    # ---- configuration -------------------------------------------------------------------
+    def read_file(self) -> tuple[str, Path]:
+        assert self.config_file is not None
+        try:
+            text = self.config_file.read_text(encoding="utf-8")
+        except OSError as exc:
+            raise ConfigError(f"cannot read {self.config_file}: {exc.strerror}") from None
+        return text, self.config_file.resolve()
+
+    def validate(self, text: str, source: Path) -> GatewayConfig:
+        return parse_text(text, source, state_dir=self.state_dir, bind=self.bind, store=self.cstore.store.url)
+
+    def apply_file(self, author: str) -> int:
+        """Validate the file and store it as a new version if it differs from the newest one."""
+        text, source = self.read_file()
+        self.validate(text, source)
+        latest = self.cstore.latest()
+        if latest is not None and latest.source == text and latest.base_dir == str(source.parent):
+            return latest.number
+        return self.cstore.add(text, str(source.parent), author, comment=f"serve --config {source}").number
+
+    async def sync_once(self) -> None:
+        """One poll: heartbeat, and apply the newest version if it is new to this member."""
+        try:
+            latest = await asyncio.to_thread(self.cstore.latest_number)
+        except Exception as exc:  # store unreachable: keep serving what we have
+            if self.store_ok:
+                log.warning("configuration store unreachable, serving version %s: %s", self.applied, exc)
+            self.store_ok = False
+            self.metrics.reachable.set(0)
+            return
+        if not self.store_ok:
+            log.warning("configuration store reachable again")
+        self.store_ok = True
+        self.metrics.reachable.set(1)
+        self.latest = latest
+        if latest is not None:
+            self.metrics.latest.set(latest)
+        applied: int | None = None
+        failed: int | None = None
+        if latest is not None and latest != self.applied and latest != self.failed_version:
+            version = await asyncio.to_thread(self.cstore.get, latest)
+            if version is not None:
+                if await self.apply(version):
+                    applied = latest
+                else:
+                    failed = latest
+        with contextlib.suppress(Exception):  # a lost store shows at the next poll
+            await asyncio.to_thread(self.cstore.report, self.member, applied=applied, failed=failed,
+                                    error=self.last_error if failed else None)
+
+    @property
+    def applied(self) -> int | None:
+        return self.running.version if self.running else None
+
+    async def apply(self, version: Version) -> bool:
+        async with self._apply_lock:
+            try:
+                cfg = await asyncio.to_thread(self.validate, version.source, Path(version.base_dir) / "gateway.toml")
+                await self._swap(cfg, version.number)
+            except (ConfigError, OSError, ValueError, LookupError) as exc:
+                self.failed_version = version.number
+                self.last_error = str(exc) if not isinstance(exc, OSError) else f"{exc.strerror or exc}"
+                log.error("configuration version %s refused, still serving version %s: %s", version.number,
+                          self.applied, self.last_error)
+                return False
+            self.failed_version = None
+            self.last_error = None
+            self.applied_at = time.time()
+            self.metrics.applied.set(version.number)
+            log.warning("serving configuration version %s", version.number)
+            return True
+
+    # ---- swapping ------------------------------------------------------------------------
+    def _socket(self, host: str, port: int, fresh: list[socket.socket]) -> socket.socket:
+        sock = self.socks.get((host, port))
+        if sock is None:
+            try:
+                sock = socket.create_server((host, port), backlog=1024)
+            except OSError as exc:
+                raise OSError(exc.errno, f"cannot listen on {host}:{port}: {exc.strerror}") from None
+            fresh.append(sock)
+            self.socks[(host, port)] = sock
+        return sock
+
+    def _log(self, service: str, path: Path | None) -> MeteredAccessLog:
+        key = (service, str(path))
+        if key not in self.logs:
+            self.logs[key] = MeteredAccessLog(self.metrics, path, service=service)
+        return self.logs[key]
+
+    async def _swap(self, cfg: GatewayConfig, number: int) -> None:
+        from bridgehead.runtime.forward.server import ForwardProxy
+        from bridgehead.runtime.reverse.server import ReverseProxy
+
+        fresh: list[socket.socket] = []
+        new = Running(cfg, number)
+        try:
+            if cfg.forward is not None:
+                s = cfg.forward
+                sock = self._socket(s.host, s.port, fresh)
+                new.addresses.append((s.host, s.port))
+                new.forward = ForwardProxy(s, access_log=self._log("forward", s.access_log))
+                await new.forward.start(sock.dup())
+            if cfg.reverse is not None:
+                socks = {}
+                for x in cfg.reverse.listeners:
+                    socks[x.name] = self._socket(x.host, x.port, fresh).dup()
+                    new.addresses.append((x.host, x.port))
+                new.reverse = ReverseProxy(cfg.reverse, access_log=self._log("reverse", cfg.reverse.access_log))
+                await new.reverse.start_on(socks)
+        except BaseException:
+            for proxy in (new.forward, new.reverse):
+                if proxy is not None:
+                    proxy.stop_accepting()
+            for sock in fresh:
+                self.socks = {k: v for k, v in self.socks.items() if v is not sock}
+                sock.close()
+            raise
+        old, self.running = self.running, new
+        if old is not None:
+            for proxy in (old.forward, old.reverse):
+                if proxy is not None:
+                    proxy.stop_accepting()
+        for addr in [a for a in self.socks if a not in new.addresses]:
+            self.socks.pop(addr).close()
+        self._open_log_file(cfg.log_file)
+        if self.admin is not None:
+            await self.admin.ensure(cfg.admin)
+
+    # ---- logs ------------------------------------------------------------------------------
+    def _open_log_file(self, path: Path | None) -> None:
+        current = Path(self.log_handler.baseFilename) if self.log_handler else None
+        if path == current:
+            return
+        root = logging.getLogger()
+        if self.log_handler is not None:
+            root.removeHandler(self.log_handler)
+            self.log_handler.close()
+            self.log_handler = None
+        if path is not None:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            self.log_handler = logging.FileHandler(path, encoding="utf-8")
+            self.log_handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+            root.addHandler(self.log_handler)
+
+    def reopen_logs(self) -> None:
+        for access in self.logs.values():
+            try:
+                access.reopen()
+            except OSError as exc:
+                log.error("cannot reopen %s: %s", access.path, exc.strerror)
+        if self.log_handler is not None:
+            path = Path(self.log_handler.baseFilename)
+            self.log_handler = None
+            self._open_log_file(path)
+        log.warning("log files reopened")
+
+    # ---- signals ---------------------------------------------------------------------------
+    async def reload(self) -> None:
+        """SIGHUP: reopen logs; re-read and validate the file (one node) and apply it, else re-read the store."""
+        self.reopen_logs()
+        if self.config_file is not None:
+            try:
+                await asyncio.to_thread(self.apply_file, "SIGHUP")
+            except ConfigError as exc:
+                log.error("SIGHUP: %s refused, still serving version %s: %s", self.config_file, self.applied, exc)
+                return
+        self.failed_version = None  # a SIGHUP retries a version that failed before
+        await self.sync_once()
+
+    def _bypass_count(self) -> float:
+        running = self.running
+        if running is None or running.forward is None:
+            return 0.0
+        try:
+            return float(len(running.forward.store.list("bypass")))
+        except Exception:
+            return float("nan")
+
+    def health(self) -> dict[str, Any]:
+        return {"status": "draining" if self.draining else ("ok" if self.running else "starting"),
+                "member": self.member, "applied_version": self.applied, "latest_version": self.latest,
+                "store_reachable": self.store_ok, "error": self.last_error}
+
+    # ---- the main loop ---------------------------------------------------------------------
+    def _task(self, coro: Any) -> asyncio.Task[Any]:
+        task = asyncio.create_task(coro)
+        self._own.add(task)
+        return task
+
+    async def run(self, *, on_ready: Any = None) -> None:
+        from bridgehead.runtime.admin import AdminServer
+
+        loop = asyncio.get_running_loop()
+        self._wake = asyncio.Event()
+        self._stop = asyncio.Event()
+        self.admin = AdminServer(self)
+        self._own.add(asyncio.current_task())  # type: ignore[arg-type]
+        loop.add_signal_handler(signal.SIGTERM, self._stop.set)
+        loop.add_signal_handler(signal.SIGINT, self._stop.set)
+        loop.add_signal_handler(signal.SIGHUP, lambda: self._task(self.reload()))
+        loop.add_signal_handler(signal.SIGUSR1, self.reopen_logs)
+        if self.cstore.store.is_postgres:
+            wake = self._wake
+            self._doorbell = Doorbell(self.cstore.store.url, lambda: loop.call_soon_threadsafe(wake.set))
+            self._doorbell.start()
+        await self.sync_once()
+        if self.running is not None and on_ready is not None:
+            on_ready(self)
+        watcher = self._task(self._watch(on_ready))
+        await self._stop.wait()
+        await self.drain()
+        watcher.cancel()
+        if self._doorbell is not None:
+            self._doorbell.stop()
+        await self.admin.stop()
+
+    async def _watch(self, on_ready: Any) -> None:
+        assert self._wake is not None
+        while True:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), POLL_SECONDS)
+            self._wake.clear()
+            before = self.running
+            await self.sync_once()
+            if before is None and self.running is not None and on_ready is not None:
+                on_ready(self)
+
+    async def drain(self) -> None:
+        self.draining = True
+        running = self.running
+        timeout = running.config.drain_timeout if running else 0.0
+        if running is not None:
+            for proxy in (running.forward, running.reverse):
+                if proxy is not None:
+                    proxy.stop_accepting()
+        for sock in self.socks.values():
+            sock.close()
+        self.socks.clear()
+        deadline = time.monotonic() + timeout
+        log.warning("draining: no new connections; in-flight ones get %.0f s", timeout)
+        while True:
+            pending = {t for t in asyncio.all_tasks() if t not in self._own and not t.done() and _client(t)}
+            left = deadline - time.monotonic()
+            if not pending:
+                break
+            if left <= 0:
+                log.warning("drain_timeout reached: closing %d connection(s): %s", len(pending),
+                            ", ".join(sorted({t.get_coro().__qualname__ for t in pending})))
+                for task in pending:
+                    task.cancel()
+                await asyncio.wait(pending, timeout=2)
+                break
+            await asyncio.wait(pending, timeout=min(left, 0.5))
+        for access in self.logs.values():
+            access.close()
+
+
+def _client(task: asyncio.Task[Any]) -> bool:
+    """A client connection's task: asyncio's stream server runs the proxies' ``_handle`` per connection
+    (pooled upstream connections and other helpers are not waited for, only cancelled at exit)."""
+    name = getattr(task.get_coro(), "__qualname__", "")
+    return name in ("ForwardProxy._handle", "ReverseProxy._handle")
