@@ -38,6 +38,9 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "kcd": ("bridgehead.cli.kcd_cmd", "kcd"),
     "reverse": ("bridgehead.cli.reverse_cmd", "reverse"),
     "lint": ("bridgehead.cli.lint_cmd", "lint"),
+    "serve": ("bridgehead.cli.serve_cmd", "serve"),
+    "config": ("bridgehead.cli.config_cmd", "config"),
+    "status": ("bridgehead.cli.status_cmd", "status"),
     "lab": ("bridgehead.cli.lab_cmd", "lab"),
     "pki": ("bridgehead.cli.pki_cmd", "pki"),
 }
@@ -59,6 +62,9 @@ SUMMARIES: dict[str, str] = {
     "authcert": "Exchange-style Auth Certificate lifecycle: new, set-next, publish, status, monitor.",
     "oauth": "OAuth server-to-server: trust store and test tokens.",
     "kcd": "Kerberos constrained delegation: test a route's configuration end to end.",
+    "serve": "Run forward + reverse + admin listeners (console, /metrics) from the versioned configuration.",
+    "config": "Versioned gateway configuration: apply FILE, history, rollback N.",
+    "status": "Array members, their applied configuration version and sync status.",
     "lab": "Reproduce the seed scenarios with real components; measured vs expected tables.",
     "pki": "A test CA, server and client certificates and a CRL (quick starts and labs only).",
 }
