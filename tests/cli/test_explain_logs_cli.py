@@ -135,7 +135,7 @@ def test_scan_human_output_and_errors(tmp_path: Path) -> None:
     p = run("logs", "scan", str(log), "--since", "yesterday")
     assert p.returncode == 2 and "not a time" in p.stderr
     p = run("logs", "scan", str(tmp_path / "missing.log"))
-    assert p.returncode == 1 and "read error" in p.stderr
+    assert p.returncode == 2 and "read error" in p.stderr and "nothing to read" in p.stderr
 
 
 # -- logs freb ------------------------------------------------------------------------------

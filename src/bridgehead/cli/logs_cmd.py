@@ -9,7 +9,6 @@ Exit status: 0 when the scan ran, 1 when no input file could be read, 2 for bad 
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 import click
@@ -72,8 +71,15 @@ def scan(paths: tuple[Path, ...], since: str | None, until: str | None, url_glob
         emit_json(report.as_dict())
     else:
         _print_scan(report)
-    if report.files and all(f.errors and f.records == 0 for f in report.files):
-        sys.exit(1)
+    if not report.files or all(f.errors and f.records == 0 for f in report.files):
+        raise CliError(_nothing_to_read(report, path_list))  # a missing file and an empty directory alike: 2
+
+
+def _nothing_to_read(report: logfiles.ScanReport, paths: list[Path]) -> str:
+    names = ", ".join(str(p) for p in paths)
+    if not report.files:
+        return f"nothing to read: no files in {names}"
+    return f"nothing to read: no log record in {names} ({len(report.files)} file(s), each with an error)"
 
 
 def _print_scan(report: logfiles.ScanReport) -> None:
