@@ -27,7 +27,7 @@ import socket
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
-from urllib.parse import quote, urlsplit
+from urllib.parse import parse_qs, quote, urlsplit
 
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -143,7 +143,7 @@ class AdminServer:
         if session is None:
             return RedirectResponse("/login", status_code=303)
         if request.method == "POST":
-            form = await request.form()
+            form = await _form(request)
             if self._cross_site(request) or not secrets.compare_digest(str(form.get("csrf", "")), session[1]):
                 log.warning("console: refused a POST to %s (cross-site or bad CSRF token)", request.url.path)
                 return HTMLResponse(_page("Refused", "<p>Cross-site or stale form: refused.</p>"), status_code=403)
@@ -175,7 +175,7 @@ class AdminServer:
     async def login(self, request: Request) -> Response:
         error = ""
         if request.method == "POST":
-            form = await request.form()
+            form = await _form(request)
             if self._cross_site(request):
                 return HTMLResponse(_page("Refused", "<p>Cross-site sign-in refused.</p>"), status_code=403)
             ok = await asyncio.to_thread(verify_password, str(form.get("password", "")), self.password_hash())
@@ -240,7 +240,7 @@ class AdminServer:
         latest = await asyncio.to_thread(g.cstore.latest)
         text = latest.source if latest else ""
         if request.method == "POST":
-            form = await request.form()
+            form = await _form(request)
             text = str(form.get("source", "")).replace("\r\n", "\n")
             base = Path(latest.base_dir) if latest else Path.cwd()
             try:
@@ -285,7 +285,7 @@ class AdminServer:
         running = self.gateway.running
         store = running.forward.store if running and running.forward else self.gateway.cstore.store
         if request.method == "POST":
-            form = await request.form()
+            form = await _form(request)
             await asyncio.to_thread(store.delete, "bypass", str(form.get("destination", "")))
             return RedirectResponse("/bypass", status_code=303)
         entries = await asyncio.to_thread(store.list, "bypass")
@@ -332,6 +332,16 @@ class AdminServer:
         body = (f"<form><textarea name=q rows=4 cols=100>{_e(text)}</textarea><br><button>Explain</button></form>"
                 f"{out}")
         return HTMLResponse(_page("Explain", body, csrf=session[1]))
+
+
+async def _form(request: Request) -> dict[str, str]:
+    """An application/x-www-form-urlencoded body (the console's only kind of form), first value per name."""
+    cached = getattr(request.state, "form", None)
+    if cached is None:
+        body = await request.body()
+        cached = {k: v[0] for k, v in parse_qs(body.decode("utf-8", "replace"), max_num_fields=50).items()}
+        request.state.form = cached
+    return cached  # type: ignore[no-any-return]
 
 
 def _e(text: Any) -> str:
