@@ -110,7 +110,7 @@ def test_bad_binding_artifacts_w3c_and_freb(lab) -> None:  # type: ignore[no-unt
 def test_wrong_password_is_its_own_failure(lab) -> None:  # type: ignore[no-untyped-def]
     url = f"https://localhost:{lab['ports']['require']['direct']}/owa/"
     r = requests.get(url, auth=requests_ntlm.HttpNtlmAuth(USER, "wrong"), verify=str(lab["ca"].cert), timeout=20)
-    assert r.status_code == 401 and r.headers["x-bridgehead-failure"] == "ntlm-logon-failure"
+    assert r.status_code == 401 and r.headers["X-Bridgehead-Code"] == "ntlm-logon-failure"
     log = (lab["dir"] / "u_ex_require.log").read_text()
     assert " 401 1 2148074252 " in log  # SEC_E_LOGON_DENIED 0x8009030C, not the bindings status
 

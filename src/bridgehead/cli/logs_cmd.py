@@ -145,6 +145,6 @@ def freb(directory: Path, url_glob: str, header_glob: str | None, status: int | 
         table.add_row(m.time, m.url, m.status, m.auth_type, str(err.get("error") or ""),
                       ", ".join(err.get("codes") or []), m.x_forwarded_for or "", m.authorization or "")
     out.print(table)
-    err = Console(stderr=True, highlight=False, soft_wrap=True)
+    stderr = Console(stderr=True, highlight=False, soft_wrap=True)
     for e in report.errors:
-        err.print(f"[yellow]{escape(e)}[/yellow]")
+        stderr.print(f"[yellow]{escape(e)}[/yellow]")

@@ -34,8 +34,10 @@ import click
 from bridgehead.cli.common import CliError, emit_json, json_option
 from bridgehead.cli.oauth_cmd import probe_cmd_options
 from bridgehead.core.channel_binding import application_data, end_point_hash_name, tls_server_end_point
+from bridgehead.core.errorpage import CODE_HEADER
 from bridgehead.failures import get as failure
 from bridgehead.runtime import tls
+from bridgehead.runtime.classify import classify
 
 CERTIFICATE_REQUEST = 13  # TLS HandshakeType certificate_request (RFC 8446 §4.3.2, RFC 5246 §7.4.4)
 
@@ -159,15 +161,17 @@ def probe_network(t: Target, report: Report) -> bytes | None:
 
 
 def probe_tls(t: Target, report: Report) -> bytes | None:
-    verified, error = True, None
+    verified, error, verify_code = True, None, None
     try:
         conn, seen = connect(t)
     except ssl.SSLCertVerificationError as exc:
         verified, error = False, exc.verify_message or str(exc)
+        verify_code = classify(exc)[0]
         conn, seen = connect(t, verify=False)
     except (OSError, ssl.SSLError) as exc:
         report.tls = {"error": str(exc)}
-        report.findings.append(Finding("upstream-tls-failed", f"TLS handshake failed: {exc}"))
+        code, detail = classify(exc)
+        report.findings.append(Finding(code, f"TLS handshake failed: {detail}"))
         return None
     try:
         sock = conn.sock
@@ -190,7 +194,8 @@ def probe_tls(t: Target, report: Report) -> bytes | None:
         report.findings.append(Finding("route-backend-requires-client-cert",
                                        "the server requests a TLS client certificate"))
     if not verified:
-        report.findings.append(Finding("tls-cert-validation-failed", f"certificate not verified: {error}"))
+        report.findings.append(Finding(verify_code or "tls-cert-validation-failed",
+                                       f"certificate not verified: {error}"))
     return der
 
 
@@ -267,7 +272,7 @@ def ntlm_logon(
             token = client.step(answer)
         ok = resp.status != 401
         return {"binding": binding, "status": resp.status, "ok": ok,
-                "server_failure": resp.headers.get("X-Bridgehead-Failure")}
+                "server_failure": resp.headers.get(CODE_HEADER)}
     except Exception as exc:  # a peer that breaks the handshake: report, do not crash
         return {"binding": binding, "status": None, "ok": False, "error": f"{type(exc).__name__}: {exc}"}
     finally:

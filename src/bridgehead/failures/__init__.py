@@ -15,7 +15,7 @@ bridgehead.failures.gencodes``) names every code for code that raises one.
 
 from __future__ import annotations
 
-from bridgehead.failures import forward, general, kerberos, ntlm, oauth, reverse
+from bridgehead.failures import families, forward, general, kerberos, ntlm, oauth, reverse, tls_alerts
 from bridgehead.failures.codes import Code
 from bridgehead.failures.model import Failure
 
@@ -24,7 +24,7 @@ __all__ = ["REGISTRY", "Code", "Failure", "by_number", "by_tls_alert", "by_tmg",
 
 def _collect() -> dict[str, Failure]:
     table: dict[str, Failure] = {}
-    for module in (forward, ntlm, oauth, kerberos, reverse, general):
+    for module in (forward, ntlm, oauth, kerberos, reverse, general, tls_alerts, families):
         for entry in module.ENTRIES:
             if entry.code in table:
                 raise ValueError(f"duplicate failure code {entry.code!r} in {module.__name__}")

@@ -8,6 +8,7 @@ code is 40").
 from __future__ import annotations
 
 from bridgehead.failures.model import Failure
+from bridgehead.failures.tls_alerts import alert_signatures
 
 _RFC8446_ALERT = "RFC 8446 §6.2 (error alerts)"
 _RFC5246_ALERT = "RFC 5246 §7.2.2 (error alerts)"
@@ -29,6 +30,7 @@ ENTRIES: tuple[Failure, ...] = (
                  "SEC_E_ILLEGAL_MESSAGE 0x80090326"),
         status=502,
         signatures=(
+            *alert_signatures(40),
             r"(?:sslv3[_ ])?alert[_ ]handshake[_ ]failure",
             r"handshake_failure",
             r"fatal alert (code )?(is )?40\b",
@@ -49,6 +51,7 @@ ENTRIES: tuple[Failure, ...] = (
         windows=("Schannel event 36887: fatal alert code is 42",),
         status=502,
         signatures=(
+            *alert_signatures(42),
             r"alert[_ ]bad[_ ]certificate",
             r"fatal alert (code )?(is )?42\b",
             r"\balert(?: number)? 42\b",
@@ -68,6 +71,7 @@ ENTRIES: tuple[Failure, ...] = (
         windows=("Schannel event 36887: fatal alert code is 48",),
         status=502,
         signatures=(
+            *alert_signatures(48),
             r"alert[_ ]unknown[_ ]ca",
             r"fatal alert (code )?(is )?48\b",
             r"\balert(?: number)? 48\b",
@@ -86,6 +90,7 @@ ENTRIES: tuple[Failure, ...] = (
         references=("RFC 8446 §4.4.2.4", _RFC8446_ALERT),
         status=502,
         signatures=(
+            *alert_signatures(116),
             r"alert[_ ]certificate[_ ]required",
             r"fatal alert (code )?(is )?116\b",
             r"\balert(?: number)? 116\b",
@@ -110,14 +115,24 @@ ENTRIES: tuple[Failure, ...] = (
         cause="The access rule needs an authenticated user and the client sent no (or unusable) proxy "
         "credentials; services running as SYSTEM or non-interactive tools often cannot answer 407.",
         fix="Allow the client anonymously for the needed destinations (a rule for the service's source "
-        "host), or configure proxy credentials for it.",
-        references=(_TMG_LOG, "RFC 9110 §15.5.8 (407)"),
+        "host), or configure proxy credentials for it; .NET services (Azure AD Connect, the Application Proxy "
+        "connector) read <defaultProxy useDefaultCredentials=\"true\"> in machine.config.",
+        references=(_TMG_LOG, "RFC 9110 §15.5.8 (407)",
+                    "https://learn.microsoft.com/en-us/entra/identity/hybrid/connect/tshoot-connect-connectivity"),
         tmg=12209,
         status=407,
         signatures=(
             r"\b12209\b",
             r"requires authorization to fulfill the request",
             r"\(407\) proxy authentication",
+            r"received http code 407 from proxy after connect",  # curl (56)
+            r"connect tunnel failed, response 407",  # curl >= 7.7x
+            r"tunnel connection failed: 407",  # Python http.client / requests
+            r"407 proxy authentication required",
+            r"proxy authentication required",
+            r"tunneling socket could not be established, statusCode=407",  # Node.js
+            r"status code 407",
+            r"ERR_PROXY_AUTH_UNSUPPORTED|ERR_PROXY_AUTH_REQUESTED",  # Chromium
         ),
     ),
     Failure(

@@ -32,10 +32,12 @@ from collections.abc import Awaitable, Callable, MutableMapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from bridgehead.core import errorpage
 from bridgehead.core.channel_binding import ntlm_binding_for_cert
 from bridgehead.core.ntlm.acceptor import KerberosAccepting, NegotiateAcceptor, NtlmAcceptor, ServerIdentity
 from bridgehead.core.ntlm.policy import EpPolicy
 from bridgehead.core.ntlm.users import UserStore
+from bridgehead.failures import REGISTRY, Code, platform_number
 from bridgehead.wire import ntlm as wire_ntlm
 from bridgehead.wire import spnego as wire_spnego
 
@@ -47,17 +49,17 @@ ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 SCOPE_KEY = "bridgehead.auth"
 
 # sc-win32-status values IIS writes (MS-ERREF): 5 ERROR_ACCESS_DENIED for the anonymous first
-# request (401.2); SEC_E_LOGON_DENIED while a handshake continues; the failure's own number else.
+# request (401.2); SEC_E_LOGON_DENIED while a handshake continues; the failure's own number
+# (the registry entry's ``iis_win32``) else.
 WIN32_ACCESS_DENIED = 5
-SEC_E_LOGON_DENIED = 0x8009030C
-W3C_STATUS_BY_CODE = {
-    "ntlm-bad-bindings": 0xC000035B,
-    "ntlm-zero-binding": 0xC000035B,
-    "ntlm-spn-not-allowed": 0xC000035B,
-    "ntlm-ntlmv1-refused": 0xC000035B,
-    "ntlm-logon-failure": SEC_E_LOGON_DENIED,
-    "ntlm-invalid-token": 0x80090308,
-}
+SEC_E_LOGON_DENIED = platform_number(Code.NTLM_LOGON_FAILURE, "hresult")
+CODE_HEADER = errorpage.CODE_HEADER.lower()
+
+
+def w3c_status(code: str | None) -> int:
+    """The sc-win32-status IIS writes for a failed logon with registry ``code``."""
+    entry = REGISTRY.get(code or "")
+    return entry.iis_win32 if entry is not None and entry.iis_win32 is not None else SEC_E_LOGON_DENIED
 
 
 @dataclass
@@ -146,7 +148,7 @@ def request_info(scope: Scope) -> RequestInfo:
     client = scope.get("client")
     return RequestInfo(
         method=scope.get("method", "GET"), path=scope.get("path", "/"), host=headers.get("host"),
-        headers=headers, client=tuple(client) if client else None,  # type: ignore[arg-type]
+        headers=headers, client=tuple(client) if client else None,
         scheme=scope.get("scheme", "http"),
     )
 
@@ -192,7 +194,7 @@ class AuthMiddleware:
             return
         result = scheme.authenticate(credentials.strip(), info, conn)
         if not result.win32 and not result.ok:
-            result.win32 = W3C_STATUS_BY_CODE.get(result.code or "", SEC_E_LOGON_DENIED)
+            result.win32 = w3c_status(result.code)
             result.substatus = result.substatus or 1
         scope[SCOPE_KEY] = result
         if result.state == "continue":
@@ -212,7 +214,7 @@ class AuthMiddleware:
         headers = [("www-authenticate", result.www_authenticate[0] if result.www_authenticate
                     and s.name == result.scheme else s.challenge()) for s in self.schemes] + result.extra_headers
         if result.code:
-            headers.append(("x-bridgehead-failure", result.code))
+            headers.append((CODE_HEADER, result.code))
         body = b"401 - Unauthorized: Access is denied due to invalid credentials.\r\n"
         await _respond(send, 401, [*headers, ("content-type", "text/plain")], body)
 

@@ -32,6 +32,7 @@ from urllib.parse import urlsplit
 
 from bridgehead.core.oauth.diagnostics import parse_challenge, parse_diagnostics
 from bridgehead.failures import by_number, get
+from bridgehead.runtime.classify import classify
 from bridgehead.runtime.tls import client_context
 
 USER_AGENT = "AMProbe/OAUTH/Exchange"
@@ -206,7 +207,8 @@ def _run(opts: ProbeOptions, make_token: TokenMaker, report: ProbeReport) -> Non
     token = make_token(opts.audience_host or host, realm)
     status, headers, body = _request(address, host, port, ctx, opts, host_value, token)
     report.status = status
-    diag = (headers.get("x-ms-diagnostics") or [None])[0]
+    diagnostics = headers.get("x-ms-diagnostics") or []
+    diag = diagnostics[0] if diagnostics else None
     report.diagnostics = diag
     if status == 200:
         report.steps.append(Step("ews", True, f"200 OK from {EWS_PATH} ({len(body)} bytes)"))
@@ -278,7 +280,7 @@ def _connect(
     except ssl.SSLCertVerificationError as exc:
         raw.close()
         raise _Stop(
-            Step("tls", False, f"certificate of {host}: {exc.verify_message}", _cert_failure(exc.verify_code))
+            Step("tls", False, f"certificate of {host}: {exc.verify_message}", classify(exc)[0])
         ) from None
     except (
         ssl.SSLError,
@@ -298,15 +300,6 @@ def _connect(
                 "oauth-connection-reset",
             )
         ) from None
-
-
-def _cert_failure(code: int) -> str:
-    # X509_V_ERR_* (openssl/x509_vfy.h)
-    return {
-        10: "upstream-cert-expired",
-        9: "upstream-cert-not-yet-valid",
-        62: "upstream-cert-name-mismatch",
-    }.get(code, "upstream-cert-untrusted")
 
 
 def _request(
@@ -333,7 +326,7 @@ def _request(
         lines.append(f"Authorization: Bearer {token}")
     try:
         tls.sendall(("\r\n".join(lines) + "\r\n\r\n").encode("latin-1") + SOAP_GET_INBOX)
-        response = http.client.HTTPResponse(tls)  # type: ignore[arg-type]
+        response = http.client.HTTPResponse(tls)
         response.begin()
         body = response.read(MAX_BODY)
     except (OSError, http.client.HTTPException) as exc:

@@ -37,6 +37,8 @@ import enum
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+from bridgehead.failures import Code, platform_number
+
 __all__ = [
     "STATUS_BAD_BINDINGS",
     "EpDecision",
@@ -47,7 +49,8 @@ __all__ = [
     "spn_allowed",
 ]
 
-STATUS_BAD_BINDINGS = 0xC000035B  # MS-ERREF §2.3; SEC_E_BAD_BINDINGS 0x80090346 at the SSPI level
+# MS-ERREF §2.3 STATUS_BAD_BINDINGS (SEC_E_BAD_BINDINGS at the SSPI level), from the failure registry
+STATUS_BAD_BINDINGS = platform_number(Code.NTLM_BAD_BINDINGS, "ntstatus")
 
 
 class TokenChecking(enum.Enum):

@@ -19,20 +19,21 @@ import xml.etree.ElementTree as ET  # writing only; parsing uses defusedxml
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from bridgehead.failures import REGISTRY
+
 PROVIDER_GUID = "{3A2A4E84-4C21-4981-AE10-3FDA0D9B0F83}"
 EVENT_NS = "http://schemas.microsoft.com/win/2004/08/events/event"
 FREB_NS = "http://schemas.microsoft.com/win/2006/06/iis/freb"
 
-# HRESULT and text FREB shows for a failure code (SSPI status, MS-ERREF §2.1).
-ERROR_TEXT = {
-    "ntlm-bad-bindings": (0x80090346, "Client's supplied SSPI channel bindings were incorrect."),
-    "ntlm-zero-binding": (0x80090346, "Client's supplied SSPI channel bindings were incorrect."),
-    "ntlm-spn-not-allowed": (0x80090346, "Client's supplied SSPI channel bindings were incorrect."),
-    "ntlm-ntlmv1-refused": (0x80090346, "Client's supplied SSPI channel bindings were incorrect."),
-    "ntlm-logon-failure": (0x8009030C, "The logon attempt failed"),
-    "ntlm-invalid-token": (0x80090308, "The token supplied to the function is invalid"),
-}
+# HRESULT and text FREB shows for a failure code (SSPI status, MS-ERREF §2.1): the registry
+# entry's ``freb_error``; ERROR_ACCESS_DENIED as an HRESULT when the entry has none.
 ACCESS_DENIED = (0x80070005, "Access is denied.")
+
+
+def freb_error(code: str | None) -> tuple[int, str]:
+    """(HRESULT, text) of the ErrorCode FREB writes for registry ``code``."""
+    entry = REGISTRY.get(code or "")
+    return entry.freb_error if entry is not None and entry.freb_error is not None else ACCESS_DENIED
 
 
 @dataclass
@@ -114,7 +115,7 @@ def render(req: FrebRequest, *, site_id: int = 1, app_pool: str = "DefaultAppPoo
                                  ("RemoteUserName", req.user or ""), ("AuthUserName", req.user or ""),
                                  ("TokenImpersonationLevel", "ImpersonationImpersonate")])
     else:
-        number, text = ERROR_TEXT.get(req.code or "", ACCESS_DENIED)
+        number, text = freb_error(req.code)
         module = "BasicAuthenticationModule" if req.auth_scheme == "Basic" else "WindowsAuthenticationModule"
         event("MODULE_SET_RESPONSE_ERROR_STATUS", [
             ("ModuleName", module),
