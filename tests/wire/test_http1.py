@@ -54,7 +54,7 @@ def test_ambiguous_or_malformed_requests_are_refused(raw: bytes) -> None:
 
 
 def test_identical_content_lengths_are_one() -> None:
-    head = parse_request_head(b"POST / HTTP/1.1\r\nContent-Length: 5\r\nContent-Length: 5\r\n\r\n")
+    head = parse_request_head(b"POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\nContent-Length: 5\r\n\r\n")
     assert request_framing(head).length == 5
 
 

@@ -1,19 +1,31 @@
 """Relay one HTTP/1.1 exchange between two buffered connections (shared by the proxies).
 
-The request head is forwarded with hop-by-hop fields removed (RFC 9110 §7.6.1), the body
-is relayed byte for byte under the framing of RFC 9112 §6.3, interim responses are
-handled, and the response comes back the same way. ``Expect: 100-continue`` is answered
-by the proxy itself (RFC 9110 §10.1.1) so a client never waits on a server that does not
-know it. A ``check`` callback runs after the response head arrives and before any byte
-reaches the client: it may raise :class:`RelayError` to answer with an error page instead.
+The order of every decision is fixed here, so no client field can change it
+(``wire.http1.prepare_request``): framing is decided from the parsed head; hop-by-hop fields
+go (a ``Connection`` token never removes framing fields or Host); client fields that
+normalise to the proxy's own or to an identity field go; the proxy writes the framing
+field itself; the proxy's own fields (``own``: Host, X-Forwarded-*, identity) are set
+last. The body is then relayed byte for byte under the framing the proxy decided
+(RFC 9112 §6.3), interim responses are handled, and the response comes back the same
+way. ``Expect: 100-continue`` is answered by the proxy itself (RFC 9110 §10.1.1) so a
+client never waits on a server that does not know it. A ``check`` callback runs after the
+response head arrives and before any byte reaches the client: it may raise
+:class:`RelayError` to answer with an error page instead.
+
+An upstream connection is reusable only when the response was framed, the server keeps
+it, and it holds no byte beyond the response (bytes nobody asked for: an unsolicited
+second response would reach the next client). :func:`classify` is the one place that
+maps a relay exception to a registry code (httpcore's ``map_exceptions`` is the model).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import asyncio
+import ssl
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
-from bridgehead.runtime.streams import Conn
+from bridgehead.runtime.streams import Conn, DeadlineExceeded, PeerClosed
 from bridgehead.wire.http1 import (
     CHUNKED,
     LENGTH,
@@ -24,11 +36,9 @@ from bridgehead.wire.http1 import (
     HttpError,
     RequestHead,
     ResponseHead,
-    keep_alive,
     parse_response_head,
-    request_framing,
-    response_framing,
-    strip_hop_by_hop,
+    prepare_request,
+    prepare_response,
 )
 
 
@@ -48,26 +58,48 @@ class Exchange:
     bytes_in: int
     bytes_out: int
     keep_alive: bool
+    upstream_reusable: bool = False
 
 
-async def relay_body(src: Conn, dst: Conn, framing: Framing, prefix: bytes = b"") -> int:
+class _BodyClock:
+    """Per-read timeouts for a request body: the body must average ``rate`` B/s after ``grace`` s."""
+
+    def __init__(self, conn: Conn) -> None:
+        self.loop = asyncio.get_running_loop()
+        self.start = self.loop.time()
+        self.rate = conn.deadlines.body_rate
+        self.grace = conn.deadlines.body_grace
+
+    def remaining(self, received: int) -> float | None:
+        if self.rate <= 0:
+            return None
+        return self.start + self.grace + received / self.rate - self.loop.time()
+
+
+async def relay_body(src: Conn, dst: Conn, framing: Framing, prefix: bytes = b"", *, paced: bool = False) -> int:
     """Copy one body from ``src`` to ``dst``; returns the number of body bytes copied.
 
     ``prefix`` (a message head) goes out with the first body bytes already buffered, in one
-    write: one TLS record and one system call fewer per small message.
+    write: one TLS record and one system call fewer per small message. ``paced``: hold the
+    body to the minimum rate of ``src``'s deadlines (request bodies from clients).
     """
     if prefix and (framing.kind == NO_BODY or not src.buf):
         await dst.write(prefix)
         prefix = b""
     if framing.kind == NO_BODY:
         return 0
+    clock = _BodyClock(src) if paced else None
     total = 0
+
+    async def more() -> bytes:
+        return await src.read_some(clock.remaining(total) if clock else None, "body")
+
     if framing.kind == LENGTH:
         remaining = framing.length
         while remaining:
-            data = await src.read_some()
+            data = await more()
             if not data:
-                raise ConnectionResetError(f"connection closed with {remaining} body bytes outstanding")
+                raise PeerClosed(src.role, f"connection closed with {remaining} body bytes outstanding")
             if len(data) > remaining:
                 src.unread(data[remaining:])
                 data = data[:remaining]
@@ -79,9 +111,9 @@ async def relay_body(src: Conn, dst: Conn, framing: Framing, prefix: bytes = b""
     if framing.kind == CHUNKED:
         scanner = ChunkedScanner()
         while not scanner.done:
-            data = await src.read_some()
+            data = await more()
             if not data:
-                raise ConnectionResetError("connection closed inside a chunked body")
+                raise PeerClosed(src.role, "connection closed inside a chunked body")
             used = scanner.feed(data)
             if used < len(data):
                 src.unread(data[used:])
@@ -90,7 +122,7 @@ async def relay_body(src: Conn, dst: Conn, framing: Framing, prefix: bytes = b""
             prefix = b""
         return total
     assert framing.kind == UNTIL_CLOSE
-    while data := await src.read_some():
+    while data := await more():
         total += len(data)
         await dst.write(prefix + data if prefix else data)
         prefix = b""
@@ -104,36 +136,48 @@ async def exchange(
     *,
     target: bytes | None = None,
     check: Callable[[ResponseHead], None] | None = None,
+    owned: Iterable[bytes] = (),
+    own: Iterable[tuple[bytes, bytes]] = (),
 ) -> Exchange:
-    """Forward ``head`` (already read from ``client``) and its body, and relay the response."""
-    framing = request_framing(head)
-    expect = head.headers.get(b"expect")
-    if expect is not None and expect.lower() == b"100-continue":
-        head.headers.remove(b"expect")
+    """Forward ``head`` (already read from ``client``) and its body, and relay the response.
+
+    ``owned``: field names a client may not send on (besides identity fields and
+    ``X-Bridgehead-*``); ``own``: the proxy's fields, set after every removal.
+    """
+    out = prepare_request(head, owned=owned, own=own)
+    if out.expect_continue:
         await client.write(b"HTTP/1.1 100 Continue\r\n\r\n")
-    client_keep = keep_alive(head.version, head.headers)
-    strip_hop_by_hop(head.headers)
     await upstream.write(head.serialize(target))
-    bytes_in = await relay_body(client, upstream, framing)
+    bytes_in = await relay_body(client, upstream, out.framing, paced=True)
     response = await _final_response(upstream)
     if check is not None:
         check(response)
-    rframing = response_framing(response, head.method)
-    keep = client_keep and keep_alive(response.version, response.headers) and rframing.kind != UNTIL_CLOSE
-    strip_hop_by_hop(response.headers)
+    try:
+        rframing, server_keep = prepare_response(response, head.method)
+    except HttpError as exc:
+        raise RelayError("upstream-bad-response", str(exc)) from None
+    framed = rframing.kind != UNTIL_CLOSE
+    keep = out.keep_alive and server_keep and framed
     if not keep:
         response.headers.set(b"Connection", b"close")
     try:
         bytes_out = await relay_body(upstream, client, rframing, prefix=response.serialize())
     except (HttpError, ConnectionError, OSError) as exc:
         raise RelayError("upstream-bad-response", str(exc), response_started=True) from None
+    except DeadlineExceeded as exc:
+        raise RelayError("upstream-timeout" if exc.role == "upstream" else "client-timeout", str(exc),
+                         response_started=True) from None
+    reusable = server_keep and framed and not upstream.buf and not upstream.eof
     return Exchange(head.method.decode("latin-1"), (target or head.target).decode("latin-1"),
-                    response.status, bytes_in, bytes_out, keep)
+                    response.status, bytes_in, bytes_out, keep, reusable)
 
 
 async def _final_response(upstream: Conn) -> ResponseHead:
     while True:
-        raw = await upstream.read_head()
+        try:
+            raw = await upstream.read_head()
+        except HttpError as exc:
+            raise RelayError("upstream-bad-response", str(exc)) from None
         if raw is None:
             raise RelayError("upstream-bad-response", "the server closed the connection without answering")
         try:
@@ -145,3 +189,22 @@ async def _final_response(upstream: Conn) -> ResponseHead:
         if 100 <= response.status < 200:
             continue  # interim (100 was answered by us; 102/103 are informational only)
         return response
+
+
+def classify(exc: BaseException, *, peer: str = "server") -> tuple[str, str]:
+    """The registry code and a description for an exception out of :func:`exchange`."""
+    if isinstance(exc, RelayError):
+        return exc.code, exc.detail
+    if isinstance(exc, DeadlineExceeded):
+        if exc.role == "client":
+            return "client-timeout", f"the client did not send the request {exc.phase} in time"
+        return "upstream-timeout", f"no answer from the {peer} within the read timeout"
+    if isinstance(exc, HttpError):
+        return exc.code, str(exc)
+    if isinstance(exc, TimeoutError):
+        return "upstream-timeout", f"no answer from the {peer} within the read timeout"
+    if isinstance(exc, PeerClosed) and exc.role == "client":
+        return "client-bad-request", f"the client closed the connection: {exc}"
+    if isinstance(exc, ssl.SSLError):
+        return "upstream-bad-response", f"TLS error with the {peer}: {exc.reason or type(exc).__name__}"
+    return "upstream-bad-response", str(exc) or type(exc).__name__

@@ -14,9 +14,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import ssl
+from dataclasses import dataclass
 from typing import Protocol
 
 from bridgehead.wire.http1 import RequestHead, find_head_end, parse_request_head
+from bridgehead.wire.tls_hello import ClientHello, TlsParseError, read_client_hello
 
 READ_SIZE = 256 * 1024
 
@@ -127,24 +129,73 @@ class TLSStream:
         self.writer.transport.abort()
 
 
-class Conn:
-    """A stream with a read buffer, head reading and timeouts (one per direction of a proxy)."""
+class DeadlineExceeded(TimeoutError):
+    """A read deadline passed; ``role`` says whose (``client`` or ``upstream``), ``phase`` what for."""
 
-    def __init__(self, stream: Stream, *, timeout: float = 60.0, head_limit: int = 64 * 1024) -> None:
+    def __init__(self, role: str, phase: str) -> None:
+        super().__init__(f"{role} {phase} deadline passed")
+        self.role = role
+        self.phase = phase
+
+
+class PeerClosed(ConnectionResetError):
+    """The peer closed in the middle of a message; ``role`` says which peer."""
+
+    def __init__(self, role: str, detail: str) -> None:
+        super().__init__(detail)
+        self.role = role
+
+
+@dataclass
+class Deadlines:
+    """Every wait of a connection has a deadline (slow-client defence, nginx/HAProxy defaults in mind).
+
+    ``head``: the whole request head, from the connection's start or the next request's first
+    byte; ``idle``: a kept-alive connection waiting for the next request's first byte;
+    ``read``: any single read; ``body_rate``: bytes/s a request body must average after
+    ``body_grace`` seconds (a body dripping one byte per read timeout is cut).
+    """
+
+    head: float = 30.0
+    idle: float = 60.0
+    read: float = 60.0
+    body_rate: float = 1024.0
+    body_grace: float = 10.0
+
+
+class Conn:
+    """A stream with a read buffer, head reading and deadlines (one per direction of a proxy)."""
+
+    def __init__(self, stream: Stream, *, timeout: float = 60.0, head_limit: int = 64 * 1024,
+                 role: str = "client", deadlines: Deadlines | None = None) -> None:
         self.stream = stream
         self.buf = bytearray()
         self.timeout = timeout
         self.head_limit = head_limit
+        self.role = role
+        if deadlines is None:  # an upstream's answer may take the read timeout; a client's head may not
+            deadlines = Deadlines(head=timeout, idle=timeout, read=timeout, body_rate=0) if role == "upstream" \
+                else Deadlines(read=timeout)
+        self.deadlines = deadlines
         self.eof = False
         self.bytes_read = 0
+        self.requests = 0
+        self._next: asyncio.Future[bytes] | None = None  # a read kept open while idle in a pool
 
-    async def _more(self) -> bool:
+    async def _more(self, timeout: float | None = None, phase: str = "read") -> bool:
         if self.eof:
             return False
+        limit = self.timeout if timeout is None else min(timeout, self.timeout)
+        if limit <= 0:
+            raise DeadlineExceeded(self.role, phase)
+        pending, self._next = self._next, None
         # asyncio.timeout, not wait_for: no extra task per read (measured: wait_for was ~12 % of the
         # proxy's CPU time at 1 KB keep-alive)
-        async with asyncio.timeout(self.timeout):
-            data = await self.stream.read()
+        try:
+            async with asyncio.timeout(limit):
+                data = await (pending if pending is not None else self.stream.read())
+        except TimeoutError:
+            raise DeadlineExceeded(self.role, phase) from None
         if not data:
             self.eof = True
             return False
@@ -153,36 +204,55 @@ class Conn:
         return True
 
     async def read_head(self) -> bytes | None:
-        """The next message head, or ``None`` on a clean EOF before any byte of it."""
+        """The next message head, or ``None`` on a clean EOF before any byte of it.
+
+        The first head of a connection must be complete within ``deadlines.head`` of the
+        connection's start; later ones within ``deadlines.head`` of their first byte, which must
+        come within ``deadlines.idle``. Empty lines before a request line are skipped (RFC 9112 §2.2).
+        """
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self.deadlines.head if self.requests == 0 else None
         while True:
+            while self.buf[:2] == b"\r\n":
+                del self.buf[:2]
             end = find_head_end(self.buf, self.head_limit)
             if end > 0:
                 head = bytes(self.buf[:end])
                 del self.buf[:end]
+                self.requests += 1
                 return head
-            if not await self._more():
+            if deadline is None and self.buf:
+                deadline = loop.time() + self.deadlines.head
+            if deadline is None:
+                more = await self._more(self.deadlines.idle, "idle")
+            else:
+                more = await self._more(deadline - loop.time(), "head")
+            if not more:
                 if self.buf.strip():
-                    raise ConnectionResetError("connection closed in the middle of a message head")
+                    raise PeerClosed(self.role, "connection closed in the middle of a message head")
                 return None
 
     async def read_request(self) -> RequestHead | None:
-        """The next request head; ``None`` on a clean EOF or an idle timeout.
+        """The next request head; ``None`` on a clean EOF or when a kept-alive connection idles out.
 
-        ``HttpError`` (malformed, ambiguous or oversized head) propagates for the caller to answer.
+        ``HttpError`` (malformed, ambiguous or oversized head) and :class:`DeadlineExceeded`
+        (a head that did not complete in time) propagate for the caller to answer.
         """
         try:
             raw = await self.read_head()
-        except TimeoutError:
-            return None
+        except DeadlineExceeded as exc:
+            if exc.phase == "idle" or (not self.buf and self.requests == 0 and self.bytes_read == 0):
+                return None
+            raise
         return parse_request_head(raw) if raw is not None else None
 
-    async def read_some(self) -> bytes:
+    async def read_some(self, timeout: float | None = None, phase: str = "read") -> bytes:
         """Buffered bytes if any, else one read; ``b""`` at EOF."""
         if self.buf:
             data = bytes(self.buf)
             self.buf.clear()
             return data
-        if not await self._more():
+        if not await self._more(timeout, phase):
             return b""
         data = bytes(self.buf)
         self.buf.clear()
@@ -191,11 +261,31 @@ class Conn:
     def unread(self, data: bytes) -> None:
         self.buf[:0] = data
 
+    # ---- idle in a pool: never reuse a connection that holds bytes nobody asked for ----
+    def park(self) -> None:
+        """Keep one read outstanding while idle, so that unsolicited bytes or a close are noticed."""
+        if self._next is None and not self.eof:
+            self._next = asyncio.ensure_future(self.stream.read())
+
+    def reusable(self) -> bool:
+        """True when nothing is buffered, nothing arrived while idle and the peer has not closed."""
+        if self.buf or self.eof:
+            return False
+        return self._next is None or not self._next.done()
+
     async def write(self, data: bytes) -> None:
-        async with asyncio.timeout(self.timeout):
-            await self.stream.write(data)
+        try:
+            async with asyncio.timeout(self.timeout):
+                await self.stream.write(data)
+        except TimeoutError:
+            raise DeadlineExceeded(self.role, "write") from None
 
     async def close(self) -> None:
+        pending, self._next = self._next, None
+        if pending is not None:
+            pending.cancel()
+            with contextlib.suppress(BaseException):
+                await pending
         await self.stream.close()
 
 
@@ -219,3 +309,21 @@ async def splice(a: Conn, b: Conn) -> tuple[int, int]:
 
     up, down = await asyncio.gather(pipe(a, b), pipe(b, a))
     return up, down
+
+
+async def read_hello(conn: Conn, timeout: float) -> ClientHello | None:
+    """The peer's ClientHello (RFC 8446 §4.1.2), held unanswered; ``None`` on EOF.
+
+    The whole ClientHello must arrive within ``timeout`` (a slow client gets no longer).
+    Raises ``TlsParseError`` for bytes that are not a ClientHello.
+    """
+    deadline = asyncio.get_running_loop().time() + timeout
+    while True:
+        hello = read_client_hello(bytes(conn.buf))
+        if hello is not None:
+            del conn.buf[: len(hello.raw)]
+            return hello
+        if len(conn.buf) > 70000:
+            raise TlsParseError("ClientHello too large")
+        if not await conn._more(deadline - asyncio.get_running_loop().time(), "hello"):
+            return None

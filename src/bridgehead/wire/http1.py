@@ -1,34 +1,60 @@
 """HTTP/1.1 message heads and body framing, strict, sans-IO (RFC 9112).
 
-The proxy relays bytes; it must not re-serialise bodies, reorder headers or change their
-case, so this module parses a head into a :class:`RequestHead` / :class:`ResponseHead`
-that keeps the raw header list, and decides the body framing (RFC 9112 §6.3). Bodies are
-then relayed by :class:`ChunkedScanner` (which tracks chunk boundaries without decoding)
-or by a byte count.
+The proxy relays bodies byte for byte; it must not re-serialise them, reorder headers or
+change their case. So this module parses a head into a :class:`RequestHead` /
+:class:`ResponseHead` that keeps the raw header list, decides the body framing once
+(RFC 9112 §6.3), and then :func:`prepare_request` / :func:`prepare_response` turn the head
+into the one that goes out, in a fixed order that no client header can change:
+
+1. framing is decided from the parsed head (and validated);
+2. hop-by-hop fields are removed, including those a ``Connection`` token names — except the
+   framing fields and Host, which a token can never remove (RFC 9110 §7.6.1; the
+   ``Connection: Content-Length`` smuggle);
+3. client fields whose name normalises (case, ``_``→``-``) to a field the proxy owns are removed;
+4. the framing header is written by the proxy from its own decision (one canonical
+   ``Content-Length`` or ``Transfer-Encoding``);
+5. the caller's own fields are set last.
+
+Bodies are then relayed by :class:`ChunkedScanner` (which tracks chunk boundaries without
+decoding) or by a byte count.
 
 Written by hand rather than with h11: h11 re-frames bodies and owns the connection state,
 while a transparent proxy needs byte-exact pass-through of heads it may rewrite and bodies
 it must not touch. httptools (llhttp) cannot be told that a response answers a HEAD.
 
-Strictness (request smuggling defences, RFC 9112 §6.3, §11.2):
-* Content-Length and Transfer-Encoding together → error.
-* Several Content-Length values that differ, or a non-numeric one → error.
-* Transfer-Encoding whose final coding is not ``chunked`` on a request → error.
-* Obsolete line folding, whitespace before the colon, control characters → error.
-* Heads larger than the configured limit → :class:`HeadTooLarge`.
+Strictness (request smuggling defences, RFC 9112 §2.2, §3, §5, §6.3, §7.1, §11.2):
+* lines end in CRLF; a bare LF or bare CR anywhere in a head or chunk line → error at once;
+* Content-Length and Transfer-Encoding together, differing or non-numeric lengths → error;
+  identical repeated lengths are one (and go out as one);
+* Transfer-Encoding whose final coding is not ``chunked`` on a request, or an unknown coding → error;
+* obsolete line folding, whitespace before the colon, control characters → error;
+* a missing (HTTP/1.1), repeated or malformed Host → error; targets are visible ASCII;
+* chunk lines: hex size, then only well-formed extensions (no leading/trailing junk);
+* heads larger than the configured limit → :class:`HeadTooLarge`.
+Error messages describe the fault; they never quote request bytes (they reach logs and pages).
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 MAX_HEAD = 64 * 1024
 MAX_HEADERS = 200
 
-_TOKEN = re.compile(rb"^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$")
+_TCHAR = rb"!#$%&'*+\-.^_`|~0-9A-Za-z"
+_TOKEN = re.compile(rb"[" + _TCHAR + rb"]+")
 _FIELD_VALUE_BAD = re.compile(rb"[\x00-\x08\x0a-\x1f\x7f]")
-_VERSION = re.compile(rb"^HTTP/1\.[01]$")
+_VERSION = re.compile(rb"HTTP/1\.[01]")
+_TARGET = re.compile(rb"[\x21-\x7e]+")  # RFC 9112 §3.2: no SP, HTAB, CTL or 8-bit bytes
+# RFC 3986 host [":" port]: reg-name / IPv4 / IP-literal
+_HOST = re.compile(rb"(?:\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9\-._~%!$&'()*+,;=]+)(?::[0-9]{1,5})?")
+_QUOTED = rb'"(?:[\t\x20\x21\x23-\x5b\x5d-\x7e\x80-\xff]|\\[\t\x20-\x7e\x80-\xff])*"'
+_CHUNK_LINE = re.compile(  # RFC 9112 §7.1 / §7.1.1: chunk-size *( BWS ";" BWS name [ BWS "=" BWS value ] )
+    rb"([0-9A-Fa-f]{1,16})(?:[ \t]*;[ \t]*[" + _TCHAR + rb"]+(?:[ \t]*=[ \t]*(?:[" + _TCHAR + rb"]+|"
+    + _QUOTED + rb"))?)*")
+_CODINGS = frozenset({b"chunked", b"gzip", b"x-gzip", b"deflate", b"compress", b"x-compress"})
 
 
 class HttpError(Exception):
@@ -41,6 +67,11 @@ class HttpError(Exception):
 class HeadTooLarge(HttpError):
     status = 431
     code = "client-head-too-large"
+
+
+def normalise_name(name: bytes) -> bytes:
+    """The field name as a CGI/WSGI backend sees it: case-folded, ``_`` read as ``-``."""
+    return name.lower().replace(b"_", b"-")
 
 
 @dataclass
@@ -63,6 +94,12 @@ class Headers:
     def remove(self, *names: bytes) -> None:
         drop = {n.lower() for n in names}
         self.items = [(k, v) for k, v in self.items if k.lower() not in drop]
+
+    def remove_normalised(self, names: Iterable[bytes], prefixes: tuple[bytes, ...] = ()) -> None:
+        """Remove fields whose normalised name is one of ``names`` or starts with a prefix."""
+        drop = {normalise_name(n) for n in names}
+        self.items = [(k, v) for k, v in self.items
+                      if (n := normalise_name(k)) not in drop and not n.startswith(prefixes)]
 
     def set(self, name: bytes, value: bytes) -> None:
         self.remove(name)
@@ -115,62 +152,132 @@ class Framing:
     length: int = 0
 
 
+def _check_line_endings(region: bytes | bytearray) -> None:
+    """RFC 9112 §2.2: a bare CR or LF in a head is refused at once, not waited on."""
+    crlf = region.count(b"\r\n")
+    if region.count(b"\n") != crlf:
+        raise HttpError("bare LF in the message head: lines must end in CRLF (RFC 9112 §2.2)")
+    if region.count(b"\r") != crlf:
+        raise HttpError("bare CR in the message head (RFC 9112 §2.2)")
+
+
 def find_head_end(buf: bytes | bytearray, limit: int = MAX_HEAD) -> int:
-    """Index just past the blank line ending a head, -1 if incomplete; raises if too large."""
+    """Index just past the blank line ending a head, -1 if incomplete; raises if too large or malformed."""
     end = buf.find(b"\r\n\r\n")
     if end < 0:
         if len(buf) > limit:
             raise HeadTooLarge(f"message head larger than {limit} bytes")
+        _check_line_endings(buf[:-1] if buf.endswith(b"\r") else buf)
         return -1
     if end + 4 > limit:
         raise HeadTooLarge(f"message head larger than {limit} bytes")
+    _check_line_endings(buf[: end + 4])
     return end + 4
+
+
+def _field_line(line: bytes, number: int) -> tuple[bytes, bytes]:
+    if line[:1] in (b" ", b"\t"):
+        raise HttpError(f"obsolete line folding in header line {number} (RFC 9112 §5.2)")
+    name, sep, value = line.partition(b":")
+    if not sep:
+        raise HttpError(f"header line {number} has no colon (RFC 9112 §5)")
+    if not _TOKEN.fullmatch(name):
+        what = "whitespace before the colon" if name[-1:] in (b" ", b"\t") else "invalid characters in the name"
+        raise HttpError(f"malformed header line {number}: {what} (RFC 9112 §5.1)")
+    value = value.strip(b" \t")
+    if _FIELD_VALUE_BAD.search(value):
+        raise HttpError(f"control character in the value of header line {number} (RFC 9110 §5.5)")
+    return name, value
 
 
 def _parse_fields(lines: list[bytes]) -> Headers:
     if len(lines) > MAX_HEADERS:
         raise HeadTooLarge(f"more than {MAX_HEADERS} header fields")
     headers = Headers()
-    for line in lines:
-        if not line:
-            continue
-        if line[:1] in (b" ", b"\t"):
-            raise HttpError("obsolete line folding in header (RFC 9112 §5.2)")
-        name, sep, value = line.partition(b":")
-        if not sep or not _TOKEN.match(name):
-            raise HttpError(f"malformed header line {line[:60]!r}")
-        value = value.strip(b" \t")
-        if _FIELD_VALUE_BAD.search(value):
-            raise HttpError(f"control character in header {name.decode()!r}")
-        headers.items.append((name, value))
+    for number, line in enumerate(lines, 1):
+        if line:
+            headers.items.append(_field_line(line, number))
     return headers
+
+
+def is_absolute_form(target: bytes) -> bool:
+    return target[:7].lower() == b"http://" or target[:8].lower() == b"https://"
+
+
+def split_absolute(target: bytes) -> tuple[bytes, bytes, bytes]:
+    """``(scheme, authority, origin-form)`` of an absolute-form target (RFC 9112 §3.2.2)."""
+    scheme, _, rest = target.partition(b"://")
+    cut = min((i for i in (rest.find(b"/"), rest.find(b"?")) if i >= 0), default=len(rest))
+    authority, path = rest[:cut], rest[cut:]
+    if not path.startswith(b"/"):
+        path = b"/" + path
+    return scheme.lower(), authority, path
+
+
+def valid_host(value: bytes) -> bool:
+    return bool(_HOST.fullmatch(value))
+
+
+def _check_target(method: bytes, target: bytes) -> None:
+    if not _TARGET.fullmatch(target):
+        raise HttpError("malformed request target: only visible ASCII is allowed (RFC 9112 §3.2)")
+    if method == b"CONNECT":
+        if target.startswith(b"/") or is_absolute_form(target):
+            raise HttpError("CONNECT needs an authority-form target host:port (RFC 9112 §3.2.3)")
+        return
+    if target == b"*":
+        if method != b"OPTIONS":
+            raise HttpError("asterisk-form target is only for OPTIONS (RFC 9112 §3.2.4)")
+        return
+    if target.startswith(b"/"):
+        return
+    if is_absolute_form(target):
+        _, authority, _ = split_absolute(target)
+        if b"@" in authority or not valid_host(authority):
+            raise HttpError("malformed authority in the absolute-form target (RFC 9112 §3.2.2)")
+        return
+    raise HttpError("request target is neither origin-form nor absolute-form (RFC 9112 §3.2)")
+
+
+def _check_host(head: RequestHead) -> None:
+    hosts = head.headers.get_all(b"host")
+    if len(hosts) > 1:
+        raise HttpError("more than one Host header (RFC 9112 §3.2)")
+    if hosts and not valid_host(hosts[0]):
+        raise HttpError("malformed Host header (RFC 9112 §3.2)")
+    if not hosts and head.version == b"HTTP/1.1" and head.method != b"CONNECT" \
+            and not is_absolute_form(head.target):
+        raise HttpError("HTTP/1.1 request without Host (RFC 9112 §3.2)")
 
 
 def parse_request_head(data: bytes) -> RequestHead:
     """Parse a request head (bytes up to and including the blank line)."""
+    _check_line_endings(data)
     lines = data.split(b"\r\n")
     parts = lines[0].split(b" ")
     if len(parts) != 3:
-        raise HttpError(f"malformed request line {lines[0][:80]!r}")
+        raise HttpError("malformed request line: it must be METHOD SP TARGET SP VERSION (RFC 9112 §3)")
     method, target, version = parts
-    if not _TOKEN.match(method):
-        raise HttpError(f"malformed method {method[:20]!r}")
-    if not target or _FIELD_VALUE_BAD.search(target) or b" " in target:
-        raise HttpError("malformed request target")
-    if not _VERSION.match(version):
-        raise HttpError(f"unsupported HTTP version {version[:20]!r}")
+    if not _TOKEN.fullmatch(method):
+        raise HttpError("malformed method (RFC 9112 §3.1)")
+    if not _VERSION.fullmatch(version):
+        raise HttpError("unsupported HTTP version: HTTP/1.0 and HTTP/1.1 only (RFC 9112 §2.3)")
+    _check_target(method, target)
     head = RequestHead(method, target, version, _parse_fields(lines[1:]))
+    _check_host(head)
     request_framing(head)  # validates Content-Length / Transfer-Encoding
     return head
 
 
 def parse_response_head(data: bytes) -> ResponseHead:
     """Parse a response head (bytes up to and including the blank line)."""
+    _check_line_endings(data)
     lines = data.split(b"\r\n")
     version, _, rest = lines[0].partition(b" ")
     status_text, _, reason = rest.partition(b" ")
-    if not _VERSION.match(version) or len(status_text) != 3 or not status_text.isdigit():
-        raise HttpError(f"malformed status line {lines[0][:80]!r}")
+    if not _VERSION.fullmatch(version) or len(status_text) != 3 or not status_text.isdigit() \
+            or _FIELD_VALUE_BAD.search(reason.replace(b"\t", b" ")):
+        raise HttpError("malformed status line (RFC 9112 §4)")
     return ResponseHead(version, int(status_text), reason, _parse_fields(lines[1:]))
 
 
@@ -181,30 +288,39 @@ def _content_length(headers: Headers) -> int | None:
     seen = set()
     for value in values:
         for part in value.split(b","):
-            seen.add(part.strip())
+            seen.add(part.strip(b" \t"))
     if len(seen) != 1:
         raise HttpError("conflicting Content-Length values (RFC 9112 §6.3)")
     (only,) = seen
-    if not only.isdigit() or len(only) > 18:
+    if not only.isdigit() or not only.isascii() or len(only) > 18:
         raise HttpError("invalid Content-Length (RFC 9110 §8.6)")
     return int(only)
 
 
-def _chunked_last(headers: Headers) -> bool | None:
+def _codings(headers: Headers) -> list[bytes] | None:
     values = headers.get_all(b"transfer-encoding")
     if not values:
         return None
-    codings = [c.strip().lower() for v in values for c in v.split(b",") if c.strip()]
-    if not codings:
-        raise HttpError("empty Transfer-Encoding")
+    codings = [c.strip(b" \t").lower() for v in values for c in v.split(b",")]
+    if not codings or any(not c for c in codings):
+        raise HttpError("empty transfer coding in Transfer-Encoding (RFC 9112 §6.1)")
+    return codings
+
+
+def _chunked_last(headers: Headers, *, request: bool) -> bool | None:
+    codings = _codings(headers)
+    if codings is None:
+        return None
     if codings.count(b"chunked") > 1 or (b"chunked" in codings and codings[-1] != b"chunked"):
         raise HttpError("chunked must be the final transfer coding, once (RFC 9112 §6.1)")
+    if request and any(c not in _CODINGS for c in codings):
+        raise HttpError("unknown transfer coding in Transfer-Encoding (RFC 9112 §6.1)")
     return codings[-1] == b"chunked"
 
 
 def request_framing(head: RequestHead) -> Framing:
     """How the request body is framed (RFC 9112 §6.3 rules 3-6)."""
-    chunked = _chunked_last(head.headers)
+    chunked = _chunked_last(head.headers, request=True)
     length = _content_length(head.headers)
     if chunked is not None and length is not None:
         raise HttpError("both Content-Length and Transfer-Encoding (RFC 9112 §6.3, request smuggling)")
@@ -212,7 +328,7 @@ def request_framing(head: RequestHead) -> Framing:
         if not chunked:
             raise HttpError("request Transfer-Encoding without final chunked (RFC 9112 §6.3)")
         if head.version == b"HTTP/1.0":
-            raise HttpError("Transfer-Encoding in an HTTP/1.0 request")
+            raise HttpError("Transfer-Encoding in an HTTP/1.0 request (RFC 9112 §6.1)")
         return Framing(CHUNKED)
     if length:
         return Framing(LENGTH, length)
@@ -225,7 +341,7 @@ def response_framing(head: ResponseHead, request_method: bytes) -> Framing:
         return Framing(NO_BODY)
     if request_method == b"CONNECT" and 200 <= head.status < 300:
         return Framing(NO_BODY)
-    chunked = _chunked_last(head.headers)
+    chunked = _chunked_last(head.headers, request=False)
     length = _content_length(head.headers)
     if chunked is not None and length is not None:
         raise HttpError("both Content-Length and Transfer-Encoding in a response (RFC 9112 §6.3)")
@@ -251,30 +367,111 @@ HOP_BY_HOP = (
     b"connection", b"keep-alive", b"proxy-connection", b"proxy-authenticate",
     b"proxy-authorization", b"te", b"trailer", b"upgrade",
 )
+# A Connection token can never remove these (RFC 9110 §7.6.1 lets a proxy keep fields it needs;
+# removing a framing field after framing was decided desynchronises the next hop).
+NEVER_HOP_BY_HOP = frozenset({b"content-length", b"transfer-encoding", b"host"})
 
 
-def strip_hop_by_hop(headers: Headers) -> None:
+def strip_hop_by_hop(headers: Headers, *, keep: Iterable[bytes] = ()) -> None:
     """Remove hop-by-hop fields (RFC 9110 §7.6.1), including those named in Connection.
 
-    ``Transfer-Encoding`` stays: bodies are relayed unchanged, so their framing does too.
+    Framing fields, Host and ``keep`` (the proxy's own fields) are never removed by a token.
     """
-    named = headers.connection_tokens()
+    protected = NEVER_HOP_BY_HOP | {normalise_name(k) for k in keep}
+    named = {t for t in headers.connection_tokens() if normalise_name(t) not in protected}
     headers.remove(*HOP_BY_HOP, *named)
+
+
+def _write_framing(headers: Headers, framing: Framing, had_length: bool) -> None:
+    """Replace the framing fields by one canonical field written from the proxy's decision."""
+    codings = _codings(headers)
+    position = next((i for i, (k, _) in enumerate(headers.items)
+                     if k.lower() in (b"content-length", b"transfer-encoding")), len(headers.items))
+    headers.remove(b"content-length", b"transfer-encoding")
+    if framing.kind == CHUNKED:
+        field_: tuple[bytes, bytes] | None = (b"Transfer-Encoding", b", ".join(codings or [b"chunked"]))
+    elif framing.kind == LENGTH:
+        field_ = (b"Content-Length", str(framing.length).encode())
+    elif framing.kind == UNTIL_CLOSE and codings:
+        field_ = (b"Transfer-Encoding", b", ".join(codings))
+    elif had_length:
+        field_ = (b"Content-Length", b"0")
+    else:
+        field_ = None
+    if field_ is not None:
+        headers.items.insert(min(position, len(headers.items)), field_)
+
+
+@dataclass(frozen=True)
+class Outgoing:
+    """What the proxy decided about a request before it goes on."""
+
+    framing: Framing
+    keep_alive: bool
+    expect_continue: bool
+
+
+# Fields that name a user or the original client: a client can never send them to a backend.
+IDENTITY_FIELDS = (
+    b"forwarded", b"x-forwarded-for", b"x-forwarded-host", b"x-forwarded-proto", b"x-forwarded-port",
+    b"x-real-ip", b"x-client-ip", b"remote-user", b"x-remote-user", b"x-forwarded-user",
+    b"x-authenticated-user", b"x-ms-client-principal-name", b"x-ms-client-principal-id",
+    b"x-ssl-client-cert", b"x-client-cert", b"x-arr-clientcert",
+)
+OWNED_PREFIXES = (b"x-bridgehead-",)
+
+
+def prepare_request(head: RequestHead, *, owned: Iterable[bytes] = (), own: Iterable[tuple[bytes, bytes]] = (),
+                    owned_prefixes: tuple[bytes, ...] = OWNED_PREFIXES) -> Outgoing:
+    """Decide framing, then the outgoing fields, in the order of the module docstring.
+
+    ``owned``: normalised names the client may not send (the proxy's and identity fields);
+    ``own``: the proxy's fields, set last (they replace a client field of the same name).
+    """
+    framing = request_framing(head)
+    had_length = head.headers.get(b"content-length") is not None
+    expect = head.headers.get(b"expect")
+    decision = Outgoing(framing, keep_alive(head.version, head.headers),
+                        expect is not None and expect.lower() == b"100-continue")
+    own = list(own)
+    strip_hop_by_hop(head.headers)
+    if decision.expect_continue:
+        head.headers.remove(b"expect")  # answered by the proxy itself (RFC 9110 §10.1.1)
+    head.headers.remove_normalised([*owned, *(k for k, _ in own)], owned_prefixes)
+    _write_framing(head.headers, framing, had_length)
+    for name, value in own:
+        head.headers.set(name, value)
+    return decision
+
+
+def prepare_response(head: ResponseHead, request_method: bytes) -> tuple[Framing, bool]:
+    """The response's framing and whether the server keeps the connection; fields made canonical."""
+    framing = response_framing(head, request_method)
+    had_length = head.headers.get(b"content-length") is not None
+    keep = keep_alive(head.version, head.headers)
+    strip_hop_by_hop(head.headers)
+    describes_other = request_method == b"HEAD" or head.status in (204, 304) or head.status < 200
+    if not describes_other:  # on HEAD/204/304 the length describes another message: left as sent
+        _write_framing(head.headers, framing, had_length)
+    return framing, keep
 
 
 class ChunkedScanner:
     """Follows a chunked body as it passes through (RFC 9112 §7.1) without decoding it.
 
     ``feed(data)`` returns how many bytes of ``data`` belong to the body; once
-    ``done`` is true the rest belongs to the next message. Trailers are passed through.
+    ``done`` is true the rest belongs to the next message. Trailer fields are checked as
+    header lines and passed through; framing fields and Host are refused there.
     """
 
     MAX_LINE = 4096
+    MAX_TRAILERS = 64
 
     def __init__(self) -> None:
         self.done = False
         self._state = "size"  # size | data | data_crlf | trailer
         self._remaining = 0
+        self._trailers = 0
         self._line = bytearray()
 
     def feed(self, data: bytes | memoryview) -> int:
@@ -295,6 +492,8 @@ class ChunkedScanner:
                 pos = n
                 if len(self._line) > self.MAX_LINE:
                     raise HttpError("chunk line too long")
+                if b"\r" in self._line[:-1]:
+                    raise HttpError("bare CR in a chunk line (RFC 9112 §7.1)")
                 break
             self._line += buf[pos : nl + 1]
             pos = nl + 1
@@ -304,18 +503,18 @@ class ChunkedScanner:
         return pos
 
     def _line_done(self, line: bytes) -> None:
-        if not line.endswith(b"\r\n"):
-            raise HttpError("chunk line not terminated by CRLF")
+        if not line.endswith(b"\r\n") or b"\r" in line[:-2]:
+            raise HttpError("chunk line not terminated by CRLF, or a bare CR in it (RFC 9112 §7.1)")
         body = line[:-2]
         if self._state == "data_crlf":
             if body:
-                raise HttpError("missing CRLF after chunk data")
+                raise HttpError("missing CRLF after chunk data (RFC 9112 §7.1)")
             self._state = "size"
         elif self._state == "size":
-            size_text = body.split(b";", 1)[0].strip()
-            if not size_text or len(size_text) > 16 or any(c not in b"0123456789abcdefABCDEF" for c in size_text):
-                raise HttpError(f"invalid chunk size {size_text[:20]!r}")
-            size = int(size_text, 16)
+            match = _CHUNK_LINE.fullmatch(body)
+            if match is None:
+                raise HttpError("invalid chunk size line (RFC 9112 §7.1)")
+            size = int(match.group(1), 16)
             if size == 0:
                 self._state = "trailer"
             else:
@@ -324,5 +523,10 @@ class ChunkedScanner:
         elif self._state == "trailer":
             if not body:
                 self.done = True
-            elif len(body) > self.MAX_LINE:
-                raise HttpError("trailer line too long")
+                return
+            self._trailers += 1
+            if len(body) > self.MAX_LINE or self._trailers > self.MAX_TRAILERS:
+                raise HttpError("trailer section too large")
+            name, _ = _field_line(body, self._trailers)
+            if name.lower() in NEVER_HOP_BY_HOP:
+                raise HttpError("framing field or Host in a trailer (RFC 9110 §6.5.1)")

@@ -151,6 +151,12 @@ class ReverseConfig:
     routes: tuple[Route, ...]
     access_log: Path | None = None
     read_timeout: float = 60.0
+    # slow-client defences (see runtime.streams.Deadlines) and connection limits (0 = no limit)
+    head_timeout: float = 30.0
+    idle_timeout: float = 60.0
+    body_min_rate: float = 1024.0
+    max_connections: int = 4096
+    max_connections_per_source: int = 256
 
     def listener(self, name: str) -> Listener:
         for item in self.listeners:

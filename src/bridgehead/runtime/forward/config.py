@@ -23,7 +23,7 @@ Relative paths are relative to the file.
 from __future__ import annotations
 
 import tomllib
-from collections.abc import Collection
+from collections.abc import Callable, Collection
 from pathlib import Path
 from typing import Any
 
@@ -37,6 +37,7 @@ from bridgehead.core.forward_policy import (
     SourceRule,
 )
 from bridgehead.runtime.forward.server import ForwardSettings
+from bridgehead.runtime.streams import Deadlines
 
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 
@@ -121,7 +122,7 @@ def build(data: dict[str, Any], source: Path | None = None, file_keys: Collectio
 
     known = {"listen", "state_dir", "access_log", "default", "on_client_cert_request", "upstream_ca",
              "upstream_crl", "learn_ttl", "exception_source", "exception_destination", "client_cert_rule",
-             "read_timeout", "store_url"}
+             "read_timeout", "store_url", *LIMIT_KEYS}
     unknown = set(data) - known
     if unknown:
         prefix = f"{source}: " if source is not None and unknown & set(file_keys) else ""
@@ -180,11 +181,45 @@ def build(data: dict[str, Any], source: Path | None = None, file_keys: Collectio
     )
     if "read_timeout" in durations:
         settings.read_timeout = durations["read_timeout"]
+    limits = parse_limits(data, fail)
+    settings.deadlines = Deadlines(head=limits["head_timeout"], idle=limits["idle_timeout"],
+                                   read=settings.read_timeout, body_rate=limits["body_min_rate"])
+    settings.max_connections = int(limits["max_connections"])
+    settings.max_connections_per_source = int(limits["max_connections_per_source"])
     for key in ("upstream_ca", "upstream_crl"):
         for path in lists[key]:
             if not Path(path).is_file():
                 raise fail(key, f"file not found: {path}")
     return settings
+
+
+LIMIT_KEYS = ("head_timeout", "idle_timeout", "body_min_rate", "max_connections", "max_connections_per_source")
+_LIMIT_DEFAULTS: dict[str, str | int | float] = {"head_timeout": "30s", "idle_timeout": "60s", "body_min_rate": 1024,
+                                                 "max_connections": 4096, "max_connections_per_source": 256}
+
+
+def parse_limits(data: dict[str, Any], fail: Callable[[str, str], ConfigError]) -> dict[str, float]:
+    """The slow-client deadlines and connection limits shared by the forward and reverse proxies.
+
+    ``head_timeout``/``idle_timeout`` are durations (> 0); ``body_min_rate`` is bytes per second
+    a request body must average after a 10 s grace (0 turns the check off);
+    ``max_connections``/``max_connections_per_source`` are counts (0 = no limit)."""
+    out: dict[str, float] = {}
+    for key in LIMIT_KEYS:
+        value = data.get(key, _LIMIT_DEFAULTS[key])
+        if key.endswith("_timeout"):
+            try:
+                out[key] = parse_duration(value)
+            except (ConfigError, AttributeError, ValueError):
+                raise fail(key, f"invalid duration {value!r} (use e.g. 30s, 2m)") from None
+            if out[key] <= 0:
+                raise fail(key, "must be more than 0s")
+            continue
+        if isinstance(value, bool) or not isinstance(value, int | float) or value < 0:
+            raise fail(key, f"must be a number of {'bytes per second' if key == 'body_min_rate' else 'connections'}"
+                            f" (0 = off), not {value!r}")
+        out[key] = float(value)
+    return out
 
 
 def _cert_rule(rule: dict[str, Any], key: str) -> CertRule:

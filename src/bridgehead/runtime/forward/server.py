@@ -30,7 +30,6 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 
 from bridgehead.core import errorpage
 from bridgehead.core.forward_policy import Action, CertRequestAction, ForwardPolicy, refusal_action
@@ -44,12 +43,13 @@ from bridgehead.runtime.forward.upstream import (
     cert_request_in_handshake,
     renegotiation_requested,
 )
-from bridgehead.runtime.relay import RelayError, exchange
+from bridgehead.runtime.limits import ConnectionLimits
+from bridgehead.runtime.relay import RelayError, classify, exchange
 from bridgehead.runtime.store import Store
-from bridgehead.runtime.streams import Conn, PlainStream, TLSStream
+from bridgehead.runtime.streams import Conn, DeadlineExceeded, Deadlines, PlainStream, TLSStream, read_hello
 from bridgehead.runtime.streams import splice as _splice
-from bridgehead.wire.http1 import HttpError, RequestHead, parse_request_head
-from bridgehead.wire.tls_hello import ClientHello, TlsParseError, read_client_hello
+from bridgehead.wire.http1 import HttpError, RequestHead, parse_request_head, split_absolute
+from bridgehead.wire.tls_hello import ClientHello, TlsParseError
 
 log = logging.getLogger("bridgehead.forward")
 
@@ -71,6 +71,15 @@ class ForwardSettings:
     hello_timeout: float = 10.0
     head_limit: int = 64 * 1024
     store_url: str | None = None
+    deadlines: Deadlines = field(default_factory=Deadlines)
+    max_connections: int = 4096
+    max_connections_per_source: int = 256
+
+    def client_deadlines(self) -> Deadlines:
+        """The client-side deadlines, the per-read one being ``read_timeout``."""
+        d = self.deadlines
+        return Deadlines(head=d.head, idle=d.idle, read=self.read_timeout, body_rate=d.body_rate,
+                         body_grace=d.body_grace)
 
 
 @dataclass
@@ -96,6 +105,7 @@ class ForwardProxy:
         self._pool: dict[tuple[str, int], list[Conn]] = {}
         self._server: asyncio.base_events.Server | None = None
         self._learned_cache: dict[str, tuple[float, str | None]] = {}
+        self.limits = ConnectionLimits(settings.max_connections, settings.max_connections_per_source)
 
     # ---- lifecycle -------------------------------------------------------------------
     async def start(self, sock: socket.socket | None = None) -> None:
@@ -154,8 +164,14 @@ class ForwardProxy:
 
     def learn(self, host: str, port: int, code: str, reason: str) -> None:
         key = f"{host}:{port}"
-        self.store.put(BYPASS_NS, key, {"host": host, "port": port, "code": code, "reason": reason,
-                                        "learned_at": time.time()}, ttl=self.s.learn_ttl)
+        try:
+            self.store.put(BYPASS_NS, key, {"host": host, "port": port, "code": code, "reason": reason,
+                                            "learned_at": time.time()}, ttl=self.s.learn_ttl)
+        except Exception as exc:  # a read-only or broken store must not cost the client its answer
+            log.error("could not store the learned bypass for %s (%s: %s); kept in memory for %.0f s",
+                      key, type(exc).__name__, exc, self.s.learn_ttl)
+            self._learned_cache[key] = (time.monotonic() + self.s.learn_ttl, f"learned: {reason}")
+            return
         self._learned_cache.pop(key, None)
         log.info("learned bypass for %s: %s", key, reason)
 
@@ -167,7 +183,13 @@ class ForwardProxy:
             with contextlib.suppress(OSError):
                 sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         ctx = Context(f"{peer[0]}:{peer[1]}", ipaddress.ip_address(peer[0].split("%")[0]))
-        client = Conn(PlainStream(reader, writer), timeout=self.s.read_timeout, head_limit=self.s.head_limit)
+        client = Conn(PlainStream(reader, writer), timeout=self.s.read_timeout, head_limit=self.s.head_limit,
+                      deadlines=self.s.client_deadlines())
+        refused = self.limits.admit(str(ctx.client_ip))
+        if refused is not None:
+            await self._refuse(client, ctx, "client-too-many-connections", refused, time.monotonic(), action="deny")
+            client.stream.abort()
+            return
         try:
             await self._client_loop(client, ctx)
         except (ConnectionError, TimeoutError, ssl.SSLError, OSError, asyncio.IncompleteReadError):
@@ -175,6 +197,7 @@ class ForwardProxy:
         except Exception:  # never let one connection take the server down
             log.exception("unexpected error on connection from %s", ctx.client)
         finally:
+            self.limits.release(str(ctx.client_ip))
             await client.close()
 
     async def _client_loop(self, client: Conn, ctx: Context) -> None:
@@ -182,8 +205,8 @@ class ForwardProxy:
             start = time.monotonic()
             try:
                 head = await client.read_request()
-            except HttpError as exc:
-                await self._refuse(client, ctx, exc.code, str(exc), start, action="deny")
+            except (HttpError, DeadlineExceeded) as exc:
+                await self._refuse(client, ctx, *classify(exc), start, action="deny")
                 return
             if head is None:
                 return
@@ -206,36 +229,36 @@ class ForwardProxy:
     # ---- plain HTTP (absolute-form) ---------------------------------------------------
     async def _plain(self, client: Conn, head: RequestHead, ctx: Context, start: float) -> bool:
         url = head.target.decode("latin-1")
-        parts = urlsplit(url)
-        if parts.scheme != "http" or not parts.hostname:
+        method = head.method.decode("latin-1")
+        try:
+            scheme, authority, origin = split_absolute(head.target)
+            host, port = _host_port(authority.decode("latin-1"), 80)
+        except ValueError:
+            scheme, host, port = b"", "", 0
+        if scheme != b"http" or not host:
             await self._refuse(client, ctx, "client-bad-request",
                                "a forward proxy needs absolute-form http:// URLs or CONNECT", start,
-                               action="deny", method=head.method.decode(), url=url)
+                               action="deny", method=method, url=url)
             return False
-        host, port = parts.hostname, parts.port or 80
         ctx.host, ctx.port, ctx.rule = host, port, "plain-http"
-        path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
-        if head.headers.get(b"host") is None:
-            head.headers.items.insert(0, (b"Host", parts.netloc.encode()))
         try:
             upstream = await self._pooled(host, port)
         except UpstreamFailure as exc:
-            await self._refuse(client, ctx, exc.code, exc.detail, start, method=head.method.decode(), url=url)
+            await self._refuse(client, ctx, exc.code, exc.detail, start, method=method, url=url)
             return False
-        try:
-            ex = await exchange(client, upstream, head, target=path.encode("latin-1"))
-        except RelayError as exc:
+        try:  # RFC 9112 §3.2.2: the target's authority replaces whatever Host the client sent
+            ex = await exchange(client, upstream, head, target=origin, own=[(b"Host", authority)])
+        except (RelayError, ssl.SSLError, ConnectionError, TimeoutError, OSError, HttpError) as exc:
             await upstream.close()
-            if not exc.response_started:
-                await self._refuse(client, ctx, exc.code, exc.detail, start, method=head.method.decode(), url=url)
+            code, detail = classify(exc)
+            if isinstance(exc, RelayError) and exc.response_started:
+                self.log.write(client=ctx.client, rule=ctx.rule, action="error", host=host, port=port,
+                               method=method, url=url, code=code, reason=detail, duration_ms=_ms(start))
+            else:
+                await self._refuse(client, ctx, code, detail, start, method=method, url=url)
             return False
-        except (ConnectionError, TimeoutError, OSError, HttpError) as exc:
-            await upstream.close()
-            code = exc.code if isinstance(exc, HttpError) else "upstream-bad-response"
-            await self._refuse(client, ctx, code, str(exc) or type(exc).__name__, start,
-                               method=head.method.decode(), url=url)
-            return False
-        if ex.keep_alive:
+        if ex.upstream_reusable:
+            upstream.park()
             self._pool.setdefault((host, port), []).append(upstream)
         else:
             await upstream.close()
@@ -243,14 +266,15 @@ class ForwardProxy:
         return ex.keep_alive
 
     async def _pooled(self, host: str, port: int) -> Conn:
+        """An idle connection to ``host:port`` that holds no unsolicited byte, or a new one."""
         idle = self._pool.get((host, port))
         while idle:
             conn = idle.pop()
-            if not conn.eof and not conn.stream.reader.at_eof():  # type: ignore[attr-defined]
+            if conn.reusable():
                 return conn
             await conn.close()
         reader, writer = await self.upstream.open_tcp(host, port)
-        return Conn(PlainStream(reader, writer), timeout=self.s.read_timeout)
+        return Conn(PlainStream(reader, writer), timeout=self.s.read_timeout, role="upstream")
 
     def _log_exchange(self, ctx: Context, action: str, ex: Any, url: str, start: float, client: Conn) -> None:
         self.log.write(client=ctx.client, rule=ctx.rule, action=action, host=ctx.host, port=ctx.port,
@@ -294,7 +318,7 @@ class ForwardProxy:
             await self._refuse(client, ctx, exc.code, exc.detail, start, method="CONNECT",
                                url=f"{ctx.host}:{ctx.port}")
             return
-        upstream = Conn(PlainStream(reader, writer), timeout=self.s.tunnel_idle_timeout)
+        upstream = Conn(PlainStream(reader, writer), timeout=self.s.tunnel_idle_timeout, role="upstream")
         if not established:
             await client.write(b"HTTP/1.1 200 Connection established\r\n\r\n")
         pending = initial + bytes(client.buf)
@@ -308,26 +332,9 @@ class ForwardProxy:
                        method="CONNECT", url=f"{ctx.host}:{ctx.port}", status=200, code=code, reason=reason,
                        duration_ms=_ms(start), bytes_in=sent + len(pending), bytes_out=received)
 
-    async def _read_hello(self, client: Conn) -> ClientHello | None:
-        while True:
-            hello = read_client_hello(bytes(client.buf))
-            if hello is not None:
-                del client.buf[: len(hello.raw)]
-                return hello
-            if len(client.buf) > 70000:
-                raise TlsParseError("ClientHello too large")
-            old_timeout = client.timeout
-            client.timeout = self.s.hello_timeout
-            try:
-                more = await client._more()
-            finally:
-                client.timeout = old_timeout
-            if not more:
-                return None
-
     async def _inspect(self, client: Conn, ctx: Context, start: float) -> None:
         try:
-            hello = await self._read_hello(client)
+            hello = await read_hello(client, self.s.hello_timeout)
         except TlsParseError as exc:
             # not TLS (e.g. plain HTTP or another protocol through CONNECT): pass it through untouched
             ctx.rule += " (not TLS)"
@@ -391,7 +398,8 @@ class ForwardProxy:
                            server_side=True, initial=hello.raw + bytes(client.buf))
         client.buf.clear()
         await asyncio.wait_for(stream.handshake(), self.s.hello_timeout)
-        return Conn(stream, timeout=self.s.read_timeout, head_limit=self.s.head_limit)
+        return Conn(stream, timeout=self.s.read_timeout, head_limit=self.s.head_limit,
+                    deadlines=self.s.client_deadlines())
 
     async def _answer_under_tls(self, client: Conn, ctx: Context, hello: ClientHello, code: str, detail: str,
                                 start: float, *, action: str) -> None:
@@ -414,7 +422,7 @@ class ForwardProxy:
 
     async def _inspect_with(self, client: Conn, ctx: Context, hello: ClientHello, up_stream: TLSStream,
                             start: float) -> None:
-        upstream = Conn(up_stream, timeout=self.s.read_timeout)
+        upstream = Conn(up_stream, timeout=self.s.read_timeout, role="upstream")
         try:
             inner = await self._client_tls(client, hello, ctx)
         except (ssl.SSLError, ConnectionError, TimeoutError, OSError) as exc:
@@ -440,20 +448,22 @@ class ForwardProxy:
             start = time.monotonic()
             try:
                 head = await inner.read_request()
-            except HttpError as exc:
-                await self._refuse(inner, ctx, exc.code, str(exc), start, action="deny")
+            except (HttpError, DeadlineExceeded) as exc:
+                await self._refuse(inner, ctx, *classify(exc), start, action="deny")
                 return
             if head is None:
                 return
             url = _https_url(ctx, head)
             try:
-                ex = await exchange(inner, upstream, head, check=too_late)
+                target, own = _origin_form(head)
+                ex = await exchange(inner, upstream, head, target=target, check=too_late, own=own)
             except (RelayError, ssl.SSLError, ConnectionError, TimeoutError, OSError, HttpError) as exc:
                 await self._exchange_failed(inner, up_stream, ctx, head, url, exc, start)
                 return
             self._log_exchange(ctx, "inspect", ex, url, start, inner)
-            if not ex.keep_alive:
+            if not ex.keep_alive or not ex.upstream_reusable:
                 return
+            upstream.park()
 
     async def _exchange_failed(self, inner: Conn, up_stream: TLSStream, ctx: Context, head: RequestHead, url: str,
                                exc: BaseException, start: float) -> None:
@@ -464,19 +474,13 @@ class ForwardProxy:
             detail = f"{how} after the first request; later connections to {ctx.host}:{ctx.port} will tunnel"
             self.learn(ctx.host, ctx.port, "client-cert-requested-after-request", how)
             code = "client-cert-requested-after-request"
-        elif isinstance(exc, RelayError):
-            code, detail = exc.code, exc.detail
-            if exc.response_started:
+        else:
+            code, detail = classify(exc)
+            if isinstance(exc, RelayError) and exc.response_started:
                 self.log.write(client=ctx.client, rule=ctx.rule, action="error", host=ctx.host, port=ctx.port,
                                method=head.method.decode(), url=url, code=code, reason=detail,
                                duration_ms=_ms(start))
                 return
-        elif isinstance(exc, HttpError):
-            code, detail = exc.code, str(exc)
-        elif isinstance(exc, TimeoutError):
-            code, detail = "upstream-timeout", "no answer from the server within the read timeout"
-        else:
-            code, detail = "upstream-bad-response", str(exc) or type(exc).__name__
         await self._refuse(inner, ctx, code, detail, start, method=head.method.decode(), url=url)
 
     def stop_accepting(self) -> None:
@@ -497,6 +501,28 @@ def _authority(target: str) -> tuple[str, int]:
     if any(c in host for c in "/@ \\"):
         raise ValueError(f"invalid host in CONNECT target {target[:100]!r}")
     return host.lower(), int(port_text)
+
+
+def _host_port(authority: str, default: int) -> tuple[str, int]:
+    """``host`` and ``port`` of a URI authority (RFC 3986 §3.2); ``ValueError`` if malformed."""
+    if authority.startswith("["):
+        host, _, rest = authority[1:].partition("]")
+        port_text = rest[1:] if rest.startswith(":") else rest
+    else:
+        host, _, port_text = authority.partition(":")
+    port = int(port_text) if port_text else default
+    if not host or not 0 < port < 65536:
+        raise ValueError("malformed authority")
+    return host.lower(), port
+
+
+def _origin_form(head: RequestHead) -> tuple[bytes | None, list[tuple[bytes, bytes]]]:
+    """Inside an inspected tunnel an absolute-form target goes on as origin-form, its authority as
+    Host (RFC 9112 §3.2.2); an origin-form request keeps its own target and Host."""
+    if b"://" not in head.target:
+        return None, []
+    _, authority, origin = split_absolute(head.target)
+    return origin, [(b"Host", authority)]
 
 
 def _https_url(ctx: Context, head: RequestHead) -> str:

@@ -58,11 +58,11 @@ from bridgehead.core.reverse.model import (
     RevocationSettings,
     Route,
 )
-from bridgehead.runtime.forward.config import ConfigError, parse_duration, parse_listen
+from bridgehead.runtime.forward.config import LIMIT_KEYS, ConfigError, parse_duration, parse_limits, parse_listen
 
 __all__ = ["ConfigError", "load", "parse"]
 
-_TOP = {"state_dir", "access_log", "read_timeout", "listener", "route"}
+_TOP = {"state_dir", "access_log", "read_timeout", "listener", "route", *LIMIT_KEYS}
 _LISTENER = {"name", "listen", "certificates", "client_ca", "revocation", "restrictions", "identity_from",
              "identity_rule", "basic_users", "basic_realm"}
 _ROUTE = {"name", "listener", "hosts", "paths", "mode", "backend", "backend_address", "backend_ca",
@@ -101,8 +101,12 @@ def parse(data: dict[str, Any], source: Path, *, check_files: bool = True) -> Re
             raise ConfigError(f"listener {listener.name!r}: a route falls back to Basic, set basic_users")
     state_dir = base / str(data.get("state_dir", "state"))
     access_log = base / str(data["access_log"]) if "access_log" in data else state_dir / "reverse-access.log"
+    limits = parse_limits(data, lambda key, message: ConfigError(f"{source}: {key}: {message}"))
     return ReverseConfig(source=source, state_dir=state_dir, listeners=tuple(listeners), routes=tuple(routes),
-                         access_log=access_log, read_timeout=parse_duration(data.get("read_timeout", "60s")))
+                         access_log=access_log, read_timeout=parse_duration(data.get("read_timeout", "60s")),
+                         head_timeout=limits["head_timeout"], idle_timeout=limits["idle_timeout"],
+                         body_min_rate=limits["body_min_rate"], max_connections=int(limits["max_connections"]),
+                         max_connections_per_source=int(limits["max_connections_per_source"]))
 
 
 def _tables(data: dict[str, Any], key: str) -> list[dict[str, Any]]:

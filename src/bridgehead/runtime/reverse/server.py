@@ -62,17 +62,17 @@ from bridgehead.failures import get
 from bridgehead.runtime import tls
 from bridgehead.runtime.accesslog import AccessLog
 from bridgehead.runtime.forward.upstream import UpstreamConnector, UpstreamFailure
-from bridgehead.runtime.relay import RelayError, exchange
+from bridgehead.runtime.limits import ConnectionLimits
+from bridgehead.runtime.relay import RelayError, classify, exchange
 from bridgehead.runtime.reverse.delegation import DelegationError, Delegator, build_delegator
 from bridgehead.runtime.reverse.edge_tls import OpenSSLServerStream, client_cert_context
 from bridgehead.runtime.reverse.revocation import RevocationChecker
-from bridgehead.runtime.streams import Conn, PlainStream, TLSStream, splice
-from bridgehead.wire.http1 import HttpError, RequestHead
-from bridgehead.wire.tls_hello import ClientHello, TlsParseError, read_client_hello
+from bridgehead.runtime.streams import Conn, DeadlineExceeded, Deadlines, PlainStream, TLSStream, read_hello, splice
+from bridgehead.wire.http1 import IDENTITY_FIELDS, HttpError, RequestHead, is_absolute_form, split_absolute
+from bridgehead.wire.tls_hello import ClientHello, TlsParseError
 
 log = logging.getLogger("bridgehead.reverse")
 
-FORWARDED = (b"x-forwarded-for", b"x-forwarded-proto", b"x-forwarded-host")
 HELLO_TIMEOUT = 10.0
 
 
@@ -164,6 +164,9 @@ class ReverseProxy:
         self.servers: list[asyncio.base_events.Server] = []
         self.ports: dict[str, int] = {}
         self.backend_checks: dict[str, dict[str, Any]] = {}
+        self.limits = ConnectionLimits(config.max_connections, config.max_connections_per_source)
+        self.deadlines = Deadlines(head=config.head_timeout, idle=config.idle_timeout, read=config.read_timeout,
+                                   body_rate=config.body_min_rate)
 
     # ---- lifecycle -------------------------------------------------------------------
     async def start(self, *, check_backends: bool = True) -> None:
@@ -222,9 +225,15 @@ class ReverseProxy:
         if sock is not None:
             with contextlib.suppress(OSError):
                 sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        client = Conn(PlainStream(reader, writer), timeout=self.config.read_timeout)
+        client = Conn(PlainStream(reader, writer), timeout=self.config.read_timeout, deadlines=self.deadlines)
         start = time.monotonic()
         state = ClientState(f"{peer[0]}:{peer[1]}", str(peer[0]), None)
+        refused = self.limits.admit(state.client_ip)
+        if refused is not None:  # before TLS: nothing can be answered, the connection is closed
+            self.log.write(client=state.client, listener=rt.listener.name, action="deny",
+                           code="client-too-many-connections", reason=refused, duration_ms=_ms(start))
+            client.stream.abort()
+            return
         try:
             await self._connection(rt, client, state, start)
         except (ConnectionError, TimeoutError, ssl.SSLError, OSError, asyncio.IncompleteReadError):
@@ -232,13 +241,14 @@ class ReverseProxy:
         except Exception:  # never let one connection take the listener down
             log.exception("unexpected error on connection from %s", state.client)
         finally:
+            self.limits.release(state.client_ip)
             for conn in state.backends.values():
                 await conn.close()
             await client.close()
 
     async def _connection(self, rt: ListenerRuntime, client: Conn, state: ClientState, start: float) -> None:
         try:
-            hello = await _read_hello(client)
+            hello = await read_hello(client, min(HELLO_TIMEOUT, self.config.head_timeout))
         except TlsParseError as exc:
             self.log.write(client=state.client, listener=rt.listener.name, action="deny", code="client-bad-request",
                            reason=f"not a TLS ClientHello (this listener is HTTPS only): {exc}",
@@ -271,7 +281,7 @@ class ReverseProxy:
             self.log.write(**fields, action="error", status=502, code=exc.code, reason=exc.detail,
                            duration_ms=_ms(start))
             return
-        upstream = Conn(PlainStream(reader, writer), timeout=max(self.config.read_timeout, 300.0))
+        upstream = Conn(PlainStream(reader, writer), timeout=max(self.config.read_timeout, 300.0), role="upstream")
         client.timeout = max(self.config.read_timeout, 300.0)
         pending = hello.raw + bytes(client.buf)
         client.buf.clear()
@@ -312,7 +322,7 @@ class ReverseProxy:
                 if state.verdict.ok and state.identity.user is None:
                     state.verdict = Verdict("edge-client-cert-not-acceptable",
                                             "the certificate maps to no user (identity_from / identity_rule)")
-        return Conn(stream, timeout=self.config.read_timeout)
+        return Conn(stream, timeout=self.config.read_timeout, deadlines=self.deadlines)
 
     # ---- requests ---------------------------------------------------------------------
     async def _requests(self, rt: ListenerRuntime, inner: Conn, state: ClientState) -> None:
@@ -320,8 +330,8 @@ class ReverseProxy:
             start = time.monotonic()
             try:
                 head = await inner.read_request()
-            except HttpError as exc:
-                await self._refuse(inner, rt, state, None, exc.code, str(exc), start)
+            except (HttpError, DeadlineExceeded) as exc:
+                await self._refuse(inner, rt, state, None, *classify(exc), start)
                 return
             if head is None:
                 return
@@ -330,6 +340,10 @@ class ReverseProxy:
 
     async def _request(self, rt: ListenerRuntime, inner: Conn, state: ClientState, head: RequestHead,
                        start: float) -> bool:
+        if is_absolute_form(head.target):  # RFC 9112 §3.2.2: route and forward by the target's authority
+            _, authority, origin = split_absolute(head.target)
+            head.target = origin
+            head.headers.set(b"Host", authority)
         target = head.target.decode("latin-1")
         host_value = head.headers.get(b"host")
         host = host_value.decode("latin-1") if host_value else (state.sni or "")
@@ -352,13 +366,13 @@ class ReverseProxy:
         if identity is None:
             return False
         try:
-            await self._prepare(route, state, head, host, identity, edge_auth)
+            fields = await self._proxy_fields(route, state, head, host, identity, edge_auth)
         except DelegationError as exc:
             ctx.update(getattr(self.delegators[route.name], "log_fields", dict)())  # e.g. kcd_user, kcd_spn
             await self._refuse(inner, rt, state, route, exc.code, exc.detail, start, identity=identity, **ctx)
             return False
         ctx.update(getattr(self.delegators[route.name], "log_fields", dict)())  # never a ticket, see kcd
-        return await self._forward(rt, inner, state, route, head, identity, start, ctx)
+        return await self._forward(rt, inner, state, route, head, identity, start, ctx, fields)
 
     async def _authenticate(self, rt: ListenerRuntime, inner: Conn, state: ClientState, route: Route,
                             head: RequestHead, start: float, ctx: dict[str, Any]) -> tuple[Identity | None, bool]:
@@ -417,25 +431,25 @@ class ReverseProxy:
                        else None, reason="Basic logon failed" if had_credentials
                        else "no client certificate: Basic challenge", duration_ms=_ms(start), **ctx)
 
-    async def _prepare(self, route: Route, state: ClientState, head: RequestHead, host: str, identity: Identity,
-                       edge_auth: bool) -> None:
-        """Host, X-Forwarded-*, identity headers and the delegation step (RFC 7239 §5 equivalents)."""
-        headers = head.headers
-        headers.remove(*FORWARDED, route.identity_header.encode("latin-1"))
+    async def _proxy_fields(self, route: Route, state: ClientState, head: RequestHead, host: str,
+                            identity: Identity, edge_auth: bool) -> tuple[list[bytes], list[tuple[bytes, bytes]]]:
+        """``(owned, own)`` for the relay: fields the client may not send, and the proxy's own fields
+        (Host, X-Forwarded-*, identity, delegation; RFC 7239 §5 equivalents), set after every removal."""
+        owned = [*IDENTITY_FIELDS, route.identity_header.encode("latin-1")]
         if edge_auth and route.identity != "basic-passthrough":
-            headers.remove(b"authorization")  # the edge consumed the password; it does not go on
-        headers.items += [(b"X-Forwarded-For", state.client_ip.encode()), (b"X-Forwarded-Proto", b"https"),
-                          (b"X-Forwarded-Host", host.encode("latin-1"))]
+            owned.append(b"authorization")  # the edge consumed the password; it does not go on
+        own = [(b"X-Forwarded-For", state.client_ip.encode()), (b"X-Forwarded-Proto", b"https"),
+               (b"X-Forwarded-Host", host.encode("latin-1"))]
         if not route.preserve_host:
             default = 443 if route.backend.scheme == "https" else 80
             port = "" if route.backend.port == default else f":{route.backend.port}"
-            headers.set(b"Host", f"{route.backend.host}{port}".encode())
-        for name, value in await self.delegators[route.name].headers_for(route, identity, head):
-            headers.set(name, value)
+            own.append((b"Host", f"{route.backend.host}{port}".encode()))
+        own += await self.delegators[route.name].headers_for(route, identity, head)
+        return owned, own
 
     async def _backend(self, route: Route, state: ClientState) -> Conn:
         conn = state.backends.get(route.name)
-        if conn is not None and not conn.eof and not conn.stream.reader.at_eof():  # type: ignore[attr-defined]
+        if conn is not None and conn.reusable():  # never a connection holding bytes nobody asked for
             return conn
         if conn is not None:
             await conn.close()
@@ -443,7 +457,7 @@ class ReverseProxy:
         connector = self.connectors[route.name]
         if route.mode == Mode.OFFLOAD:
             reader, writer = await connector.open_tcp(host, port)
-            conn = Conn(PlainStream(reader, writer), timeout=self.config.read_timeout)
+            conn = Conn(PlainStream(reader, writer), timeout=self.config.read_timeout, role="upstream")
         else:
             stream = await connector.open_tls(host, port, route.backend.host, client_cert=_pair(route))
             if getattr(stream.obj, "bh_failed", False):
@@ -451,31 +465,27 @@ class ReverseProxy:
                                       "the backend asked for a client certificate and refused the handshake"
                                       + (" with the bridging certificate" if route.bridging_certificate else
                                          "; the route has no bridging_certificate"))
-            conn = Conn(stream, timeout=self.config.read_timeout)
+            conn = Conn(stream, timeout=self.config.read_timeout, role="upstream")
         state.backends[route.name] = conn
         return conn
 
     async def _forward(self, rt: ListenerRuntime, inner: Conn, state: ClientState, route: Route, head: RequestHead,
-                       identity: Identity, start: float, ctx: dict[str, Any]) -> bool:
+                       identity: Identity, start: float, ctx: dict[str, Any],
+                       fields: tuple[list[bytes], list[tuple[bytes, bytes]]]) -> bool:
         try:
             upstream = await self._backend(route, state)
         except UpstreamFailure as exc:
             await self._refuse(inner, rt, state, route, exc.code, exc.detail, start, identity=identity, **ctx)
             return False
         try:
-            ex = await exchange(inner, upstream, head)
+            ex = await exchange(inner, upstream, head, owned=fields[0], own=fields[1])
         except (RelayError, ssl.SSLError, ConnectionError, TimeoutError, OSError, HttpError) as exc:
             await upstream.close()
             state.backends.pop(route.name, None)
+            code, detail = classify(exc, peer="backend")
             if isinstance(exc, RelayError) and exc.response_started:
-                self._log(rt, state, route, identity, start, ctx, action="error", code=exc.code, reason=exc.detail)
+                self._log(rt, state, route, identity, start, ctx, action="error", code=code, reason=detail)
                 return False
-            if isinstance(exc, RelayError | HttpError):
-                code, detail = exc.code, str(exc)
-            elif isinstance(exc, TimeoutError):
-                code, detail = "upstream-timeout", "no answer from the backend within the read timeout"
-            else:
-                code, detail = "upstream-bad-response", str(exc) or type(exc).__name__
             await self._refuse(inner, rt, state, route, code, detail, start, identity=identity, **ctx)
             return False
         extra: dict[str, Any] = {}
@@ -486,7 +496,9 @@ class ReverseProxy:
         extra = extra or refused_for_missing_cert(route, ex.status, _cert_requested(upstream)) or {}
         self._log(rt, state, route, identity, start, ctx, action="publish", status=ex.status, bytes_in=ex.bytes_in,
                   bytes_out=ex.bytes_out, **extra)
-        if not ex.keep_alive:
+        if ex.upstream_reusable:
+            upstream.park()
+        else:
             await upstream.close()
             state.backends.pop(route.name, None)
         return ex.keep_alive
@@ -523,29 +535,6 @@ class ReverseProxy:
 def _pair(route: Route) -> tuple[str, str] | None:
     b = route.bridging_certificate
     return (str(b.cert), str(b.key)) if b is not None else None
-
-
-async def _read_hello(client: Conn) -> ClientHello | None:
-    """The client's ClientHello (RFC 8446 §4.1.2), held unanswered; ``None`` on EOF."""
-    deadline = time.monotonic() + HELLO_TIMEOUT
-    while True:
-        hello = read_client_hello(bytes(client.buf))
-        if hello is not None:
-            del client.buf[: len(hello.raw)]
-            return hello
-        if len(client.buf) > 70000:
-            raise TlsParseError("ClientHello too large")
-        remaining = deadline - time.monotonic()
-        if remaining <= 0:
-            raise TimeoutError("no ClientHello")
-        old = client.timeout
-        client.timeout = remaining
-        try:
-            more = await client._more()
-        finally:
-            client.timeout = old
-        if not more:
-            return None
 
 
 def _cert_requested(conn: Conn) -> bool:
