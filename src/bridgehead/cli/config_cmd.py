@@ -97,6 +97,8 @@ def apply(file: Path, store_url: str | None, state_dir: Path, author: str | None
         text = file.read_text(encoding="utf-8")
     except OSError as exc:
         raise CliError(f"cannot read {file}: {exc.strerror}") from None
+    except UnicodeDecodeError as exc:  # toml.io: "A TOML file must be a valid UTF-8 encoded Unicode document"
+        raise CliError(f"{file}: not a TOML file: not valid UTF-8 at byte {exc.start}") from None
     source = file.resolve()
     cfg = _validate(text, source, store_url)
     cs = open_store(store_url, state_dir)

@@ -7,8 +7,9 @@ imported is listed with its error rather than left out. Optional dependencies (g
 psycopg) are imported inside the commands that need them.
 
 Errors: every command raises :class:`bridgehead.cli.common.CliError` (or a
-``click.ClickException``) for bad input; :func:`main` turns anything else into one line
-on stderr and exit status 1 instead of a traceback (``BRIDGEHEAD_DEBUG=1`` shows it).
+``click.ClickException``) for bad input (exit 2); :func:`main` turns an ``OSError`` into one
+line and exit 2, anything else into one line and exit status 3 (an internal error) instead of
+a traceback (``BRIDGEHEAD_DEBUG=1`` shows it). The table of exit statuses is in README.md.
 """
 
 from __future__ import annotations
@@ -132,8 +133,15 @@ def main(argv: list[str] | None = None) -> Any:
         raise
     except KeyboardInterrupt:
         sys.exit(130)
-    except Exception as exc:  # the boundary: one line, never a traceback
+    except OSError as exc:  # the environment (a file, a directory, a port): exit 2 as bad input
         if os.environ.get("BRIDGEHEAD_DEBUG"):
             raise
-        click.echo(f"bridgehead: error: {type(exc).__name__}: {exc}", err=True)
-        sys.exit(1)
+        where = f"{exc.filename}: " if getattr(exc, "filename", None) else ""
+        click.echo(f"bridgehead: error: {where}{exc.strerror or exc}", err=True)
+        sys.exit(2)
+    except Exception as exc:  # the boundary: a bug, one line (exit 3), never a traceback
+        if os.environ.get("BRIDGEHEAD_DEBUG"):
+            raise
+        click.echo(f"bridgehead: internal error: {type(exc).__name__}: {exc} "
+                   "(BRIDGEHEAD_DEBUG=1 shows the traceback)", err=True)
+        sys.exit(3)

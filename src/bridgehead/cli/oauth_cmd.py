@@ -257,9 +257,12 @@ def token(
 
 
 def _read_text(text: str) -> str:
-    if text == "-":
-        return sys.stdin.read(1024 * 1024)
-    return text
+    """TEXT, or standard input for ``-``; nothing (or only white space) is an input error, not a token."""
+    value = sys.stdin.read(1024 * 1024) if text == "-" else text
+    if not value.strip():
+        where = "standard input is empty" if text == "-" else "TEXT is empty"
+        raise CliError(f"no token given: {where} (pass a 'Bearer …' value or a JWT, or pipe one into '-')")
+    return value
 
 
 @oauth.command("decode")

@@ -61,6 +61,8 @@ def serve(config_file: Path | None, store_url: str | None, member: str | None, b
             text = config_file.read_text(encoding="utf-8")
         except OSError as exc:
             raise CliError(f"cannot read {config_file}: {exc.strerror}") from None
+        except UnicodeDecodeError as exc:  # toml.io: "A TOML file must be valid UTF-8"
+            raise CliError(f"{config_file}: not a TOML file: not valid UTF-8 at byte {exc.start}") from None
     store_dir = state_dir
     if store_dir is None:
         store_dir = _state_dir_of(text, config_file.resolve().parent) if config_file is not None else Path("state")
