@@ -151,23 +151,167 @@ def proxy_url(host: str, port: int) -> str:
 
 @click.group()
 def ca() -> None:
-    """The inspection CA that clients must trust."""
+    """The inspection CA that clients must trust: export, import (your own subordinate CA), rotate, status."""
+
+
+def _ca_dir(state_dir: Path) -> Path:
+    return state_dir / "ca"
+
+
+def _ca_or_fail(state_dir: Path) -> Any:
+    from bridgehead.runtime.forward.ca import CAError, InspectionCA
+
+    try:
+        return InspectionCA(_ca_dir(state_dir), create=False)
+    except CAError as exc:
+        raise CliError(str(exc)) from None
+    except OSError as exc:
+        raise CliError(f"cannot read the CA in {_ca_dir(state_dir)}: {exc.strerror or exc}") from None
+
+
+def _material(cert: Path, key: Path, chain: Path | None) -> Any:
+    from bridgehead.runtime.forward.ca import CAError, Material
+
+    try:
+        return Material.from_pem(cert.read_bytes(), key.read_bytes(), chain.read_bytes() if chain else b"",
+                                 source=str(cert))
+    except OSError as exc:
+        raise CliError(f"cannot read {exc.filename}: {exc.strerror}") from None
+    except CAError as exc:
+        raise CliError(str(exc)) from None
 
 
 @ca.command("export")
 @state_dir_option
-@click.option("--der", is_flag=True, help="DER instead of PEM (for Windows certificate import).")
-def ca_export(state_dir: Path, der: bool) -> None:
-    """Print the CA certificate (created on first use) that clients must trust."""
+@click.option("--der", is_flag=True, help="DER instead of PEM (for Windows certificate import); the signing CA only.")
+@click.option("--next", "next_only", is_flag=True, help="Only the CA staged by 'ca rotate'.")
+def ca_export(state_dir: Path, der: bool, next_only: bool) -> None:
+    """Print the CA certificate(s) clients must trust; never creates a CA.
+
+    During a rotation's overlap the PEM output holds the signing CA and the next one, so
+    clients that import it trust both before the switch.
+    """
+    from cryptography import x509
     from cryptography.hazmat.primitives import serialization
 
-    from bridgehead.runtime.forward.ca import InspectionCA
+    from bridgehead.runtime.forward.ca import rotation
 
-    authority = InspectionCA(state_dir / "ca")
+    authority = _ca_or_fail(state_dir)
+    staged = rotation(_ca_dir(state_dir))
+    certs = [authority.certificate]
+    if staged is not None:
+        nxt = x509.load_pem_x509_certificate((_ca_dir(state_dir) / "next" / "ca.pem").read_bytes())
+        certs = [nxt] if next_only else [*certs, nxt]
+    elif next_only:
+        raise CliError(f"no rotation pending in {_ca_dir(state_dir)} (see 'bridgehead ca rotate')")
     if der:
-        sys.stdout.buffer.write(authority.certificate.public_bytes(serialization.Encoding.DER))
-    else:
-        sys.stdout.write(authority.pem.decode())
+        sys.stdout.buffer.write(certs[-1 if next_only else 0].public_bytes(serialization.Encoding.DER))
+        return
+    sys.stdout.write("".join(c.public_bytes(serialization.Encoding.PEM).decode() for c in certs))
+
+
+@ca.command("import")
+@state_dir_option
+@click.option("--cert", "cert", required=True, type=click.Path(dir_okay=False, path_type=Path),
+              help="The subordinate CA certificate (PEM) issued by your PKI; may be followed by its chain.")
+@click.option("--key", "key", required=True, type=click.Path(dir_okay=False, path_type=Path),
+              help="Its private key (PEM, unencrypted; RSA or ECDSA). Stored 0600 under the state directory.")
+@click.option("--chain", type=click.Path(dir_okay=False, path_type=Path),
+              help="The CA certificates above it (issuing CA ... root), sent to clients after each leaf.")
+@click.option("--force", is_flag=True, help="Replace an existing CA now (without an overlap period).")
+def ca_import(state_dir: Path, cert: Path, key: Path, chain: Path | None, force: bool) -> None:
+    """Use your own CA (a subordinate CA from the enterprise PKI) to sign inspection leaves."""
+    from bridgehead.runtime.forward.ca import CAError, fingerprint, install
+
+    material = _material(cert, key, chain)
+    try:
+        install(_ca_dir(state_dir), material, replace=force)
+    except CAError as exc:
+        raise CliError(str(exc)) from None
+    click.echo(f"installed {material.certificate.subject.rfc4514_string()} "
+               f"(SHA-256 {fingerprint(material.certificate)}, chain of {len(material.chain)}) "
+               f"in {_ca_dir(state_dir)}")
+
+
+@ca.command("rotate")
+@state_dir_option
+@click.option("--overlap", default="30d", show_default=True,
+              help="How long clients get to trust the new CA before the proxy signs with it (e.g. 14d, 12h, 0).")
+@click.option("--cert", type=click.Path(dir_okay=False, path_type=Path),
+              help="Rotate to this CA (PEM, e.g. a renewed subordinate CA) instead of generating one.")
+@click.option("--key", type=click.Path(dir_okay=False, path_type=Path), help="The key of --cert.")
+@click.option("--chain", type=click.Path(dir_okay=False, path_type=Path), help="The CAs above --cert.")
+@click.option("--force", is_flag=True, help="Replace a rotation that is already pending.")
+@json_option
+def ca_rotate(state_dir: Path, overlap: str, cert: Path | None, key: Path | None, chain: Path | None, force: bool,
+              as_json: bool) -> None:
+    """Stage a new CA: exported next to the current one now, signing from the end of the overlap."""
+    import time
+
+    from bridgehead.runtime.forward.ca import CAError, Material, new_ca_material, stage_rotation
+    from bridgehead.runtime.forward.config import parse_duration
+
+    try:
+        seconds = parse_duration(overlap)
+    except ConfigError as exc:
+        raise CliError(f"--overlap: {exc}") from None
+    if seconds < 0:
+        raise CliError("--overlap must not be negative")
+    if (cert is None) != (key is None):
+        raise CliError("give both --cert and --key, or neither (a new CA is generated)")
+    current = _ca_or_fail(state_dir)
+    material = _material(cert, key, chain) if cert and key else Material(*new_ca_material(), [])
+    if material.certificate == current.certificate:
+        raise CliError("--cert is the CA already in use")
+    switch_at = time.time() + seconds
+    try:
+        stage_rotation(_ca_dir(state_dir), material, switch_at, replace=force)
+    except CAError as exc:
+        raise CliError(str(exc)) from None
+    _ca_status(state_dir, as_json)
+
+
+@ca.command("status")
+@state_dir_option
+@json_option
+def ca_status(state_dir: Path, as_json: bool) -> None:
+    """The signing CA, its chain, and a pending rotation."""
+    _ca_status(state_dir, as_json)
+
+
+def _ca_status(state_dir: Path, as_json: bool) -> None:
+    from cryptography import x509
+
+    from bridgehead.runtime.forward.ca import fingerprint, rotation
+
+    authority = _ca_or_fail(state_dir)
+
+    def describe(cert: x509.Certificate, chain: int) -> dict[str, Any]:
+        return {"subject": cert.subject.rfc4514_string(), "issuer": cert.issuer.rfc4514_string(),
+                "sha256": fingerprint(cert), "not_after": cert.not_valid_after_utc.isoformat(),
+                "key": type(cert.public_key()).__name__.lstrip("_").replace("PublicKey", ""),
+                "chain": chain}
+
+    out: dict[str, Any] = {"directory": str(_ca_dir(state_dir)),
+                           "current": describe(authority.certificate, len(authority.chain)), "next": None}
+    staged = rotation(_ca_dir(state_dir))
+    if staged is not None:
+        nxt_dir = _ca_dir(state_dir) / "next"
+        nxt = x509.load_pem_x509_certificate((nxt_dir / "ca.pem").read_bytes())
+        chain = nxt_dir / "chain.pem"
+        n = len(x509.load_pem_x509_certificates(chain.read_bytes())) if chain.exists() else 0
+        out["next"] = {**describe(nxt, n), "switch_at": _time(float(staged["switch_at"]))}
+    if as_json:
+        emit_json(out)
+        return
+    cur = out["current"]
+    click.echo(f"signing CA: {cur['subject']} ({cur['key']}, chain of {cur['chain']}, until {cur['not_after']})")
+    click.echo(f"  SHA-256 {cur['sha256']}")
+    if out["next"]:
+        nxt_info = out["next"]
+        click.echo(f"next CA:    {nxt_info['subject']} signs from {nxt_info['switch_at']}; "
+                   "'bridgehead ca export' prints both for clients until then")
+        click.echo(f"  SHA-256 {nxt_info['sha256']}")
 
 
 @click.group()
