@@ -77,3 +77,19 @@ def test_legacy_tls_opt_in_per_destination(tmp_path: Path, pki: Pki, rsa_server:
     # the opt-in adds suites, it does not prefer them: an ECDHE origin still gets ECDHE
     with origin(tmp_path, rsa_server, "ECDHE-RSA-AES128-GCM-SHA256:" + RSA_ONLY) as port:
         assert _open(opted_in, port) == "ECDHE-RSA-AES128-GCM-SHA256"
+
+
+def test_legacy_tls_tables_parse_and_refuse_with_one_line() -> None:
+    from bridgehead.runtime.forward.upstream import parse_legacy_tls
+
+    rules = parse_legacy_tls([{"destination": ["old-iis.corp.example", "*.legacy.example"]},
+                              {"destination": "192.0.2.0/24:443"}])
+    connector = UpstreamConnector([], [], legacy_tls=rules)
+    assert connector.legacy_allowed("old-iis.corp.example", 443)
+    assert connector.legacy_allowed("a.legacy.example", 8443)
+    assert connector.legacy_allowed("192.0.2.7", 443) and not connector.legacy_allowed("192.0.2.7", 8443)
+    assert not connector.legacy_allowed("www.example.test", 443)
+    for bad, message in (({"destination": []}, "destination"), ({"host": "x"}, "unknown key"),
+                         ({"destination": ["bad host!"]}, r"legacy_tls\[1\]")):
+        with pytest.raises(ValueError, match=message):
+            parse_legacy_tls([bad])

@@ -262,3 +262,28 @@ class UpstreamConnector:
         finally:
             stream.abort()
         return True
+
+
+def parse_legacy_tls(tables: Any) -> list[DestinationRule]:
+    """``[[legacy_tls]] destination = ["host", "*.domain", "192.0.2.0/24:443"]`` → the opt-in rules.
+
+    Raises ``ValueError`` with one line naming the bad entry (the config loader turns it into its error).
+    """
+    from bridgehead.core.forward_policy import PolicyError
+
+    if not isinstance(tables, list) or not all(isinstance(t, dict) for t in tables):
+        raise ValueError("legacy_tls must be an array of tables: [[legacy_tls]] destination = [...]")
+    rules: list[DestinationRule] = []
+    for i, table in enumerate(tables, 1):
+        unknown = set(table) - {"destination"}
+        if unknown:
+            raise ValueError(f"legacy_tls[{i}]: unknown key(s) {', '.join(sorted(unknown))}")
+        dest = table.get("destination")
+        specs = [dest] if isinstance(dest, str) else dest
+        if not specs or not isinstance(specs, list) or not all(isinstance(s, str) for s in specs):
+            raise ValueError(f"legacy_tls[{i}]: destination must be a host or a list of hosts")
+        try:
+            rules += [DestinationRule.parse(s) for s in specs]
+        except PolicyError as exc:
+            raise ValueError(f"legacy_tls[{i}]: {exc}") from None
+    return rules
