@@ -136,9 +136,16 @@ def test_settings_defaults_and_relative_keytab(tmp_path: object) -> None:
     from pathlib import Path
 
     s = parse_settings(GOOD, Path("/etc/bh"))
-    assert s.keytab == Path("/etc/bh/proxy.keytab") and s.realm == "EXAMPLE.TEST" and s.send == "always"
+    assert s.keytab == Path("/etc/bh/proxy.keytab") and s.realm == "EXAMPLE.TEST"
     assert s.spn_template == "HTTP/{backend_host}" and [r.label for r in s.rules] == [
         "upn-san", "email-san", "subject-cn@EXAMPLE.TEST"]
+
+
+def test_send_is_not_an_option() -> None:
+    # issue 16 item 3: the ticket goes with every request; no mode is parsed and then ignored
+    for value in ("after-401", "always"):
+        with pytest.raises(KerberosConfigError, match=r"kerberos\.send .*every request"):
+            parse_settings({**GOOD, "send": value})
 
 
 @pytest.mark.parametrize("table", [{}, {**GOOD, "principal": "HTTP/proxy"}, {**GOOD, "send": "never"},

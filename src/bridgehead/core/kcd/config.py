@@ -6,13 +6,17 @@ principal = "HTTP/proxy.example.test@EXAMPLE.TEST"   # the proxy's own principal
 keytab = "proxy.keytab"                               # relative to the configuration file
 spn = "HTTP/{backend_host}"                           # template, see bridgehead.core.kcd.spn
 user_mapping = ["upn-san", "email-san", "subject-cn@EXAMPLE.TEST"]
-send = "always"                                       # always | after-401
 realm = "EXAMPLE.TEST"                                # default: the principal's realm
 cache = true                                          # per-user credential cache
 refresh_before = 300                                  # seconds before expiry a cached ticket is renewed
 kdc_timeout = 10                                      # seconds a request waits for the KDC
 krb5_conf = "krb5.conf"                               # optional: sets KRB5_CONFIG for the process
 ```
+
+The ticket goes with every request to the backend (as TMG's KCD does). There is no ``send`` key:
+an ``after-401`` mode (send the ticket only after the backend's ``401 WWW-Authenticate:
+Negotiate``, like F5 APM) would need the request body kept for the second attempt, and a key
+that is read but not acted on is worse than none; ``send`` is refused with that reason.
 """
 
 from __future__ import annotations
@@ -25,9 +29,8 @@ from bridgehead.core.kcd.cache import CachePolicy
 from bridgehead.core.kcd.mapping import MappingConfigError, Rule, parse_rules
 from bridgehead.core.kcd.spn import SpnError, template_fields
 
-KEYS = {"principal", "keytab", "spn", "user_mapping", "send", "realm", "cache", "refresh_before",
+KEYS = {"principal", "keytab", "spn", "user_mapping", "realm", "cache", "refresh_before",
         "kdc_timeout", "krb5_conf", "max_entries"}
-SEND = ("always", "after-401")
 
 
 class KerberosConfigError(ValueError):
@@ -41,7 +44,6 @@ class KerberosSettings:
     spn_template: str
     rules: tuple[Rule, ...]
     realm: str
-    send: str = "always"
     cache: CachePolicy = field(default_factory=CachePolicy)
     kdc_timeout: float = 10.0
     krb5_conf: Path | None = None
@@ -65,6 +67,9 @@ def parse_settings(table: dict[str, Any], base: Path | None = None) -> KerberosS
     """Validate a route's kerberos table; relative paths are resolved against ``base``."""
     if not isinstance(table, dict) or not table:
         raise KerberosConfigError("identity = \"kerberos\" needs a [route.kerberos] table")
+    if "send" in table:
+        raise KerberosConfigError("kerberos.send is not an option: the ticket is sent with every request to the "
+                                  "backend; remove the key")
     unknown = sorted(set(table) - KEYS)
     if unknown:
         raise KerberosConfigError(f"kerberos: unknown key(s) {', '.join(unknown)} (known: {', '.join(sorted(KEYS))})")
@@ -82,9 +87,6 @@ def parse_settings(table: dict[str, Any], base: Path | None = None) -> KerberosS
         rules = parse_rules(table.get("user_mapping"), realm.upper())
     except (SpnError, MappingConfigError) as exc:
         raise KerberosConfigError(str(exc)) from None
-    send = table.get("send", "always")
-    if send not in SEND:
-        raise KerberosConfigError(f"kerberos.send must be one of {', '.join(SEND)}, not {send!r}")
     cache = table.get("cache", True)
     if not isinstance(cache, bool):
         raise KerberosConfigError("kerberos.cache must be true or false")
@@ -94,5 +96,5 @@ def parse_settings(table: dict[str, Any], base: Path | None = None) -> KerberosS
     if "keytab" not in table:
         raise KerberosConfigError("kerberos.keytab is missing (the proxy's keytab file)")
     return KerberosSettings(principal=principal, keytab=_path(table["keytab"], "keytab", base), spn_template=spn,
-                            rules=rules, realm=realm.upper(), send=send, cache=policy,
+                            rules=rules, realm=realm.upper(), cache=policy,
                             kdc_timeout=_number(table, "kdc_timeout", 10, 0.1), krb5_conf=krb5_conf)

@@ -79,10 +79,6 @@ class KerberosDelegator:
         self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="bridgehead-kcd")
         self._inflight: dict[tuple[str, str], asyncio.Future[_Obtained]] = {}
 
-    @property
-    def send_after_401(self) -> bool:
-        return self.settings.send == "after-401"
-
     def spn_for(self, route: Route) -> str:
         return spn_principal(render_spn(self.settings.spn_template, route.backend.host, route.backend.port),
                              self.settings.realm)
