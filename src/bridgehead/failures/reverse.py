@@ -196,4 +196,41 @@ ENTRIES: tuple[Failure, ...] = (
         windows=("HTTP 401.1 Logon failed",),
         status=401,
     ),
+    Failure(
+        code="config-cert-key-mismatch",
+        area="reverse",
+        title="A configured private key does not belong to its certificate",
+        cause="A certificate/key pair of the configuration (a listener's certificates, a route's "
+        "bridging_certificate) names a key file whose key is not the certificate's: OpenSSL refuses the pair "
+        "(KEY_VALUES_MISMATCH) and the proxy cannot start.",
+        fix="Point key at the private key of that certificate (compare 'openssl x509 -noout -pubkey -in CERT' "
+        "with 'openssl pkey -pubout -in KEY'), or the certificate at the one issued for that key.",
+        references=("RFC 5280 §4.1.2.7 (subjectPublicKeyInfo)", "OpenSSL SSL_CTX_check_private_key"),
+        status=502,
+        signatures=(r"KEY_VALUES_MISMATCH", r"key values mismatch", r"private key does not match"),
+    ),
+    Failure(
+        code="config-file-unusable",
+        area="reverse",
+        title="A file named by the configuration cannot be used",
+        cause="A certificate, key, CA or CRL file of the configuration exists but is not what its key needs "
+        "(not PEM, an encrypted key, a certificate where a key belongs), so the proxy cannot start.",
+        fix="Give the file the key asks for: PEM certificates (chain after the leaf) and an unencrypted PEM "
+        "private key; check it with 'openssl x509 -in FILE' / 'openssl pkey -in FILE'.",
+        references=("RFC 7468 (PEM)",),
+        status=502,
+        signatures=(r"cannot load the configuration's files",),
+    ),
+    Failure(
+        code="kcd-gssapi-missing",
+        area="reverse",
+        title="Kerberos delegation needs python-gssapi, which is not installed",
+        cause="A route says identity = \"kerberos\"; the delegator calls GSSAPI (S4U2Self/S4U2Proxy) through "
+        "python-gssapi, an optional dependency that this installation does not have.",
+        fix="Install the kerberos extra: pip install 'bridgehead[kerberos]' (it needs libkrb5 and its "
+        "headers, Debian: libkrb5-dev), or change the route's identity.",
+        references=("MS-SFU §3.1.5 (S4U)", "RFC 2743 (GSS-API)"),
+        status=502,
+        signatures=(r"No module named 'gssapi'",),
+    ),
 )
