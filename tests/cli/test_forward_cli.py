@@ -28,7 +28,12 @@ def test_help_lists_commands_and_module_entry_point() -> None:
     assert module.returncode == 0 and "--on-client-cert-request" in module.stdout
 
 
-def test_ca_export_creates_ca_with_private_key_0600(tmp_path: Path) -> None:
+def test_ca_export_prints_the_existing_ca_and_never_creates_one(tmp_path: Path) -> None:
+    missing = run("ca", "export", "--state-dir", str(tmp_path / "state"))  # issue 13 item 7
+    assert missing.returncode != 0 and "no inspection CA" in missing.stderr and not (tmp_path / "state").exists()
+    from bridgehead.runtime.forward.ca import InspectionCA
+
+    InspectionCA(tmp_path / "state" / "ca")  # what the first 'bridgehead forward' run does
     out = run("ca", "export", "--state-dir", str(tmp_path / "state"))
     assert out.returncode == 0, out.stderr
     cert = x509.load_pem_x509_certificate(out.stdout.encode())
@@ -37,7 +42,7 @@ def test_ca_export_creates_ca_with_private_key_0600(tmp_path: Path) -> None:
     assert stat.S_IMODE(os.stat(key).st_mode) == 0o600
     assert "PRIVATE KEY" not in out.stdout
     again = run("ca", "export", "--state-dir", str(tmp_path / "state"))
-    assert again.stdout == out.stdout  # created once, then reused
+    assert again.stdout == out.stdout
 
 
 @pytest.mark.parametrize(("args", "message"), [
