@@ -1,7 +1,9 @@
 """``bridgehead lint --config FILE [--probe] [--json]`` — findings for a reverse-proxy configuration.
 
-Offline, the rules of :mod:`bridgehead.core.reverse.lint` judge the file and what it declares
-(``backend_extended_protection``, ``backend_client_certificate``). With ``--probe`` each
+First :mod:`bridgehead.runtime.reverse.preflight` loads what start-up loads (certificate/key
+pairs, CA files, the Kerberos keytab and python-gssapi): whatever would stop ``reverse`` from
+starting is an error finding. Offline, the rules of :mod:`bridgehead.core.reverse.lint` judge
+the file and what it declares (``backend_extended_protection``, ``backend_client_certificate``). With ``--probe`` each
 terminated route's backend is contacted: its certificate is compared with the one the
 listener presents, a TLS CertificateRequest is noticed, and with ``--user``/``--password``
 the NTLM probe of ``bridgehead probe`` (three logons: correct, no and wrong channel binding)
@@ -139,7 +141,9 @@ def lint_cmd(config_file: Path, probe: bool, user: str | None, password: str | N
     if probe:
         for route in config.routes:
             facts[route.name] = probe_route(config, route, user, password, probe_path, timeout)
-    findings = run_lint(config, facts)
+    from bridgehead.runtime.reverse.preflight import preflight
+
+    findings = preflight(config) + run_lint(config, facts)  # first what would stop the proxy from starting
     if as_json:
         out = []
         for f in findings:

@@ -27,11 +27,17 @@ from bridgehead.core.reverse.backend_facts import check_line, route_line, startu
 def reverse(config_file: Path, access_log: Path | None, no_backend_check: bool, verbose: bool) -> None:
     """Run the reverse proxy: client-certificate listeners, SNI passthrough, re-encryption, offload."""
     from bridgehead.runtime.reverse.config import ConfigError, load
+    from bridgehead.runtime.reverse.preflight import preflight
 
     try:
         config = load(config_file)
     except ConfigError as exc:
         raise CliError(str(exc)) from None
+    blocking = preflight(config)  # what lint reports as start-up errors, one line for the first
+    if blocking:
+        first = blocking[0]
+        more = f" (and {len(blocking) - 1} more: bridgehead lint --config {config_file})" if len(blocking) > 1 else ""
+        raise CliError(f"{first.subject}: {first.message} ({first.code}){more}")
     logging.basicConfig(level=logging.INFO if verbose else logging.WARNING, stream=sys.stderr,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     asyncio.run(_serve(config, access_log, not no_backend_check))

@@ -38,6 +38,7 @@ from bridgehead.core.reverse.lint import Finding, exit_status, lint
 from bridgehead.core.reverse.model import ReverseConfig
 from bridgehead.runtime.forward.config import ConfigError, build, parse_duration, parse_listen
 from bridgehead.runtime.forward.server import ForwardSettings
+from bridgehead.runtime.reverse.preflight import preflight
 
 __all__ = ["AdminSettings", "ConfigError", "GatewayConfig", "parse", "parse_text"]
 
@@ -98,7 +99,8 @@ def parse(data: dict[str, Any], text: str, source: Path, *, state_dir: Path | No
         cfg.forward = _forward(data["forward"], base, state, store_url, bind)
     if "listener" in data or "route" in data:
         cfg.reverse = _reverse(data, source, state, bind, check_files)
-        cfg.findings = lint(cfg.reverse)
+        # what would stop the listeners from starting (key/certificate pairs, keytab, gssapi), then the rules
+        cfg.findings = (preflight(cfg.reverse, build=False) if check_files else []) + lint(cfg.reverse)
         if exit_status(cfg.findings):
             errors = [f for f in cfg.findings if f.severity == "error"]
             raise ConfigError("lint: " + "; ".join(f"{f.code} ({f.subject}): {f.message}" for f in errors))
