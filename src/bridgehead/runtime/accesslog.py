@@ -10,29 +10,63 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import os
 import sys
 import threading
 from pathlib import Path
 from typing import IO, Any
+from urllib.parse import unquote_plus
 
 from bridgehead.failures import get
 
 FIELDS = ("ts", "client", "user", "rule", "action", "host", "port", "method", "url", "status", "code",
           "reason", "tmg_status", "duration_ms", "bytes_in", "bytes_out")
 
-_SECRET_PARAMS = ("access_token", "token", "password", "passwd", "pwd", "code", "client_secret", "sig")
+# Query parameters whose values are credentials (OAuth, SAML, AWS/Azure/GCS signed URLs, API keys,
+# sessions). A name matches after percent-decoding and case-folding (``%74oken`` is ``token``);
+# names containing one of _SECRET_PARTS match too (``x_auth_token``, ``db_password``).
+_SECRET_PARAMS = frozenset({
+    "access_token", "token", "password", "passwd", "pwd", "pass", "code", "client_secret", "sig", "signature",
+    "api_key", "apikey", "key", "secret", "session", "sessionid", "sid", "jwt", "id_token", "refresh_token",
+    "x-amz-signature", "x-amz-credential", "x-amz-security-token", "x-goog-signature", "x-goog-credential",
+    "auth", "authorization", "private_token", "sas", "sv_sig", "ticket", "assertion", "client_assertion",
+    "samlresponse", "samlrequest", "otp", "pin", "passcode", "credential", "credentials",
+})
+_SECRET_PARTS = ("token", "secret", "passw", "signature", "credential", "apikey", "api_key", "session")
+
+
+def _secret_name(key: str) -> bool:
+    name = unquote_plus(key).strip().lower()
+    return name in _SECRET_PARAMS or any(part in name for part in _SECRET_PARTS)
 
 
 def scrub_url(url: str) -> str:
-    """The URL with the values of credential-like query parameters replaced by ``***``."""
-    base, sep, query = url.partition("?")
-    if not sep:
+    """The URL with a userinfo password and the values of credential-like query parameters as ``***``."""
+    scheme, sep, rest = url.partition("://")
+    if sep:
+        cut = min((i for i in (rest.find("/"), rest.find("?"), rest.find("#")) if i >= 0), default=len(rest))
+        authority = rest[:cut]
+        if "@" in authority:  # RFC 3986 §3.2.1: "user:password@" is deprecated and never logged
+            user = authority.rpartition("@")[0].partition(":")[0]
+            rest = f"{user}:***@{authority.rpartition('@')[2]}" + rest[cut:]
+        url = scheme + sep + rest
+    base, qsep, query = url.partition("?")
+    if not qsep:
         return url
+    query, hsep, _fragment = query.partition("#")
     parts = []
     for item in query.split("&"):
         key, eq, _value = item.partition("=")
-        parts.append(f"{key}=***" if eq and key.lower() in _SECRET_PARAMS else item)
-    return base + "?" + "&".join(parts)
+        parts.append(f"{key}=***" if eq and _secret_name(key) else item)
+    return base + "?" + "&".join(parts) + (hsep + "***" if hsep else "")
+
+
+def _open(path: Path) -> IO[str]:
+    """Append-open ``path`` readable by owner and group only (0640; an existing 0644 file is tightened)."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o640)
+    if os.fstat(fd).st_mode & 0o007:
+        os.fchmod(fd, 0o640)
+    return os.fdopen(fd, "a", buffering=1, encoding="utf-8")
 
 
 class AccessLog:
@@ -41,7 +75,7 @@ class AccessLog:
         self._fh: IO[str] | None
         if path is not None:
             path.parent.mkdir(parents=True, exist_ok=True)
-            self._fh = open(path, "a", buffering=1, encoding="utf-8")
+            self._fh = _open(path)
         else:
             self._fh = stream
         self._lock = threading.Lock()
@@ -65,7 +99,7 @@ class AccessLog:
         """Open ``path`` afresh (after logrotate renamed it; SIGUSR1/SIGHUP in ``serve``)."""
         if self.path is None:
             return
-        fresh = open(self.path, "a", buffering=1, encoding="utf-8")
+        fresh = _open(self.path)
         with self._lock:
             old, self._fh = self._fh, fresh
         if old is not None:

@@ -153,14 +153,15 @@ class Deadlines:
     ``head``: the whole request head, from the connection's start or the next request's first
     byte; ``idle``: a kept-alive connection waiting for the next request's first byte;
     ``read``: any single read; ``body_rate``: bytes/s a request body must average after
-    ``body_grace`` seconds (a body dripping one byte per read timeout is cut).
+    ``body_grace`` seconds (the head deadline, by configuration): a body dripping one byte per
+    read timeout is cut.
     """
 
     head: float = 30.0
     idle: float = 60.0
     read: float = 60.0
     body_rate: float = 1024.0
-    body_grace: float = 10.0
+    body_grace: float = 30.0
 
 
 class Conn:
@@ -279,6 +280,21 @@ class Conn:
                 await self.stream.write(data)
         except TimeoutError:
             raise DeadlineExceeded(self.role, "write") from None
+
+    async def linger_close(self, timeout: float = 1.0) -> None:
+        """Close after a refusal without resetting the answer away: stop sending, discard what the
+        peer still sends for up to ``timeout`` s (closing with unread bytes makes the kernel send
+        an RST, which can destroy the page before the client reads it; nginx's lingering close)."""
+        writer = getattr(self.stream, "writer", None)
+        if writer is not None and writer.can_write_eof():
+            with contextlib.suppress(OSError, RuntimeError):
+                writer.write_eof()
+        self.buf.clear()
+        with contextlib.suppress(Exception):
+            async with asyncio.timeout(timeout):
+                while await self.stream.read():
+                    pass
+        await self.close()
 
     async def close(self) -> None:
         pending, self._next = self._next, None

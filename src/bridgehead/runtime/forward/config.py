@@ -183,7 +183,8 @@ def build(data: dict[str, Any], source: Path | None = None, file_keys: Collectio
         settings.read_timeout = durations["read_timeout"]
     limits = parse_limits(data, fail)
     settings.deadlines = Deadlines(head=limits["head_timeout"], idle=limits["idle_timeout"],
-                                   read=settings.read_timeout, body_rate=limits["body_min_rate"])
+                                   read=settings.read_timeout, body_rate=limits["body_min_rate"],
+                                   body_grace=limits["head_timeout"])
     settings.max_connections = int(limits["max_connections"])
     settings.max_connections_per_source = int(limits["max_connections_per_source"])
     for key in ("upstream_ca", "upstream_crl"):
@@ -202,7 +203,7 @@ def parse_limits(data: dict[str, Any], fail: Callable[[str, str], ConfigError]) 
     """The slow-client deadlines and connection limits shared by the forward and reverse proxies.
 
     ``head_timeout``/``idle_timeout`` are durations (> 0); ``body_min_rate`` is bytes per second
-    a request body must average after a 10 s grace (0 turns the check off);
+    a request body must average once ``head_timeout`` has passed (0 turns the check off);
     ``max_connections``/``max_connections_per_source`` are counts (0 = no limit)."""
     out: dict[str, float] = {}
     for key in LIMIT_KEYS:

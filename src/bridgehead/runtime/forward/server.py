@@ -188,7 +188,7 @@ class ForwardProxy:
         refused = self.limits.admit(str(ctx.client_ip))
         if refused is not None:
             await self._refuse(client, ctx, "client-too-many-connections", refused, time.monotonic(), action="deny")
-            client.stream.abort()
+            await client.linger_close()
             return
         try:
             await self._client_loop(client, ctx)
@@ -497,9 +497,9 @@ def _authority(target: str) -> tuple[str, int]:
     else:
         host, _, port_text = target.rpartition(":")
     if not host or not port_text.isdigit() or not 0 < int(port_text) < 65536:
-        raise ValueError(f"CONNECT target must be host:port, got {target[:100]!r}")
+        raise ValueError("CONNECT target must be host:port with a port from 1 to 65535 (RFC 9110 §9.3.6)")
     if any(c in host for c in "/@ \\"):
-        raise ValueError(f"invalid host in CONNECT target {target[:100]!r}")
+        raise ValueError("invalid host in the CONNECT target (RFC 9110 §9.3.6)")
     return host.lower(), int(port_text)
 
 

@@ -166,7 +166,7 @@ class ReverseProxy:
         self.backend_checks: dict[str, dict[str, Any]] = {}
         self.limits = ConnectionLimits(config.max_connections, config.max_connections_per_source)
         self.deadlines = Deadlines(head=config.head_timeout, idle=config.idle_timeout, read=config.read_timeout,
-                                   body_rate=config.body_min_rate)
+                                   body_rate=config.body_min_rate, body_grace=config.head_timeout)
 
     # ---- lifecycle -------------------------------------------------------------------
     async def start(self, *, check_backends: bool = True) -> None:
