@@ -93,3 +93,14 @@ def test_legacy_tls_tables_parse_and_refuse_with_one_line() -> None:
                          ({"destination": ["bad host!"]}, r"legacy_tls\[1\]")):
         with pytest.raises(ValueError, match=message):
             parse_legacy_tls([bad])
+
+
+def test_legacy_tls_key_in_the_forward_config_opts_a_destination_in(tmp_path: Path, pki: Pki, start_proxy: Any,
+                                                                     rsa_server: Issued) -> None:
+    """``[[legacy_tls]]`` in the forward TOML reaches the running proxy: the RSA-only origin is served."""
+    config = tmp_path / "forward.toml"
+    config.write_text(f'[[legacy_tls]]\ndestination = ["{ORIGIN_HOST}"]\n')
+    proxy = start_proxy("--config", str(config))
+    with origin(tmp_path, rsa_server, RSA_ONLY) as port:
+        result = curl(pki, proxy, f"https://{ORIGIN_HOST}:{port}/", "-i", cacert=proxy.ca)
+    assert status_of(result) == 200, result.stdout[:500] + result.stderr

@@ -37,6 +37,7 @@ from bridgehead.core.forward_policy import (
     SourceRule,
 )
 from bridgehead.runtime.forward.server import ForwardSettings
+from bridgehead.runtime.forward.upstream import parse_legacy_tls
 from bridgehead.runtime.streams import Deadlines
 
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
@@ -122,7 +123,7 @@ def build(data: dict[str, Any], source: Path | None = None, file_keys: Collectio
 
     known = {"listen", "state_dir", "access_log", "default", "on_client_cert_request", "upstream_ca",
              "upstream_crl", "learn_ttl", "exception_source", "exception_destination", "client_cert_rule",
-             "read_timeout", "store_url", *LIMIT_KEYS}
+             "read_timeout", "store_url", "legacy_tls", *LIMIT_KEYS}
     unknown = set(data) - known
     if unknown:
         prefix = f"{source}: " if source is not None and unknown & set(file_keys) else ""
@@ -181,6 +182,10 @@ def build(data: dict[str, Any], source: Path | None = None, file_keys: Collectio
     )
     if "read_timeout" in durations:
         settings.read_timeout = durations["read_timeout"]
+    try:
+        settings.legacy_tls = parse_legacy_tls(data.get("legacy_tls", []))
+    except ValueError as exc:
+        raise fail("legacy_tls", str(exc)) from None
     limits = parse_limits(data, fail)
     settings.deadlines = Deadlines(head=limits["head_timeout"], idle=limits["idle_timeout"],
                                    read=settings.read_timeout, body_rate=limits["body_min_rate"],

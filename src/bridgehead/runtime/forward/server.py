@@ -32,7 +32,7 @@ from pathlib import Path
 from typing import Any
 
 from bridgehead.core import errorpage
-from bridgehead.core.forward_policy import Action, CertRequestAction, ForwardPolicy, refusal_action
+from bridgehead.core.forward_policy import Action, CertRequestAction, DestinationRule, ForwardPolicy, refusal_action
 from bridgehead.failures import get
 from bridgehead.runtime.accesslog import AccessLog
 from bridgehead.runtime.forward.ca import InspectionCA
@@ -41,6 +41,7 @@ from bridgehead.runtime.forward.upstream import (
     UpstreamFailure,
     cert_request_after,
     cert_request_in_handshake,
+    leaf_not_after,
     renegotiation_requested,
 )
 from bridgehead.runtime.limits import ConnectionLimits
@@ -74,6 +75,7 @@ class ForwardSettings:
     deadlines: Deadlines = field(default_factory=Deadlines)
     max_connections: int = 4096
     max_connections_per_source: int = 256
+    legacy_tls: list[DestinationRule] = field(default_factory=list)  # static-RSA opt-in ([[legacy_tls]])
 
     def client_deadlines(self) -> Deadlines:
         """The client-side deadlines, the per-read one being ``read_timeout``."""
@@ -100,7 +102,7 @@ class ForwardProxy:
         self.store = Store.open(Path(settings.state_dir), settings.store_url)
         self.log = access_log or AccessLog(settings.access_log)
         self.upstream = UpstreamConnector(settings.upstream_ca, settings.upstream_crl,
-                                          handshake_timeout=settings.read_timeout)
+                                          handshake_timeout=settings.read_timeout, legacy_tls=settings.legacy_tls)
         self.source_names: dict[str, frozenset[Any]] = {}
         self._pool: dict[tuple[str, int], list[Conn]] = {}
         self._server: asyncio.base_events.Server | None = None
@@ -392,8 +394,11 @@ class ForwardProxy:
         await self._answer_under_tls(client, ctx, hello, "client-cert-under-inspection", detail, start,
                                      action="deny")
 
-    async def _client_tls(self, client: Conn, hello: ClientHello, ctx: Context) -> Conn:
-        tls_ctx = await asyncio.to_thread(self.ca.context_for, hello.sni or ctx.host)
+    async def _client_tls(self, client: Conn, hello: ClientHello, ctx: Context,
+                          upstream: TLSStream | None = None) -> Conn:
+        """Finish the client's handshake with a leaf minted for its SNI (never outliving the server's)."""
+        not_after = leaf_not_after(upstream) if upstream is not None else None
+        tls_ctx = await asyncio.to_thread(self.ca.context_for, hello.sni or ctx.host, upstream_not_after=not_after)
         stream = TLSStream(client.stream.reader, client.stream.writer, tls_ctx,  # type: ignore[attr-defined]
                            server_side=True, initial=hello.raw + bytes(client.buf))
         client.buf.clear()
@@ -407,7 +412,7 @@ class ForwardProxy:
         try:
             inner = await self._client_tls(client, hello, ctx)
             raw = await inner.read_head()
-        except (ssl.SSLError, ConnectionError, TimeoutError, OSError):
+        except (ssl.SSLError, ConnectionError, TimeoutError, OSError, HttpError):
             self.log.write(client=ctx.client, rule=ctx.rule, action=action, host=ctx.host, port=ctx.port,
                            method="CONNECT", status=get(code).status, code=code, reason=detail,
                            duration_ms=_ms(start))
@@ -424,7 +429,7 @@ class ForwardProxy:
                             start: float) -> None:
         upstream = Conn(up_stream, timeout=self.s.read_timeout, role="upstream")
         try:
-            inner = await self._client_tls(client, hello, ctx)
+            inner = await self._client_tls(client, hello, ctx, up_stream)
         except (ssl.SSLError, ConnectionError, TimeoutError, OSError) as exc:
             await upstream.close()
             self.log.write(client=ctx.client, rule=ctx.rule, action="error", host=ctx.host, port=ctx.port,
