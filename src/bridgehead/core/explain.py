@@ -33,7 +33,8 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from bridgehead.failures import REGISTRY, Failure, by_number, by_tls_alert, by_tmg
+from bridgehead.failures import REGISTRY, Failure, by_number, by_tls_alert, by_tmg, by_x509
+from bridgehead.failures.wording import X509_NAMES
 from bridgehead.wire import authsummary
 
 MAX_INPUT = 1024 * 1024
@@ -277,7 +278,14 @@ def _direct(text: str, scores: dict[str, int], hits: dict[str, list[str]]) -> No
         share = have / len(title)
         # a status line of bridgehead's pages: most of the title; free text: nearly all of it
         if share >= (0.6 if status_line else 0.85) and have >= 3:
-            add(code, int(TITLE_SCORE * share * (0.7 if status_line else 1.0)), f"title words {have}/{len(title)}")
+            add(code, int(TITLE_SCORE * share * (0.7 if status_line else 0.3)), f"title words {have}/{len(title)}")
+
+
+_X509_NUMBER = re.compile(
+    r"(?:verify error:num=|verify return code: |X509_V_ERR[ _]?|verify error: \(|\(X509_V_ERR )(\d{1,2})\b", re.I)
+_X509_NAME = re.compile(r"X509_V_ERR_([A-Z_]+)")
+# nginx client-certificate verify errors → the reverse edge's entries
+_EDGE_X509 = {9: "edge-client-cert-expired", 10: "edge-client-cert-expired", 23: "edge-client-cert-revoked"}
 
 
 def _facts(text: str, scores: dict[str, int], hits: dict[str, list[str]]) -> None:
@@ -293,6 +301,17 @@ def _facts(text: str, scores: dict[str, int], hits: dict[str, list[str]]) -> Non
                 scores[code] = max(1, scores[code] // 4)
         scores["auth-basic-only"] = scores.get("auth-basic-only", 0) + FACT_SCORE + 20
         hits.setdefault("auth-basic-only", []).append("the server offered only Basic")
+    # An X509 verify error by number or name decides between the certificate entries; nginx's
+    # "client SSL certificate verify error" is about the client's certificate (edge entries).
+    x509 = {int(m.group(1)) for m in _X509_NUMBER.finditer(text)}
+    x509 |= {X509_NAMES[m.group(1)] for m in _X509_NAME.finditer(text) if m.group(1) in X509_NAMES}
+    client_side = "client ssl certificate verify error" in lowered
+    for number in sorted(x509):
+        codes = [_EDGE_X509.get(number, "edge-client-cert-untrusted")] if client_side else \
+            [f.code for f in by_x509(number)]
+        for code in codes:
+            scores[code] = scores.get(code, 0) + FACT_SCORE
+            hits.setdefault(code, []).append(f"X509 verify error {number}")
     # An explicit TLS alert outweighs a generic Windows number (SEC_E_ILLEGAL_MESSAGE, ...).
     alerts = {int(m.group(1)) for m in _ALERT_NUMBER.finditer(text)}
     for code in list(scores):

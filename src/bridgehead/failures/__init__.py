@@ -7,15 +7,19 @@ title, the cause, the fix, references, and what TMG, Windows and Exchange call t
 thing. ``signatures`` (case-insensitive regular expressions) and ``numbers`` (Windows /
 NTSTATUS / TMG numbers) let ``explain`` recognise the failure in foreign text.
 
-Entries live in one module per area (``forward``, ``ntlm``, ``oauth``, ...); this module
-collects them into :data:`REGISTRY` and refuses duplicates at import time. :class:`Code`
+Entries live in one module per area (``forward``, ``ntlm``, ``oauth``, ...; ``tls_alerts``
+for the TLS alert family, ``families`` for failures met in other software's wording); the
+signatures in ``wording`` (how other software says the same thing) are appended to the
+entries they name. This module collects them into :data:`REGISTRY` and refuses duplicates at import time. :class:`Code`
 (``failures/codes.py``, generated from the registry by ``python -m
 bridgehead.failures.gencodes``) names every code for code that raises one.
 """
 
 from __future__ import annotations
 
-from bridgehead.failures import families, forward, general, kerberos, ntlm, oauth, reverse, tls_alerts
+import dataclasses
+
+from bridgehead.failures import families, forward, general, kerberos, ntlm, oauth, reverse, tls_alerts, wording
 from bridgehead.failures.codes import Code
 from bridgehead.failures.model import Failure
 
@@ -28,7 +32,11 @@ def _collect() -> dict[str, Failure]:
         for entry in module.ENTRIES:
             if entry.code in table:
                 raise ValueError(f"duplicate failure code {entry.code!r} in {module.__name__}")
-            table[entry.code] = entry
+            extra = wording.EXTRA.get(entry.code, ())
+            table[entry.code] = dataclasses.replace(entry, signatures=entry.signatures + extra) if extra else entry
+    unknown = set(wording.EXTRA) - set(table)
+    if unknown:
+        raise ValueError(f"wording.EXTRA names unknown codes {sorted(unknown)}")
     return table
 
 

@@ -56,6 +56,7 @@ ENTRIES: tuple[Failure, ...] = (
             r"plain HTTP request was sent to HTTPS port",
             r"speaking plain HTTP to an SSL-enabled server port",
             r"handshake failed due to an unexpected packet format",
+            r"cannot determine the frame size or a corrupted frame was received",  # .NET SslStream
             r"\bpacket length too long\b",
             r"\brecord layer failure\b",
             r"http request\W+(?:\(_ssl\.c|ssl routines)",

@@ -78,8 +78,9 @@ def alert_signatures(number: int) -> tuple[str, ...]:
     """The patterns by which TLS stacks spell alert ``number``."""
     rfc, go, nss, _ = ALERTS[number]
     sigs = [
-        rf"\b(?:sslv3|tlsv1|tlsv13)[_ ]alert[_ ]{_spaced(rfc)}\b",  # OpenSSL, Python, curl, git, nginx
+        rf"\b(?:sslv3|tlsv1|tlsv13)[_ ](?:alert[_ ])?{_spaced(rfc)}\b",  # OpenSSL, Python, curl, git, nginx
         rf"received fatal alert:? {rfc}\b",  # Java JSSE
+        rf"received fatal alert:? {rfc.replace('_', '')}\b",  # PAN-OS decryption log (CertificateUnknown)
         rf"\balert[_ ]{_spaced(rfc)}\b",
         rf"\btls: {re.escape(go)}\b",  # Go crypto/tls (remote error: tls: ...)
         rf"\bfatal alert (?:code )?(?:is )?{number}\b",  # Schannel 36887 / 36888
