@@ -37,6 +37,12 @@ def test_negative_corpus_matches_nothing() -> None:
     assert len(NEGATIVE) >= 20
 
 
+def test_handshake_step_numbers_are_not_failures() -> None:
+    # IIS logs 401 2 5 and 401 1 2148074254 (SEC_E_NO_CREDENTIALS) for the normal NTLM challenge steps
+    assert _top("401 1 2148074254") is None
+    assert _top("sc-status 401 2 5") is None
+
+
 def test_basic_only_is_not_extended_protection() -> None:
     ep = ("The HTTP request is unauthorized with client authentication scheme 'Negotiate'. The authentication "
           "header received from the server was '{}'. CommunicationErrorTransientException mrsproxy.svc")

@@ -99,7 +99,8 @@ ENTRIES: tuple[Failure, ...] = (
             r"keystore password was incorrect",
             r"could not read (?:the )?(?:certificate|private key)",
         ),
-        hresult=(0x8009030D, 0x8009030E),
+        # not SEC_E_NO_CREDENTIALS 0x8009030E: IIS logs it for every NTLM challenge step (401 1 2148074254)
+        hresult=(0x8009030D,),
     ),
     Failure(
         code="auth-basic-only",
