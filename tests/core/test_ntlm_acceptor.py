@@ -8,7 +8,7 @@ import struct
 import pytest
 import spnego
 from spnego._ntlm_raw.crypto import hmac_md5, ntowfv1, ntowfv2
-from spnego._ntlm_raw.messages import Authenticate
+from spnego._ntlm_raw.messages import Authenticate, FileTime
 from spnego.channel_bindings import GssChannelBindings
 
 from bridgehead.core.channel_binding import application_data, ntlm_binding_hash
@@ -58,7 +58,8 @@ def test_chromium_epa_target_info_proof_and_binding() -> None:
 
 def _spec_acceptor(policy: EpPolicy, expected: bytes | None = None) -> NtlmAcceptor:
     users = UserStore.from_lines(["Domain:User:Password"])
-    acc = NtlmAcceptor(users, policy, expected_binding=expected, random=lambda n: SERVER_CHALLENGE)
+    acc = NtlmAcceptor(users, policy, expected_binding=expected, random=lambda n: SERVER_CHALLENGE,
+                       now=_at(0))  # the spec's response carries TimeStamp 0
     negotiate = wire_ntlm.decode(bytes(spnego.client("Domain\\User", "Password", protocol="ntlm").step()))
     acc.challenge(negotiate)
     return acc
@@ -162,3 +163,47 @@ def test_tampered_mic_is_an_invalid_token() -> None:
     auth[offset] ^= 0xFF
     outcome = acc.step(bytes(auth)).outcome
     assert outcome is not None and outcome.code == "ntlm-invalid-token" and "MIC" in outcome.detail
+
+
+# ---- NTLMv2 timestamp against the server's clock (issue 16 item 11) ---------------------------------
+def _at(seconds_after_1601: float):  # type: ignore[no-untyped-def]
+    import datetime as dt
+
+    moment = dt.datetime(1601, 1, 1) + dt.timedelta(seconds=seconds_after_1601)
+    return lambda: FileTime(moment.year, moment.month, moment.day, moment.hour, moment.minute, moment.second)
+
+
+def _spec_acceptor_at(now, **kw):  # type: ignore[no-untyped-def]
+    users = UserStore.from_lines(["Domain:User:Password"])
+    acc = NtlmAcceptor(users, EpPolicy(TokenChecking.NONE), expected_binding=None, random=lambda n: SERVER_CHALLENGE,
+                       now=now, **kw)
+    acc.challenge(wire_ntlm.decode(bytes(spnego.client("Domain\\User", "Password", protocol="ntlm").step())))
+    return acc
+
+
+def test_v2_response_outside_the_skew_is_refused_inside_accepted() -> None:
+    from bridgehead.core.ntlm.acceptor import DEFAULT_MAX_SKEW
+
+    assert DEFAULT_MAX_SKEW == 36 * 3600  # MS-NLMP MaxLifetime as Windows sets it (see the module)
+    raw = wire_ntlm.decode(Authenticate(0xE2888235, b"\0" * 24, PROOF + TEMP, "Domain", "User", "COMPUTER").pack())
+    # the spec's response carries TimeStamp 0 (1601-01-01): a server with today's clock refuses it
+    outcome = _spec_acceptor_at(FileTime.now).authenticate(raw)
+    assert not outcome.ok and outcome.code == "ntlm-stale-response", outcome
+    assert "1601-01-01" in outcome.detail and "36 h" in outcome.detail
+    # the configured skew, both sides of it, in the past and the future
+    assert _spec_acceptor_at(_at(59), max_skew=60).authenticate(raw).ok
+    assert _spec_acceptor_at(_at(61), max_skew=60).authenticate(raw).code == "ntlm-stale-response"
+    assert _spec_acceptor_at(_at(0), max_skew=60).authenticate(raw).ok
+    # a wrong password stays a wrong password (the timestamp is only trusted inside a verified proof)
+    bad = wire_ntlm.decode(Authenticate(0xE2888235, b"\0" * 24, bytes(16) + TEMP, "Domain", "User", "X").pack())
+    assert "wrong password" in _spec_acceptor_at(_at(10**6), max_skew=60).authenticate(bad).detail
+
+
+def test_future_timestamp_is_refused_too() -> None:
+    head = bytes.fromhex("0101000000000000") + struct.pack("<Q", 3600 * 10**7) + bytes.fromhex("aaaaaaaaaaaaaaaa")
+    temp = head + b"\0" * 4 + TARGET_INFO + b"\0" * 4
+    proof = hmac_md5(NTOWFV2, SERVER_CHALLENGE + temp)
+    raw = wire_ntlm.decode(Authenticate(0xE2888235, b"\0" * 24, proof + temp, "Domain", "User", "C").pack())
+    assert _spec_acceptor_at(_at(3600 - 30), max_skew=60).authenticate(raw).ok
+    refused = _spec_acceptor_at(_at(0), max_skew=60).authenticate(raw)
+    assert refused.code == "ntlm-stale-response" and "ahead of" in refused.detail

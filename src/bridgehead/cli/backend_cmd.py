@@ -47,11 +47,14 @@ def parse_listen(text: str) -> tuple[str, int]:
 @click.option("--realm", default=None, help="Basic realm (default: the listen host).")
 @click.option("--state-dir", type=click.Path(file_okay=False, path_type=Path), default=None,
               help="State directory for schemes that keep state.")
+@click.option("--ntlm-max-skew", default="36h", show_default=True, metavar="DURATION",
+              help="Refuse NTLMv2 responses whose timestamp is further than this from our clock (MS-NLMP "
+                   "MaxLifetime; Windows uses 36h); 0 turns the check off.")
 @click.option("--log-level", default="warning", show_default=True, help="uvicorn log level.")
 def backend(listen: str, cert: Path | None, key: Path | None, users: Path | None, ep: str, ep_flags: str,
             spns: tuple[str, ...], auth: str, client_cert: str, client_ca: Path | None, w3c_log: Path | None,
             freb_dir: Path | None, keytab: Path | None, realm: str | None, state_dir: Path | None,
-            log_level: str) -> None:
+            ntlm_max_skew: str, log_level: str) -> None:
     """Serve Exchange-like endpoints (/EWS/mrsproxy.svc, /EWS/Exchange.asmx, /owa/,
     /Microsoft-Server-ActiveSync) behind NTLM/Negotiate with Extended Protection."""
     from bridgehead.runtime.backend.config import BackendConfig
@@ -65,6 +68,12 @@ def backend(listen: str, cert: Path | None, key: Path | None, users: Path | None
         raise CliError("--client-cert needs TLS (--cert/--key)")
     if client_cert != "ignore" and client_ca is None:
         raise CliError("--client-cert accept|require needs --client-ca")
+    from bridgehead.runtime.forward.config import ConfigError, parse_duration
+
+    try:
+        max_skew = parse_duration(ntlm_max_skew)
+    except ConfigError as exc:
+        raise CliError(f"--ntlm-max-skew: {exc}") from None
     try:
         checking = TokenChecking.parse(ep)
         flags = EpFlags.parse(ep_flags)
@@ -81,7 +90,7 @@ def backend(listen: str, cert: Path | None, key: Path | None, users: Path | None
     config = BackendConfig(
         host=host, port=port, cert=cert, key=key, users=users, ep=checking, ep_flags=flags, spns=spns,
         auth=names, client_cert=client_cert, client_ca=client_ca, w3c_log=w3c_log, freb_dir=freb_dir,
-        keytab=keytab, realm=realm, state_dir=state_dir,
+        keytab=keytab, realm=realm, state_dir=state_dir, ntlm_max_skew=max_skew,
     )
     try:
         build_all(config)  # fail early on a scheme that cannot be built

@@ -45,6 +45,7 @@ class Code(StrEnum):
     NTLM_PROXY_IN_PATH = "ntlm-proxy-in-path"
     EP_OFFLOAD_UNSUPPORTED = "ep-offload-unsupported"
     MRS_AUTHENTICATED_BAD_REQUEST = "mrs-authenticated-bad-request"
+    NTLM_STALE_RESPONSE = "ntlm-stale-response"
     OAUTH_INVALID_SIGNATURE = "oauth-invalid-signature"
     OAUTH_INVALID_TOKEN = "oauth-invalid-token"
     OAUTH_TOKEN_EXPIRED = "oauth-token-expired"

@@ -322,4 +322,17 @@ ENTRIES: tuple[Failure, ...] = (
             r"\(400\) bad request[\s\S]{0,300}mrsproxy",
         ),
     ),
+    Failure(
+        code="ntlm-stale-response",
+        area="ntlm",
+        title="The NTLMv2 response's timestamp is too far from the server's clock",
+        cause="The NTLMv2 proof verified, but the TimeStamp inside it (NTLMv2_CLIENT_CHALLENGE) is more than "
+        "the allowed skew (MaxLifetime, 36 hours on Windows) before or after the server's time: a captured "
+        "response replayed later, or a client or server clock that is far off.",
+        fix="Correct the clock of the client or the server (w32tm /query /status; NTP). If it is neither, the "
+        "response was recorded and replayed: find the client that sent it.",
+        references=(_NLMP_SRV, "MS-NLMP §3.1.1.1 (MaxLifetime)", "MS-NLMP §2.2.2.7 (NTLMv2_CLIENT_CHALLENGE)"),
+        status=401,
+        signatures=(r"NTLMv2 response's TimeStamp .* the server's clock",),
+    ),
 )

@@ -34,7 +34,13 @@ from typing import Any, Protocol
 
 from bridgehead.core import errorpage
 from bridgehead.core.channel_binding import ntlm_binding_for_cert
-from bridgehead.core.ntlm.acceptor import KerberosAccepting, NegotiateAcceptor, NtlmAcceptor, ServerIdentity
+from bridgehead.core.ntlm.acceptor import (
+    DEFAULT_MAX_SKEW,
+    KerberosAccepting,
+    NegotiateAcceptor,
+    NtlmAcceptor,
+    ServerIdentity,
+)
 from bridgehead.core.ntlm.policy import EpPolicy
 from bridgehead.core.ntlm.users import UserStore
 from bridgehead.failures import REGISTRY, Code, platform_number
@@ -279,6 +285,7 @@ class NegotiateScheme:
         cert_der: bytes | None = None,
         identity: ServerIdentity | None = None,
         kerberos: Callable[[], KerberosAccepting] | None = None,
+        max_skew: float = DEFAULT_MAX_SKEW,
     ) -> None:
         if name.lower() not in ("negotiate", "ntlm"):
             raise ValueError(f"NegotiateScheme is for Negotiate or NTLM, not {name!r}")
@@ -288,6 +295,7 @@ class NegotiateScheme:
         self.expected_binding = ntlm_binding_for_cert(cert_der) if cert_der else None
         self.identity = identity
         self.kerberos = kerberos if self.name == "Negotiate" else None
+        self.max_skew = max_skew  # NTLMv2 TimeStamp vs the server's clock (seconds; 0 = not checked)
 
     def challenge(self) -> str:
         return self.name
@@ -302,7 +310,7 @@ class NegotiateScheme:
         acceptor = conn.data.get("negotiate")
         if acceptor is None or _starts_handshake(token):
             ntlm = NtlmAcceptor(self.users, self.policy, expected_binding=self.expected_binding,
-                                identity=self.identity)
+                                identity=self.identity, max_skew=self.max_skew)
             acceptor = conn.data["negotiate"] = NegotiateAcceptor(ntlm, self.kerberos)
         step = acceptor.step(token)
         header = [f"{self.name} {base64.b64encode(step.token).decode()}"] if step.token else []

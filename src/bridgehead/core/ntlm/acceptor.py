@@ -14,12 +14,21 @@ Checks, in Windows' order of meaning:
 3. The MIC (§3.2.5.1.2) verifies when MsvAvFlags announces one, else ``ntlm-invalid-token``.
 4. The Extended Protection policy (:mod:`.policy`) on MsvAvChannelBindings / MsvAvTargetName.
 
+NTLMv2 timestamp (after the proof verified, because the TimeStamp of the NTLMv2_CLIENT_CHALLENGE
+is only trustworthy inside the HMAC): MS-NLMP §3.2.5.1.2 says the server SHOULD fail a response
+whose TimeStamp differs from the server's time by more than MaxLifetime (§3.1.1.1, "the maximum
+lifetime for challenge/response pairs"); the spec's product note gives Windows' value as 36 hours
+(Windows Vista and later). That is :data:`DEFAULT_MAX_SKEW`; ``max_skew`` (seconds) sets another,
+0 turns the check off. Outside it the logon fails with ``ntlm-stale-response``, in either
+direction (a response from the future is as suspect as a replayed old one).
+
 pyspnego supplies the message classes and the NTLM crypto primitives (NTOWFv2, HMAC-MD5,
 RC4, SIGNKEY/SEALKEY, NTLM signatures); its own acceptor is not used (see policy.py).
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import hmac
 import os
 import struct
@@ -54,6 +63,7 @@ __all__ = [
     "Step",
 ]
 
+DEFAULT_MAX_SKEW = 36 * 3600.0  # seconds: MS-NLMP §3.1.1.1 MaxLifetime, Windows' value (see the module)
 SEC_E_INVALID_TOKEN = 0x80090308
 STATUS_LOGON_FAILURE = 0xC000006D
 STATUS_NO_SUCH_USER = 0xC0000064
@@ -140,8 +150,10 @@ class NtlmAcceptor:
         identity: ServerIdentity | None = None,
         random: Callable[[int], bytes] = os.urandom,
         now: Callable[[], FileTime] = FileTime.now,
+        max_skew: float = DEFAULT_MAX_SKEW,
     ) -> None:
         self.users = users
+        self.max_skew = max_skew
         self.policy = policy
         self.expected_binding = expected_binding
         self.identity = identity or ServerIdentity()
@@ -202,6 +214,10 @@ class NtlmAcceptor:
             proof = hmac_md5(key, self._server_challenge + auth.v2.raw)
             if not hmac.compare_digest(proof, auth.v2.nt_proof_str):
                 return _wrong_password(base)
+            stale = self._stale(auth.v2.timestamp)
+            if stale:
+                return AuthOutcome(False, code="ntlm-stale-response", status=STATUS_LOGON_FAILURE, detail=stale,
+                                   **base)
             key_exchange_key = hmac_md5(key, proof)
         else:
             client_challenge = b"\x00" * 8
@@ -220,6 +236,21 @@ class NtlmAcceptor:
                             expected=self.expected_binding, ntlm_version=version or "v1",
                             target_spn=auth.target_spn)
         return _with_decision(base, decision)
+
+    def _stale(self, timestamp: int) -> str | None:
+        """Why an NTLMv2 TimeStamp (FILETIME) is outside ``max_skew`` of the server's clock, else None."""
+        if self.max_skew <= 0:
+            return None
+        server = self._now().replace(tzinfo=dt.UTC)
+        client = wire_ntlm.filetime_to_datetime(timestamp)
+        if client is None:
+            return f"the NTLMv2 TimeStamp {timestamp} is not a time"
+        delta = (client - server).total_seconds()
+        if abs(delta) <= self.max_skew:
+            return None
+        how = "ahead of" if delta > 0 else "behind"
+        return (f"the NTLMv2 response's TimeStamp {client:%Y-%m-%d %H:%M:%S}Z is {abs(delta) / 3600:.1f} h {how} the "
+                f"server's clock (allowed: {self.max_skew / 3600:g} h): a replayed or badly clocked response")
 
     def _exported_key(self, auth: wire_ntlm.NtlmMessage, key_exchange_key: bytes) -> bytes:
         """ExportedSessionKey (MS-NLMP §3.2.5.1.2): RC4-decrypted when KEY_EXCH was negotiated."""

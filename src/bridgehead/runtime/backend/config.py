@@ -28,6 +28,7 @@ class BackendConfig:
     realm: str | None = None  # Basic realm; also the OAuth realm for a bearer scheme
     state_dir: Path | None = None  # for schemes that keep state (bearer: trust store)
     site_name: str = "W3SVC1"
+    ntlm_max_skew: float = 36 * 3600.0  # NTLMv2 TimeStamp vs our clock, seconds (MS-NLMP MaxLifetime; 0 = off)
     options: dict[str, Any] = field(default_factory=dict)  # free-form, for plug-in schemes
 
     @property

@@ -32,7 +32,7 @@ def _build(name: str, config: BackendConfig) -> NegotiateScheme:
 
         kerberos = kerberos_factory(config.keytab, config.policy, _cert_der(config.cert))
     return NegotiateScheme(name, _users(config.users), config.policy, cert_der=_cert_der(config.cert),
-                           kerberos=kerberos)
+                           kerberos=kerberos, max_skew=config.ntlm_max_skew)
 
 
 def build_negotiate(config: BackendConfig) -> NegotiateScheme:
