@@ -305,4 +305,104 @@ ENTRIES: tuple[Failure, ...] = (
         status=503,
         signatures=(r"client-too-many-connections", r"too many connections"),
     ),
+    Failure(
+        code="forward-rule-denied",
+        area="forward",
+        title="An access rule of the forward proxy denied the request (TMG 12202 equivalent)",
+        cause="The request's source, destination, method or authenticated user matched a [[rule]] with action "
+        "deny, or no rule allowed it (the default rule denies; without any rule only loopback sources are "
+        "allowed). The page and the access log's 'rule' name the rule that decided.",
+        fix="Read the rule named in the log: allow the destination for this source or user in a rule placed "
+        "before it (rules are evaluated in order, first match wins), or explain the policy to the user. "
+        "'bridgehead forward --check --config FILE' shows the rules in force.",
+        references=("RFC 9110 §15.5.4 (403)", "TMG 12202: the Forefront TMG denied the specified URL"),
+        status=403,
+        signatures=(r"forward-rule-denied",),
+    ),
+    Failure(
+        code="client-cert-spliced",
+        area="forward",
+        title="A client-certificate connection was spliced end to end (informational)",
+        cause="The server sent a TLS CertificateRequest during the upstream-first handshake; as configured "
+        "(on_client_cert_request = tunnel, the default) the proxy replayed the client's own ClientHello to a "
+        "fresh connection and spliced the sockets, so the client's certificate reached the server and the "
+        "first connection succeeded. This is not a failure: the connection was not inspected.",
+        fix="Nothing to fix. To inspect such a server instead, configure a client certificate for it "
+        "([[client_cert_rule]] action = present); to refuse it, action = block (TMG 12229).",
+        references=("RFC 8446 §4.3.2 (CertificateRequest)", "RFC 5246 §7.4.4"),
+        status=200,
+        signatures=(r"client-cert-spliced",),
+    ),
+    Failure(
+        code="parent-proxy-auth-required",
+        area="forward",
+        title="The parent proxy asked for authentication (407) for a chained request",
+        cause="The request is chained to a parent (upstream) proxy ('--parent' or a [[chain]] rule) and that "
+        "proxy answered 407 Proxy Authentication Required: it wants credentials that were not configured, or "
+        "refused the ones configured. The 407 is not passed on to the client, which could not answer it.",
+        fix="Give the parent's user in the URL (via = \"http://user@parent:3128\") and its password in "
+        "password_file / --parent-password-file or BRIDGEHEAD_PARENT_PASSWORD; check the account on the "
+        "parent; or route the destination direct with a [[chain]] rule.",
+        references=("RFC 9110 §15.5.8 (407)", "RFC 9110 §11.7.2 (Proxy-Authorization)", "RFC 7617 (Basic)"),
+        status=502,
+        signatures=(r"parent[- ]proxy[\s\S]{0,40}\b407\b", r"parent-proxy-auth-required"),
+    ),
+    Failure(
+        code="parent-proxy-denied",
+        area="forward",
+        title="The parent proxy refused the chained request (403)",
+        cause="The parent (upstream) proxy answered 403 Forbidden to the CONNECT or request bridgehead chained "
+        "to it: one of its access rules denies this destination, port or source (squid: http_access deny, "
+        "an SSL_ports/CONNECT restriction).",
+        fix="Allow the destination on the parent proxy, or route it direct with a [[chain]] rule "
+        "(via = \"direct\").",
+        references=("RFC 9110 §15.5.4 (403)", "RFC 9110 §9.3.6 (CONNECT)"),
+        status=502,
+        signatures=(r"parent[- ]proxy[\s\S]{0,40}\b403\b", r"parent-proxy-denied"),
+    ),
+    Failure(
+        code="parent-proxy-bad-gateway",
+        area="forward",
+        title="The parent proxy could not reach the destination (502/503/504 or another error)",
+        cause="The parent (upstream) proxy accepted the chained CONNECT or request but answered with an error "
+        "instead of a tunnel: it could not resolve or connect to the destination (squid ERR_DNS_FAIL, "
+        "ERR_CONNECT_FAIL) or timed out.",
+        fix="Check the destination from the parent proxy (its error page and log name the cause); if the "
+        "destination is only reachable from here, route it direct with a [[chain]] rule.",
+        references=("RFC 9110 §15.6.3 (502)", "RFC 9110 §15.6.5 (504)", "RFC 9110 §9.3.6 (CONNECT)"),
+        status=502,
+        signatures=(r"parent-proxy-bad-gateway",),
+    ),
+    Failure(
+        code="parent-proxy-unreachable",
+        area="forward",
+        title="The parent proxy cannot be reached",
+        cause="The request is chained to a parent (upstream) proxy, but no TCP connection to it could be made "
+        "(refused, timed out, no route, its name does not resolve), or it did not answer in HTTP.",
+        fix="Check the parent's address and port ('--parent' / [[chain]] via) and that it is running; route "
+        "destinations that must keep working direct with a [[chain]] rule.",
+        references=("RFC 9110 §9.3.6 (CONNECT)",),
+        status=502,
+        signatures=(r"parent-proxy-unreachable", r"parent proxy [\s\S]{0,60}(unreachable|refused)"),
+    ),
+    Failure(
+        code="inspection-broke-channel-binding",
+        area="forward",
+        title="The inspection changed the TLS certificate the client bound to (Extended Protection)",
+        cause="The client sent an NTLM AUTHENTICATE whose channel binding (MsvAvChannelBindings, the MD5 of "
+        "'tls-server-end-point:' + the hash of the certificate it saw) was computed over the leaf bridgehead "
+        "minted for the inspection, and the server answered 401: a server with Extended Protection compares "
+        "it with the hash of its own certificate, and they differ. Every channel-bound logon through the "
+        "inspecting proxy fails although the credentials are right.",
+        fix="Retry: with on_channel_binding_failure = \"learn\" (the default) bridgehead has learned the "
+        "destination and tunnels its next connections ('bridgehead bypass list'). To make it permanent, "
+        "add --exception-destination HOST.",
+        references=("RFC 5929 §4.1 (tls-server-end-point)", "MS-NLMP §2.2.2.1 (MsvAvChannelBindings)",
+                    "https://learn.microsoft.com/en-us/iis/configuration/system.webserver/security/"
+                    "authentication/windowsauthentication/extendedprotection/"),
+        windows=("SEC_E_BAD_BINDINGS 0x80090346 on the server", "IIS 401 1 3221226331"),
+        status=401,
+        signatures=(r"inspection changed the tls certificate the client bound to",
+                    r"inspection-broke-channel-binding"),
+    ),
 )
