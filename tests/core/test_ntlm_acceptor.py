@@ -7,8 +7,6 @@ import struct
 
 import pytest
 import spnego
-from spnego._ntlm_raw.crypto import hmac_md5, ntowfv1, ntowfv2
-from spnego._ntlm_raw.messages import Authenticate, FileTime
 from spnego.channel_bindings import GssChannelBindings
 
 from bridgehead.core.channel_binding import application_data, ntlm_binding_hash
@@ -16,6 +14,7 @@ from bridgehead.core.ntlm.acceptor import NegotiateAcceptor, NtlmAcceptor
 from bridgehead.core.ntlm.policy import EpFlags, EpPolicy, TokenChecking, evaluate, spn_allowed
 from bridgehead.core.ntlm.users import UserStore
 from bridgehead.wire import ntlm as wire_ntlm
+from bridgehead.wire.pyspnego_private import Authenticate, FileTime, hmac_md5, ntowfv1, ntowfv2
 
 # MS-NLMP §4.2.1 inputs and §4.2.4 results (as also carried by Chromium's ntlm_test_data.h).
 SERVER_CHALLENGE = bytes.fromhex("0123456789abcdef")

@@ -10,8 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from spnego._asn1 import unpack_asn1
-from spnego._kerberos import KerberosV5Msg, KrbApReq
+from bridgehead.wire.pyspnego_private import KerberosV5Msg, KrbApReq, unpack_asn1
 
 __all__ = ["ApReqSummary", "KerberosDecodeError", "decode_gss_krb5"]
 

@@ -18,7 +18,7 @@ import struct
 from dataclasses import dataclass, field
 from typing import Any
 
-from spnego._ntlm_raw.messages import Authenticate, Challenge, Negotiate  # parsing only
+from bridgehead.wire.pyspnego_private import Authenticate, Challenge, Negotiate  # parsing only
 
 __all__ = [
     "AV_NAMES",

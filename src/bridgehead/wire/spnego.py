@@ -10,13 +10,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from spnego._asn1 import unpack_asn1
-from spnego._spnego import (
+from bridgehead.wire.pyspnego_private import (
     InitialContextToken,
     NegState,
     NegTokenInit,
     NegTokenResp,
     pack_mech_type_list,
+    unpack_asn1,
 )
 
 __all__ = [

@@ -36,22 +36,26 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from spnego._ntlm_raw.crypto import (
+from bridgehead.core.ntlm.policy import EpDecision, EpPolicy, evaluate
+from bridgehead.core.ntlm.users import UserStore
+from bridgehead.wire import ntlm as wire_ntlm
+from bridgehead.wire import spnego as wire_spnego
+from bridgehead.wire.pyspnego_private import (
+    AvId,
+    Challenge,
+    FileTime,
+    NegotiateFlags,
+    TargetInfo,
+    Version,
     compute_response_v1,
     hmac_md5,
     ntowfv2,
     rc4init,
     rc4k,
     sealkey,
+    sign,
     signkey,
 )
-from spnego._ntlm_raw.messages import AvId, Challenge, FileTime, NegotiateFlags, TargetInfo, Version
-from spnego._ntlm_raw.security import sign
-
-from bridgehead.core.ntlm.policy import EpDecision, EpPolicy, evaluate
-from bridgehead.core.ntlm.users import UserStore
-from bridgehead.wire import ntlm as wire_ntlm
-from bridgehead.wire import spnego as wire_spnego
 
 __all__ = [
     "SEC_E_INVALID_TOKEN",

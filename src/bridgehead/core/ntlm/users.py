@@ -13,7 +13,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
-from spnego._ntlm_raw.crypto import lmowfv1, ntowfv1
+from bridgehead.wire.pyspnego_private import lmowfv1, ntowfv1
 
 __all__ = ["User", "UserStore", "UsersFileError"]
 

@@ -42,7 +42,6 @@ from pathlib import Path
 from typing import Any
 
 from cryptography import x509
-from spnego._ntlm_raw.crypto import ntowfv1
 
 from bridgehead.core import errorpage
 from bridgehead.core.ntlm.users import UserStore
@@ -69,6 +68,7 @@ from bridgehead.runtime.reverse.edge_tls import OpenSSLServerStream, client_cert
 from bridgehead.runtime.reverse.revocation import RevocationChecker
 from bridgehead.runtime.streams import Conn, DeadlineExceeded, Deadlines, PlainStream, TLSStream, read_hello, splice
 from bridgehead.wire.http1 import IDENTITY_FIELDS, HttpError, RequestHead, is_absolute_form, split_absolute
+from bridgehead.wire.pyspnego_private import ntowfv1
 from bridgehead.wire.tls_hello import ClientHello, TlsParseError
 
 log = logging.getLogger("bridgehead.reverse")

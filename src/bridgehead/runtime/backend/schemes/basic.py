@@ -6,11 +6,10 @@ import base64
 import binascii
 import hmac
 
-from spnego._ntlm_raw.crypto import ntowfv1
-
 from bridgehead.core.ntlm.users import UserStore
 from bridgehead.runtime.asgi_auth import ConnState, RequestInfo, SchemeResult
 from bridgehead.runtime.backend.config import BackendConfig
+from bridgehead.wire.pyspnego_private import ntowfv1
 
 ERROR_LOGON_FAILURE = 1326  # what IIS logs for a failed Basic logon (401 1 1326)
 
