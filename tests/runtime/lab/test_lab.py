@@ -1,4 +1,4 @@
-"""`bridgehead lab run all --quick --json --report`: real topologies for S1-S3, the JSON contract of
+"""`bridgehead lab run all --quick --json --report`: real topologies for S1-S4, the JSON contract of
 issue 15, and the HTML report rendered by headless Chromium (screenshot decoded, not blank, green
 for matching rows, red for a differing one)."""
 
@@ -35,7 +35,7 @@ def test_quick_run_matches_every_truth_table(quick_run: tuple[subprocess.Complet
     r, _ = quick_run
     assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
     doc = json.loads(r.stdout)
-    assert [s["id"] for s in doc["scenarios"]] == ["S1", "S2", "S3"]
+    assert [s["id"] for s in doc["scenarios"]] == ["S1", "S2", "S3", "S4"]
     for sc in doc["scenarios"]:
         assert sc["rows"], sc["id"]
         for row in sc["rows"]:
@@ -54,12 +54,53 @@ def test_quick_run_matches_every_truth_table(quick_run: tuple[subprocess.Complet
     s1 = {(x["case"]["server"], x["case"]["policy"]): x["measured"] for x in doc["scenarios"][0]["rows"]}
     assert s1[("required-tls12", "block")]["tmg"] == 12229
     assert s1[("required-tls13", "tunnel")]["server_saw"] == "client"
+    s4 = {(x["case"]["cert"], x["case"]["delegation"]): x["measured"] for x in doc["scenarios"][3]["rows"]}
+    assert {d for _, d in s4} == {"allowed", "spn-not-in-list", "no-protocol-transition", "kdc-down"}
+    assert s4[("good", "allowed")]["user"] == "EXAMPLE.TEST\\alice"
 
 
 def test_truth_tables_cover_the_issue_matrix() -> None:
     assert len(truth.s1().rows) == 6 * 3
     assert len(truth.s2().rows) == 3 * 5 * 2
     assert {r.case["row"] for r in truth.s3().rows} >= {"foreign-tenant", "no-host-header", "target-not-exchange-ews"}
+    assert len(truth.s4().rows) == 4 * 4
+
+
+def test_s4_full_table_with_a_real_kdc(tmp_path: Path) -> None:
+    """Every S4 row: device certificate state x delegation right, measured through bridgehead reverse
+    against a Heimdal KDC and a Negotiate-only backend; a revoked device is cut within max_age."""
+    r = subprocess.run([*BH, "lab", "run", "S4", "--json", "--workdir", str(tmp_path / "work")],
+                       capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
+    [s4] = json.loads(r.stdout)["scenarios"]
+    assert s4["id"] == "S4" and len(s4["rows"]) == 16 and all(row["match"] for row in s4["rows"])
+    rows = {(x["case"]["cert"], x["case"]["delegation"]): x["measured"] for x in s4["rows"]}
+    for delegation in ("allowed", "spn-not-in-list", "no-protocol-transition", "kdc-down"):
+        revoked = rows[("revoked", delegation)]
+        # it worked (or failed at delegation) before, and the CRL cut it within max_age + one read
+        assert revoked["before"] == rows[("good", delegation)]["status"]
+        assert 0 < revoked["refused_after_s"] <= truth.S4_MAX_AGE + 1.5
+    assert rows[("good", "allowed")]["kdc_asked"] is True and rows[("expired", "allowed")]["kdc_asked"] is False
+    work = tmp_path / "work" / "S4"
+    down = [json.loads(x) for x in (work / "reverse-kdc-down.access.log").read_text().splitlines() if x.strip()]
+    assert [x["code"] for x in down if x.get("action") == "deny"][0] == "krb-kdc-unreachable"
+    log = (work / "reverse-allowed.access.log").read_text()
+    assert "Negotiate" not in log and "YII" not in log  # never a ticket in the access log
+
+
+def test_s4_needs_heimdal_or_names_the_package(tmp_path: Path) -> None:
+    from bridgehead.runtime.lab import procs
+
+    saved = procs.COMPONENTS["kdc"]
+    procs.COMPONENTS["kdc"] = (("/nonexistent/kdc",), "heimdal-kdc")
+    try:
+        from bridgehead.runtime.lab import runner
+
+        [sc] = runner.run(["S4"], workdir=tmp_path)
+    finally:
+        procs.COMPONENTS["kdc"] = saved
+    assert not sc.ok and sc.error is not None and "heimdal-kdc" in sc.error
+    assert all(row.measured is None for row in sc.rows)
 
 
 def test_mismatch_shows_both_sides() -> None:

@@ -113,5 +113,58 @@ def s3() -> Scenario:
     return sc
 
 
+# ---- S4: client certificate at the edge + Kerberos constrained delegation (seed 004) -------------
+S4_CERTS = ("good", "other-ca", "expired", "revoked")
+S4_DELEGATIONS = ("allowed", "spn-not-in-list", "no-protocol-transition", "kdc-down")
+S4_QUICK = {("good", "allowed"), ("other-ca", "allowed"), ("revoked", "allowed"), ("good", "spn-not-in-list"),
+            ("good", "no-protocol-transition"), ("good", "kdc-down")}
+S4_USER = "EXAMPLE.TEST\\alice"  # as the Negotiate backend logs the delegated user (IIS style DOMAIN\user)
+S4_MAX_AGE = 2  # seconds: the listener's revocation max_age in the lab
+
+_S4_EDGE = {"other-ca": ("edge-client-cert-untrusted", 12221), "expired": ("edge-client-cert-expired", None),
+            "revoked": ("edge-client-cert-revoked", None)}
+_S4_DELEGATION = {"spn-not-in-list": (502, "kcd-spn-not-in-list"),
+                  "no-protocol-transition": (502, "kcd-protocol-transition-denied"),
+                  "kdc-down": (504, "krb-kdc-unreachable")}
+
+
+def _s4_delegated(delegation: str) -> dict[str, object]:
+    """What a good device certificate gets: the user logged on by S4U2Self + S4U2Proxy, or the cause."""
+    if delegation == "allowed":
+        out: dict[str, object] = {"status": 200, "code": None, "tmg": None, "user": S4_USER}
+    else:
+        status, code = _S4_DELEGATION[delegation]
+        out = {"status": status, "code": code, "tmg": None, "user": None}
+    if delegation != "kdc-down":  # the KDC's own log shows the S4U requests
+        out["kdc_asked"] = True
+    return out
+
+
+def _s4_expected(cert: str, delegation: str) -> dict[str, object]:
+    if cert == "good":
+        return _s4_delegated(delegation)
+    # the edge refuses the certificate before any delegation: the KDC is never asked
+    code, tmg = _S4_EDGE[cert]
+    out: dict[str, object] = {"status": 403, "code": code, "tmg": tmg, "user": None}
+    if delegation != "kdc-down":
+        out["kdc_asked"] = False
+    if cert == "revoked":
+        # the same device worked before its revocation and is refused at most max_age (+ one CRL read) after
+        out["before"] = _s4_delegated(delegation)["status"]
+        out["refused_within_max_age"] = True
+    return out
+
+
+def s4() -> Scenario:
+    sc = Scenario("S4", "Client certificate at the edge + Kerberos constrained delegation to a Negotiate backend",
+                  "004", ["cert", "delegation"],
+                  ["status", "code", "tmg", "user", "kdc_asked", "before", "refused_within_max_age"])
+    for cert in S4_CERTS:
+        for delegation in S4_DELEGATIONS:
+            sc.rows.append(Row({"cert": cert, "delegation": delegation}, _s4_expected(cert, delegation),
+                               quick=(cert, delegation) in S4_QUICK))
+    return sc
+
+
 def all_scenarios() -> list[Scenario]:
-    return [s1(), s2(), s3()]
+    return [s1(), s2(), s3(), s4()]

@@ -230,5 +230,8 @@ class LabPki:
                     x509.RevokedCertificateBuilder().serial_number(int(entry["serial"]))
                     .revocation_date(when - dt.timedelta(minutes=1)).build())
         crl = builder.sign(self.private_key, hashes.SHA256())
-        self.crl.write_bytes(crl.public_bytes(serialization.Encoding.PEM))
+        # written aside and renamed: a proxy re-reading the CRL never sees half a file
+        tmp = self.crl.with_name(f".{self.crl.name}.tmp")
+        tmp.write_bytes(crl.public_bytes(serialization.Encoding.PEM))
+        os.replace(tmp, self.crl)
         return self.crl

@@ -17,11 +17,12 @@ from bridgehead.core.lab.model import Row, Scenario
 from bridgehead.runtime.lab.pki import PkiError
 from bridgehead.runtime.lab.procs import MissingComponent, ProgramFailed
 
-IDS = ("S1", "S2", "S3")
+IDS = ("S1", "S2", "S3", "S4")
 _BUILDERS: dict[str, tuple[Callable[[], Scenario], str]] = {
     "S1": (truth.s1, "bridgehead.runtime.lab.s1"),
     "S2": (truth.s2, "bridgehead.runtime.lab.s2"),
     "S3": (truth.s3, "bridgehead.runtime.lab.s3"),
+    "S4": (truth.s4, "bridgehead.runtime.lab.s4"),
 }
 
 
