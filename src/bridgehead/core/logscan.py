@@ -8,7 +8,9 @@ byte blocks and never splits every line. Cheap prefilters run over the whole blo
 regular expression for space-delimited interesting status tokens (401, 403, 407, 408, 502,
 504, TMG 122xx/123xx) and ``bytes.find`` for literals (``AMProbe``, logged
 ``NTLM+``/``Negotiate+``/``Bearer+``/``Basic+`` values, ``error_category``). Only the lines
-they hit are split and analysed; line numbers come from counting newlines between hits.
+they hit are split and analysed; line numbers are counted (newlines since the last counted hit)
+only for lines that produce a finding, and the normal NTLM handshake steps (``401 2 5``,
+``401 1 2148074254``) only update the three-401 state, keyed by the raw client and URL bytes.
 A prefilter hit that turns out uninteresting after splitting (e.g. ``time-taken`` = 401)
 costs one split and nothing else.
 
@@ -130,6 +132,7 @@ class Findings:
 
 
 _INFO = frozenset({"oauth-probe", "log-contains-credentials"})  # listed after the failures
+_NOT_FAILURES = frozenset({"client-cert-spliced"})  # bridgehead's access log: outcomes that are not findings
 
 
 @dataclass
@@ -191,8 +194,14 @@ class W3cScanner:
         self.carry = b""
         self.skipping = False  # inside an over-long line
         self.line_no = 0  # lines fully consumed so far
-        self.challenge: dict[tuple[str, str], str] = {}  # (client, url) → time of the 401 CHALLENGE step
-        self.recent401: dict[tuple[str, str], tuple[str, int]] = {}
+        # (client, lower-cased URL) as logged (raw bytes) → time of the 401 CHALLENGE step
+        self.challenge: dict[tuple[bytes, bytes], str] = {}
+        self.recent401: dict[tuple[bytes, bytes], tuple[str, int]] = {}
+        self.ix: dict[str, int] = {}  # column of each role in the current layout
+        # line numbers are counted lazily, only for lines that produce a finding
+        self._cnt_buf = b""
+        self._cnt_at = 0
+        self._cnt_line = 0
 
     # -- block handling -------------------------------------------------------------------
     def feed(self, data: bytes) -> None:
@@ -251,6 +260,7 @@ class W3cScanner:
             try:
                 self.layout = w3c.parse_fields(line)
                 self.literals = _literals(self.layout)
+                self.ix = dict(self.layout.roles)
             except w3c.W3cFormatError as exc:
                 self.result.error(f"line {self.line_no + 1}: {exc}")
 
@@ -273,47 +283,63 @@ class W3cScanner:
                 hits[pos] = True
                 pos = buf.find(lit, pos + 1, end)
         base_line = self.line_no
+        self._cnt_buf, self._cnt_at, self._cnt_line = buf, start, base_line
         done_until = start
-        counted_at, counted = start, 0
+        literals = self.literals
         for pos in sorted(hits):
             if pos < done_until:
                 continue
             ls = max(buf.rfind(b"\n", start, pos) + 1, start)
             le = buf.find(b"\n", pos, end)
             le = end if le < 0 else le
-            counted += buf.count(b"\n", counted_at, ls)
-            counted_at = ls
-            literal = hits[pos] or any(buf.find(lit, ls, le) >= 0 for lit in self.literals)
-            self._line(buf[ls:le].rstrip(b"\r"), base_line + counted + 1, literal)
+            literal = hits[pos] or (bool(literals) and any(buf.find(lit, ls, le) >= 0 for lit in literals))
+            self._line(buf[ls:le].rstrip(b"\r"), ls, literal)
             done_until = le + 1
         self.line_no = base_line + lines
 
+    def _line_of(self, ls: int) -> int:
+        """The 1-based line number of the record starting at ``ls`` in the current block."""
+        self._cnt_line += self._cnt_buf.count(b"\n", self._cnt_at, ls)
+        self._cnt_at = ls
+        return self._cnt_line + 1
+
     # -- one interesting record ----------------------------------------------------------
-    def _line(self, line: bytes, line_no: int, literal: bool) -> None:
+    def _line(self, line: bytes, ls: int, literal: bool) -> None:
         layout = self.layout
         assert layout is not None
         parts, repaired = w3c.split_record(line, layout)
         if repaired:
             self.result.repaired += 1
-        status = w3c.as_int(layout.get(parts, "status"))
+        ix, n = self.ix, len(parts)
+
+        def raw(role: str) -> bytes | None:  # Layout.get, inlined for the hot path
+            i = ix.get(role)
+            if i is None or i >= n:
+                return None
+            v = parts[i]
+            return None if v == b"-" else v
+
+        status = w3c.as_int(raw("status"))
         if not literal and status not in _STATUSES and not (layout.tmg and status and 12200 <= status <= 12399):
             return  # a prefilter hit on another column (time-taken = 401 …)
-        date, tm = layout.get(parts, "date"), layout.get(parts, "time")
-        time = f"{date.decode('ascii', 'replace')}T{tm.decode('ascii', 'replace')}" if date and tm else None
+        date, tm = raw("date"), raw("time")
+        time = (date + b"T" + tm).decode("ascii", "replace") if date and tm else None
         if (self.filters.since or self.filters.until) and not self.filters.in_time(time):
             return
-        url = w3c.unescape(layout.get(parts, "url"))
-        if self.url_rx is not None and not self.url_rx.match(url):
+        url_raw = raw("url") or b""
+        if self.url_rx is not None and not self.url_rx.match(w3c.unescape(url_raw)):
             return
-        sub = w3c.as_int(layout.get(parts, "substatus"))
-        win32 = w3c.as_int(layout.get(parts, "win32"))
-        client = w3c.unescape(layout.get(parts, "client"))
-        xff_raw = layout.get(parts, "xff")
+        sub = w3c.as_int(raw("substatus"))
+        win32 = w3c.as_int(raw("win32"))
+        key = (raw("client") or b"", url_raw.lower())
+        xff_raw = raw("xff")
+        if status == 401 and not literal and xff_raw is None and not layout.tmg and win32 in _HANDSHAKE_STEPS:
+            self._three_401(key, time, sub, win32, "")  # the normal first two 401s: state only
+            return
+        url = w3c.unescape(url_raw)
+        client = w3c.unescape(key[0])
         shown = f"{status}.{sub}" if sub is not None else str(status)
         detail = f"{shown} win32 {win32}" if win32 is not None else shown
-        if status == 401 and not literal and xff_raw is None and not layout.tmg and win32 in _HANDSHAKE_STEPS:
-            self._three_401(client, url, time, sub, win32, detail)  # the normal first two 401s: state only
-            return
         xff = w3c.unescape(xff_raw)
         codes: list[tuple[str, str | None]] = []
         if status in (401, 403) and win32 is not None and win32 < 2**32:
@@ -323,7 +349,7 @@ class W3cScanner:
         if status == 403 and sub in _403_SUB:
             codes.append((_403_SUB[sub], detail))
         if status == 401:
-            codes.extend(self._three_401(client, url, time, sub, win32, detail))
+            codes.extend(self._three_401(key, time, sub, win32, detail))
         if xff and status in (401, 403):
             codes.append(("ntlm-proxy-in-path", f"{shown} via X-Forwarded-For"))
         if layout.tmg and status is not None:
@@ -332,9 +358,9 @@ class W3cScanner:
             codes.extend(self._literal_codes(line, parts, shown))
         if not codes:
             return
-        host = w3c.unescape(layout.get(parts, "host"))
+        host = w3c.unescape(raw("host"))
         endpoint = f"{host}{url}" if host else url
-        where = f"{self.result.path}:{line_no}"
+        where = f"{self.result.path}:{self._line_of(ls)}"
         for code, det in dict.fromkeys(codes):
             self.findings.add(code, time=time, where=where, endpoint=endpoint, client=xff or client,
                               detail=det)
@@ -354,9 +380,8 @@ class W3cScanner:
                 codes.extend((c, f"x-ms-diagnostics {m.group(1)}") for c in _codes_for_number(int(m.group(1))))
         return codes
 
-    def _three_401(self, client: str, url: str, time: str | None, sub: int | None, win32: int | None,
+    def _three_401(self, key: tuple[bytes, bytes], time: str | None, sub: int | None, win32: int | None,
                    detail: str) -> list[tuple[str, str | None]]:
-        key = (client, url.lower())
         t = time or ""
         if win32 is not None:
             if win32 == NTLM_CHALLENGE_STEP:
@@ -434,6 +459,8 @@ class JsonLogScanner:
             return
         if code not in REGISTRY:
             self.result.error(f"line {self.line_no}: unknown failure code {code!r}")
+            return
+        if code in _NOT_FAILURES:  # an informational outcome, not a failure (issue 13 item 6)
             return
         time = str(rec.get("ts") or "")[:19] or None
         url = str(rec.get("url") or "")
