@@ -47,14 +47,17 @@ _TCHAR = rb"!#$%&'*+\-.^_`|~0-9A-Za-z"
 _TOKEN = re.compile(rb"[" + _TCHAR + rb"]+")
 _FIELD_VALUE_BAD = re.compile(rb"[\x00-\x08\x0a-\x1f\x7f]")
 _VERSION = re.compile(rb"HTTP/1\.[01]")
-_TARGET = re.compile(rb"[\x21-\x7e]+")  # RFC 9112 §3.2: no SP, HTAB, CTL or 8-bit bytes
+_TARGET = re.compile(rb"[\x21-\x22\x24-\x7e]+")  # RFC 9112 §3.2: no SP, HTAB, CTL, 8-bit or "#" (fragment)
 # RFC 3986 host [":" port]: reg-name / IPv4 / IP-literal
 _HOST = re.compile(rb"(?:\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9\-._~%!$&'()*+,;=]+)(?::[0-9]{1,5})?")
 _QUOTED = rb'"(?:[\t\x20\x21\x23-\x5b\x5d-\x7e\x80-\xff]|\\[\t\x20-\x7e\x80-\xff])*"'
-_CHUNK_LINE = re.compile(  # RFC 9112 §7.1 / §7.1.1: chunk-size *( BWS ";" BWS name [ BWS "=" BWS value ] )
-    rb"([0-9A-Fa-f]{1,16})(?:[ \t]*;[ \t]*[" + _TCHAR + rb"]+(?:[ \t]*=[ \t]*(?:[" + _TCHAR + rb"]+|"
-    + _QUOTED + rb"))?)*")
-_CODINGS = frozenset({b"chunked", b"gzip", b"x-gzip", b"deflate", b"compress", b"x-compress"})
+# RFC 9112 §7.1 / §7.1.1: chunk-size *( BWS ";" BWS name [ BWS "=" BWS value ] ) — without the BWS, which
+# many servers (h11, llhttp in strict mode) refuse: relaying it would hand them a body they frame otherwise.
+_CHUNK_LINE = re.compile(
+    rb"([0-9A-Fa-f]{1,16})(?:;[" + _TCHAR + rb"]+(?:=(?:[" + _TCHAR + rb"]+|" + _QUOTED + rb"))?)*")
+# A request's only transfer coding is chunked (as nginx and h11): "gzip, chunked" would be framed one way
+# here and refused or decoded another way behind.
+_CODINGS = frozenset({b"chunked"})
 
 
 class HttpError(Exception):
@@ -220,7 +223,7 @@ def valid_host(value: bytes) -> bool:
 
 def _check_target(method: bytes, target: bytes) -> None:
     if not _TARGET.fullmatch(target):
-        raise HttpError("malformed request target: only visible ASCII is allowed (RFC 9112 §3.2)")
+        raise HttpError("malformed request target: only visible ASCII and no fragment (RFC 9112 §3.2)")
     if method == b"CONNECT":
         if target.startswith(b"/") or is_absolute_form(target):
             raise HttpError("CONNECT needs an authority-form target host:port (RFC 9112 §3.2.3)")
@@ -314,7 +317,7 @@ def _chunked_last(headers: Headers, *, request: bool) -> bool | None:
     if codings.count(b"chunked") > 1 or (b"chunked" in codings and codings[-1] != b"chunked"):
         raise HttpError("chunked must be the final transfer coding, once (RFC 9112 §6.1)")
     if request and any(c not in _CODINGS for c in codings):
-        raise HttpError("unknown transfer coding in Transfer-Encoding (RFC 9112 §6.1)")
+        raise HttpError("transfer coding other than chunked in a request (RFC 9112 §6.1; answered as nginx does)")
     return codings[-1] == b"chunked"
 
 

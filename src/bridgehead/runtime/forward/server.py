@@ -93,6 +93,7 @@ class Context:
     host: str = ""
     port: int = 0
     rule: str = ""
+    sni: str = ""  # the name the client asked for in its ClientHello (inspection)
 
 
 class ForwardProxy:
@@ -349,6 +350,7 @@ class ForwardProxy:
                                reason=f"client offers only {','.join(hello.alpn)}: tunnelled, not inspected")
             return
         server_name = hello.sni or ctx.host
+        ctx.sni = server_name.lower()
         try:
             upstream = await self.upstream.open_tls(ctx.host, ctx.port, server_name)
         except UpstreamFailure as exc:
@@ -460,7 +462,7 @@ class ForwardProxy:
                 return
             url = _https_url(ctx, head)
             try:
-                target, own = _origin_form(head)
+                target, own = _inner_target(head, ctx)
                 ex = await exchange(inner, upstream, head, target=target, check=too_late, own=own)
             except (RelayError, ssl.SSLError, ConnectionError, TimeoutError, OSError, HttpError) as exc:
                 await self._exchange_failed(inner, up_stream, ctx, head, url, exc, start)
@@ -521,18 +523,34 @@ def _host_port(authority: str, default: int) -> tuple[str, int]:
     return host.lower(), port
 
 
-def _origin_form(head: RequestHead) -> tuple[bytes | None, list[tuple[bytes, bytes]]]:
-    """Inside an inspected tunnel an absolute-form target goes on as origin-form, its authority as
-    Host (RFC 9112 §3.2.2); an origin-form request keeps its own target and Host."""
-    if b"://" not in head.target:
-        return None, []
-    _, authority, origin = split_absolute(head.target)
-    return origin, [(b"Host", authority)]
+def _inner_target(head: RequestHead, ctx: Context) -> tuple[bytes | None, list[tuple[bytes, bytes]]]:
+    """The target and Host of a request inside an inspected tunnel.
+
+    The request must be for the host the tunnel was opened to (the CONNECT authority or the
+    ClientHello's SNI): otherwise the log and the policy would name one host while the server
+    answers for another. An absolute-form target goes on as origin-form with its authority as
+    Host (RFC 9112 §3.2.2); a request without Host (HTTP/1.0) gets the tunnel's.
+    """
+    if head.method == b"CONNECT":
+        raise HttpError("CONNECT inside an inspected tunnel")
+    target: bytes | None = None
+    host = head.headers.get(b"host")
+    if b"://" in head.target:
+        _, host, target = split_absolute(head.target)
+    if host is None:
+        port = "" if ctx.port == 443 else f":{ctx.port}"
+        return target, [(b"Host", f"{ctx.host}{port}".encode())]
+    name = host.decode("latin-1").rpartition("]")[0].lstrip("[") if host.startswith(b"[") \
+        else host.decode("latin-1").partition(":")[0]
+    if name.lower() not in (ctx.host, ctx.sni):
+        raise HttpError("the request's Host is not the host this tunnel was opened to (CONNECT authority or SNI)")
+    return target, [(b"Host", host)]
 
 
 def _https_url(ctx: Context, head: RequestHead) -> str:
     port = "" if ctx.port == 443 else f":{ctx.port}"
-    return f"https://{ctx.host}{port}{head.target.decode('latin-1')}"
+    target = split_absolute(head.target)[2] if b"://" in head.target else head.target
+    return f"https://{ctx.host}{port}{target.decode('latin-1')}"
 
 
 def _ms(start: float) -> float:

@@ -444,6 +444,8 @@ class ReverseProxy:
             default = 443 if route.backend.scheme == "https" else 80
             port = "" if route.backend.port == default else f":{route.backend.port}"
             own.append((b"Host", f"{route.backend.host}{port}".encode()))
+        elif head.headers.get(b"host") is None:  # HTTP/1.0 without Host: the name it was routed by (SNI)
+            own.append((b"Host", host.encode("latin-1")))
         own += await self.delegators[route.name].headers_for(route, identity, head)
         return owned, own
 
