@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Sets everything up (Debian packages, venv with dev dependencies) and runs every check:
-# ruff, mypy (strict on the wire/core layers) and the whole pytest suite.
+# ruff, mypy (strict on the whole package, see pyproject.toml) and the whole pytest suite.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh --dev

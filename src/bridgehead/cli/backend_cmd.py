@@ -12,7 +12,7 @@ import click
 
 from bridgehead.cli.common import CliError
 from bridgehead.core.ntlm.policy import EpFlags, TokenChecking
-from bridgehead.core.ntlm.users import UsersFileError, UserStore
+from bridgehead.core.ntlm.users import UsersFileError
 
 FILE = click.Path(exists=True, dir_okay=False, path_type=Path)
 
@@ -69,6 +69,7 @@ def backend(listen: str, cert: Path | None, key: Path | None, users: Path | None
     if client_cert != "ignore" and client_ca is None:
         raise CliError("--client-cert accept|require needs --client-ca")
     from bridgehead.runtime.forward.config import ConfigError, parse_duration
+    from bridgehead.runtime.users_file import load_users
 
     try:
         max_skew = parse_duration(ntlm_max_skew)
@@ -78,7 +79,7 @@ def backend(listen: str, cert: Path | None, key: Path | None, users: Path | None
         checking = TokenChecking.parse(ep)
         flags = EpFlags.parse(ep_flags)
         if users is not None:
-            UserStore.load(users)
+            load_users(users)  # a bad users file is one line here, not a failure at the first logon
     except (ValueError, UsersFileError) as exc:
         raise CliError(str(exc)) from None
     if checking is not TokenChecking.NONE and cert is None:

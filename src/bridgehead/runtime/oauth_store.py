@@ -394,10 +394,11 @@ class OAuthStore:
                     authorization_uri = record.value["authorization_uri"]
         if trust_self:
             cfg = self.config()
-            keys = []
+            own: list[TrustedKey] = []
             for thumb in (cfg.current, cfg.next, cfg.previous):
                 if thumb and self.store.get(NS_CERT, thumb) is not None:
-                    keys.append(TrustedKey.from_certificate(self.certificate(thumb)))
+                    own.append(TrustedKey.from_certificate(self.certificate(thumb)))
+            keys = tuple(own)
             if keys:
                 issuers.append(
                     TrustedIssuer("AuthConfig", Identifier(service_id, realm), tuple(keys), "self")

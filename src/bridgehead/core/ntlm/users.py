@@ -4,6 +4,8 @@ gss-ntlmssp read through ``NTLM_USER_FILE``), or smbpasswd-style
 
 Lookup is case-insensitive. An entry with an empty domain matches any domain the client
 sends; a client that sends no domain matches an entry by user name alone.
+
+Reading the file is runtime work: :func:`bridgehead.runtime.users_file.load_users`.
 """
 
 from __future__ import annotations
@@ -11,7 +13,6 @@ from __future__ import annotations
 import base64
 from collections.abc import Iterable
 from dataclasses import dataclass
-from pathlib import Path
 
 from bridgehead.wire.pyspnego_private import lmowfv1, ntowfv1
 
@@ -61,14 +62,6 @@ class UserStore:
             if not name:
                 raise UsersFileError(f"line {number}: empty user name")
         return cls(users)
-
-    @classmethod
-    def load(cls, path: str | Path) -> UserStore:
-        try:
-            text = Path(path).read_text(encoding="utf-8")
-        except (OSError, UnicodeDecodeError) as exc:
-            raise UsersFileError(f"cannot read users file {path}: {exc}") from None
-        return cls.from_lines(text.splitlines())
 
     def find(self, domain: str | None, name: str) -> User | None:
         name_l, domain_l = name.lower(), (domain or "").lower()

@@ -26,7 +26,7 @@ from bridgehead.wire.krb5_export import ExportedCred, ExportError, parse_export
 
 SPNEGO = gssapi.OID.from_int_seq("1.3.6.1.5.5.2")
 KRB5 = gssapi.OID.from_int_seq("1.2.840.113554.1.2.2")
-GSSError = gssapi.exceptions.GSSError
+GSSError = gssapi.raw.misc.GSSError  # what gssapi.exceptions.GSSError re-exports
 _ids = itertools.count(1)
 _env_lock = threading.Lock()
 

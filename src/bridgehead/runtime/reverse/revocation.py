@@ -97,6 +97,7 @@ class RevocationChecker:
             if not self._fresh(cached, cached.crl.next_update_utc if cached and cached.crl else None) or \
                     (cached is not None and cached.error is not None):
                 cached = self._crls[where] = await asyncio.to_thread(self._load_crl, where)
+        assert cached is not None  # loaded above unless fresh (and a fresh entry exists)
         if cached.error is not None:
             return rv.SourceResult(label, rv.UNKNOWN, cached.error)
         assert cached.crl is not None

@@ -9,6 +9,7 @@ import hmac
 from bridgehead.core.ntlm.users import UserStore
 from bridgehead.runtime.asgi_auth import ConnState, RequestInfo, SchemeResult
 from bridgehead.runtime.backend.config import BackendConfig
+from bridgehead.runtime.users_file import load_users
 from bridgehead.wire.pyspnego_private import ntowfv1
 
 ERROR_LOGON_FAILURE = 1326  # what IIS logs for a failed Basic logon (401 1 1326)
@@ -48,4 +49,4 @@ class BasicScheme:
 
 
 def build(config: BackendConfig) -> BasicScheme:
-    return BasicScheme(UserStore.load(config.users) if config.users else UserStore([]), config.basic_realm)
+    return BasicScheme(load_users(config.users) if config.users else UserStore([]), config.basic_realm)

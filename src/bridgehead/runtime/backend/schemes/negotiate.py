@@ -9,6 +9,7 @@ from pathlib import Path
 from bridgehead.core.ntlm.users import UserStore
 from bridgehead.runtime.asgi_auth import NegotiateScheme
 from bridgehead.runtime.backend.config import BackendConfig
+from bridgehead.runtime.users_file import load_users
 
 
 def _cert_der(path: Path | None) -> bytes | None:
@@ -22,13 +23,13 @@ def _cert_der(path: Path | None) -> bytes | None:
 
 @lru_cache(maxsize=8)
 def _users(path: Path | None) -> UserStore:
-    return UserStore.load(path) if path else UserStore([])
+    return load_users(path) if path else UserStore([])
 
 
 def _build(name: str, config: BackendConfig) -> NegotiateScheme:
     kerberos = None
     if config.keytab is not None and name == "Negotiate":
-        from bridgehead.core.ntlm.kerberos import kerberos_factory
+        from bridgehead.runtime.ntlm_kerberos import kerberos_factory
 
         kerberos = kerberos_factory(config.keytab, config.policy, _cert_der(config.cert))
     return NegotiateScheme(name, _users(config.users), config.policy, cert_der=_cert_der(config.cert),

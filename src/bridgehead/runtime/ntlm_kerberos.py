@@ -8,6 +8,7 @@ GSS_C_CHANNEL_BOUND_FLAG where the library reports it (MIT krb5 ≥ 1.19); other
 refusal cannot be made and the outcome says ``binding: unknown``.
 
 Tested at unit level (token errors, no keytab); a live KDC exchange is not part of the suite.
+Runtime, not core: it calls GSSAPI and sets ``KRB5_KTNAME`` in the process environment.
 """
 
 from __future__ import annotations
