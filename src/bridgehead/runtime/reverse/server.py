@@ -67,6 +67,7 @@ from bridgehead.runtime.reverse.delegation import DelegationError, Delegator, bu
 from bridgehead.runtime.reverse.edge_tls import OpenSSLServerStream, client_cert_context
 from bridgehead.runtime.reverse.revocation import RevocationChecker
 from bridgehead.runtime.streams import Conn, DeadlineExceeded, Deadlines, PlainStream, TLSStream, read_hello, splice
+from bridgehead.runtime.users_file import load_users
 from bridgehead.wire.http1 import IDENTITY_FIELDS, HttpError, RequestHead, is_absolute_form, split_absolute
 from bridgehead.wire.pyspnego_private import ntowfv1
 from bridgehead.wire.tls_hello import ClientHello, TlsParseError
@@ -123,7 +124,7 @@ class ListenerRuntime:
         for path in listener.client_ca:
             self.trust += x509.load_pem_x509_certificates(Path(path).read_bytes())
         self.revocation = RevocationChecker(listener.revocation, self.trust)
-        self.users = UserStore.load(listener.basic_users) if listener.basic_users else UserStore([])
+        self.users = load_users(listener.basic_users) if listener.basic_users else UserStore([])
 
     def cert_for(self, sni: str | None) -> EdgeCert:
         if sni:
