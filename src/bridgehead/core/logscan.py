@@ -26,6 +26,8 @@ Rules (registry codes):
 - a logged Authorization value → log-contains-credentials, with a decoded summary.
 - TMG: 122xx/123xx status → the entry with that TMG code; 408 → kcd-kdc-timeout-408,
   401/403 → kcd-delegated-401-403 (the seed-004 signs behind a publishing rule).
+- TMG Log Viewer text (``Denied Connection … Status: 12229 … Rule: …``, seed 000): the record's
+  Status → the entry with that TMG code (or Winsock number), with rule, source and request.
 """
 
 from __future__ import annotations
@@ -40,7 +42,7 @@ from typing import Any
 
 from bridgehead.core.explain import explain
 from bridgehead.failures import REGISTRY, by_number, by_tmg
-from bridgehead.wire import authsummary, freb, w3c, winevent
+from bridgehead.wire import authsummary, freb, tmgtext, w3c, winevent
 
 MAX_LINE = 64 * 1024
 MAX_EXAMPLES = 5
@@ -412,6 +414,38 @@ class W3cScanner:
         elif status in (401, 403):
             out.append(("kcd-delegated-401-403", detail))
         return out
+
+
+_SOURCE_IP = re.compile(r"\(([0-9A-Fa-f:.]+?)(?::\d+)?\)")
+
+
+def tmg_text_findings(records: list[tmgtext.TmgRecord], path: str, findings: Findings,
+                      filters: Filters) -> int:
+    """Findings of TMG Log Viewer text records (see the module docstring); returns the records seen."""
+    url_rx = filters.url_rx()
+    for rec in records:
+        status = rec.status
+        if status is None:
+            continue
+        if (filters.since or filters.until) and not filters.in_time(rec.time):
+            continue
+        request = rec.fields.get("Request", "")
+        target = request.split()[-1] if request.split() else ""
+        if url_rx is not None and not url_rx.match(target):
+            continue
+        if 12200 <= status <= 12399:
+            codes = [f.code for f in by_tmg(status)]
+        else:
+            codes = [f.code for f in by_number(status)] if status >= 10000 else []
+        if not codes:
+            continue
+        rule = rec.fields.get("Rule", "")
+        detail = f"TMG {status}" + (f" rule {rule}" if rule else "")
+        source = _SOURCE_IP.search(rec.fields.get("Source", ""))
+        for code in codes:
+            findings.add(code, time=rec.time, where=f"{path}:{rec.line}", endpoint=target or None,
+                         client=source.group(1) if source else None, detail=detail)
+    return len(records)
 
 
 def _seconds_between(a: str, b: str) -> float:

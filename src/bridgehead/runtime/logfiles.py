@@ -28,7 +28,7 @@ from typing import IO, Any
 from bridgehead.core import logscan
 from bridgehead.core.logscan import FileResult, Filters, Findings
 from bridgehead.failures import by_number
-from bridgehead.wire import authsummary, freb, w3c, winevent
+from bridgehead.wire import authsummary, freb, tmgtext, w3c, winevent
 
 BLOCK = 8 * 1024 * 1024
 SNIFF = 64 * 1024
@@ -90,7 +90,7 @@ def _utf16(fh: IO[bytes]) -> IO[bytes]:
 
 
 def sniff(head: bytes) -> str:
-    """``iis`` | ``tmg`` | ``freb`` | ``event-xml`` | ``bridgehead-json`` | ``unknown`` | ``binary``."""
+    """``iis`` | ``tmg`` | ``freb`` | ``event-xml`` | ``bridgehead-json`` | ``tmg-text`` | ``unknown`` | ``binary``."""
     stripped = head.lstrip(b"\xef\xbb\xbf \t\r\n")
     if stripped.startswith(b"#"):
         fields = re.search(rb"^#Fields:([^\n]*)", stripped, re.M)
@@ -105,6 +105,8 @@ def sniff(head: bytes) -> str:
         return "event-xml"
     if stripped.startswith(b"{") and b'"ts"' in head[:4096]:
         return "bridgehead-json"
+    if tmgtext.looks_like(head[:65536].decode("utf-8", "replace")):
+        return "tmg-text"
     if b"\x00" in head[:4096]:
         return "binary"
     return "unknown"
@@ -162,6 +164,12 @@ def _scan_file(path: Path, result: FileResult, findings: Findings, filters: Filt
             js = logscan.JsonLogScanner(result, findings, filters)
             for line in _bounded_lines(io.BufferedReader(_Prepend(head, fh), BLOCK), result):
                 js.line(line)
+        elif kind == "tmg-text":  # TMG/ISA Log Viewer text copied out of the console
+            body = head + fh.read(tmgtext.MAX_TEXT + 1 - len(head))
+            if len(body) > tmgtext.MAX_TEXT:
+                result.error(f"larger than {tmgtext.MAX_TEXT} bytes, only the first part read")
+            records = tmgtext.parse(body[: tmgtext.MAX_TEXT].decode("utf-8", "replace"))
+            result.records += logscan.tmg_text_findings(records, result.path, findings, filters)
         elif kind in ("freb", "event-xml"):
             body = head + fh.read(MAX_XML + 1 - len(head))
             if len(body) > MAX_XML:
@@ -171,7 +179,8 @@ def _scan_file(path: Path, result: FileResult, findings: Findings, filters: Filt
         elif kind == "binary":
             result.error("binary content (NUL bytes): not a log format bridgehead reads")
         else:
-            result.error("unrecognised format (expected IIS/TMG W3C, FREB XML, Event XML or bridgehead JSON)")
+            result.error("unrecognised format (expected IIS/TMG W3C, TMG Log Viewer text, FREB XML, Event XML or "
+                         "bridgehead JSON)")
 
 
 def _bounded_lines(reader: io.BufferedReader, result: FileResult) -> Iterator[bytes]:
