@@ -45,3 +45,24 @@ def test_backend_freb_and_w3c_read_back(tmp_path: Path) -> None:
 
     match = logfiles.freb_filter(freb_dir, "*/ews/mrsproxy.svc", status=401)
     assert [e["codes"] for m in match.matches for e in m.errors] == [["ntlm-bad-bindings"], ["ntlm-invalid-token"]]
+
+
+def test_logs_freb_shows_the_backends_authorization_summary(tmp_path: Path) -> None:
+    import sys
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+    from bridgehead.runtime.backend import app as backend_app
+    from tests.support.logsamples import ntlm_header
+
+    header = ntlm_header("miguser", "MSXFAQ", "PADPRO08MB6223")
+    written = backend_app._redact("Authorization", header)  # what the backend puts into its FREB trace
+    assert written.startswith("NTLM [") and header.split()[1] not in written
+    freb_dir = tmp_path / "FailedReqLogFiles" / "W3SVC1"
+    request = _request("ntlm-bad-bindings", 401, 1)
+    request.headers.append(("Authorization", written))  # type: ignore[attr-defined]
+    backend_freb.FrebWriter(freb_dir).write(request)
+    match = logfiles.freb_filter(freb_dir, "*/ews/mrsproxy.svc", status=401)
+    shown = match.matches[0].authorization
+    assert shown == written and "undecodable" not in (shown or "")
+    # a value that is a real credential is still decoded (never echoed)
+    assert logfiles._authorization(header) == "NTLM AUTHENTICATE MSXFAQ\\miguser from PADPRO08MB6223 (NTLMv2)"

@@ -333,5 +333,17 @@ def _describe(path: Path, trace: freb.FrebTrace) -> FrebMatch:
         path=str(path), time=trace.time, url=trace.url, verb=trace.verb, status=trace.status,
         auth_type=", ".join(t for t in trace.auth_types if t) or trace.auth_type, errors=errors,
         x_forwarded_for=trace.header("X-Forwarded-For"),
-        authorization=authsummary.one_line(authsummary.summarize(auth)) if auth else None,
+        authorization=_authorization(auth) if auth else None,
     )
+
+
+# bridgehead's own backend writes a decoded summary ("NTLM [412 bytes: NTLM AUTHENTICATE …]"), never a token
+_OWN_SUMMARY = re.compile(r"^[A-Za-z-]{2,20} \[[^\]]{1,400}\]$")
+
+
+def _authorization(value: str) -> str:
+    """The decoded summary of a logged Authorization value; bridgehead's own summaries as written."""
+    summary = authsummary.summarize(value)
+    if "error" in summary and _OWN_SUMMARY.match(value.strip()):
+        return value.strip()
+    return authsummary.one_line(summary)
