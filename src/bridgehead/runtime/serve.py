@@ -2,7 +2,7 @@
 
 How it works:
 
-* The configuration always comes from the versioned store (:mod:`runtime.ops.config_store`):
+* The configuration always comes from the versioned store (:mod:`bridgehead.runtime.ops.config_store`):
   ``serve --config FILE`` first applies the file to the store (a new version when it
   changed), an array member (``--store URL --member NAME``) only reads it. A watcher polls
   the newest version number every second (a PostgreSQL NOTIFY wakes it at once), applies a

@@ -1,6 +1,6 @@
 """``bridgehead backend``: an IIS/Exchange stand-in for tests and labs.
 
-* :mod:`.config` — :class:`BackendConfig`, everything the command line sets.
+* :mod:`.config` — :class:`~bridgehead.runtime.backend.config.BackendConfig`, everything the command line sets.
 * :mod:`.schemes` — authentication schemes by name (``negotiate``, ``ntlm``, ``basic``; a
   ``bearer`` module plugs in the same way), each building an
   :class:`bridgehead.runtime.asgi_auth.AuthScheme` from the config.

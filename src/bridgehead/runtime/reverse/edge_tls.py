@@ -1,8 +1,9 @@
 """Server-side TLS for client-certificate listeners: pyOpenSSL over memory BIOs.
 
-The same shape as :class:`bridgehead.runtime.streams.TLSStream` (the :class:`Stream`
-protocol: read/write/close/abort plus ``handshake``) so :class:`~bridgehead.runtime.streams.Conn`
-and the relay work unchanged. pyOpenSSL instead of ``ssl`` only where it is needed: OpenSSL's
+The same shape as :class:`bridgehead.runtime.streams.TLSStream` (the
+:class:`~bridgehead.runtime.streams.Stream` protocol: read/write/close/abort plus ``handshake``)
+so :class:`~bridgehead.runtime.streams.Conn` and the relay work unchanged. pyOpenSSL instead of
+``ssl`` only where it is needed: OpenSSL's
 verify callback lets the handshake finish with an untrusted/expired certificate while
 recording why (``verify_errors``), so the edge answers with a page naming the cause.
 Listeners without client-certificate routes use the standard ``TLSStream``.
