@@ -1,6 +1,6 @@
 """Upstream TLS for the inspecting proxy: connect, watch for CertificateRequest, classify failures.
 
-A :class:`CertRequestWatch` is installed as the context's ``_msg_callback``; OpenSSL calls
+The function :func:`watch` is installed as the context's ``_msg_callback``; OpenSSL calls
 it for every handshake message, with the ``SSLObject`` as first argument, so the flags
 land on the connection they belong to:
 
