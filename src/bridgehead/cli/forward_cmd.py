@@ -41,13 +41,18 @@ from bridgehead.runtime.forward.config import ConfigError, build, load_file
 @click.option("--default", "default_action", type=click.Choice(["inspect", "tunnel"]),
               help="Action for connections no exception matches (default inspect).")
 @click.option("--learn-ttl", help="How long a learned bypass lasts (default 12h).")
+@click.option("--parent", metavar="http://[USER@]HOST:PORT",
+              help="Parent proxy for every destination no [[chain]] rule sends direct (web chaining).")
+@click.option("--parent-password-file", type=click.Path(dir_okay=False, path_type=Path),
+              help="File whose first line is the parent proxy user's password (else BRIDGEHEAD_PARENT_PASSWORD).")
 @click.option("--workers", type=click.IntRange(1, 64), default=1, show_default=True,
               help="Processes accepting on the same socket (one event loop each; use up to the core count).")
 @click.option("-v", "--verbose", is_flag=True, help="Log diagnostics to stderr.")
 def forward(listen: str | None, state_dir: Path | None, config_file: Path | None, access_log: Path | None,
             upstream_ca: tuple[Path, ...], upstream_crl: tuple[Path, ...], exception_source: tuple[str, ...],
             exception_destination: tuple[str, ...], on_client_cert_request: str | None,
-            default_action: str | None, learn_ttl: str | None, workers: int, verbose: bool) -> None:
+            default_action: str | None, learn_ttl: str | None, parent: str | None,
+            parent_password_file: Path | None, workers: int, verbose: bool) -> None:
     """Run the inspecting forward proxy (HTTP + CONNECT) with upstream-first client-certificate detection."""
     try:
         data: dict[str, Any] = load_file(config_file) if config_file else {}
@@ -57,6 +62,7 @@ def forward(listen: str | None, state_dir: Path | None, config_file: Path | None
         "listen": listen, "state_dir": str(state_dir) if state_dir else None,
         "access_log": str(access_log) if access_log else None,
         "on_client_cert_request": on_client_cert_request, "default": default_action, "learn_ttl": learn_ttl,
+        "parent": parent, "parent_password_file": str(parent_password_file) if parent_password_file else None,
     }
     file_keys = set(data) - {k for k, v in flags.items() if v is not None}
     data.update({k: v for k, v in flags.items() if v is not None})

@@ -433,6 +433,7 @@ class InspectionCA:
         cert, key = self.mint(host, upstream_not_after=upstream_not_after)
         pem = _key_pem(key) + cert.public_bytes(serialization.Encoding.PEM) + self._chain_pem
         ctx = server_context_from_pem(pem, alpn=["http/1.1"])
+        ctx.bh_leaf_der = cert.public_bytes(serialization.Encoding.DER)  # type: ignore[attr-defined]  # epwatch
         if self._setup is not None:
             self._setup(ctx)
         return ctx, cert.not_valid_after_utc

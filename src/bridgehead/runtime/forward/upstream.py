@@ -26,6 +26,16 @@ When a handshake fails with a handshake-failure alert, one more connection offer
 static-RSA suites; if the server accepts it the failure is named
 ``upstream-tls-rsa-key-exchange-only``. Destinations listed in ``legacy_tls``
 (``[[legacy_tls]] destination = [...]``) are offered those suites too.
+
+Chaining (:mod:`bridgehead.core.chaining` decides the route per destination): when a
+destination goes through a parent proxy, :meth:`UpstreamConnector.open_tcp` connects to the
+parent and sends ``CONNECT host:port`` (RFC 9110 §9.3.6), so tunnels, the inspection's upstream
+TLS leg and the replay of a held ClientHello (a *fresh* CONNECT each time) all run through it
+unchanged. :meth:`UpstreamConnector.open_http` gives plain-HTTP requests a connection to the
+parent itself; :func:`plain_request` keeps their target in absolute-form (RFC 9112 §3.2.2) and
+adds the parent's ``Proxy-Authorization``. The parent's refusals are named
+(``parent-proxy-auth-required`` 407, ``parent-proxy-denied`` 403, ``parent-proxy-bad-gateway``,
+``parent-proxy-unreachable``); its password is never logged or shown.
 """
 
 from __future__ import annotations
@@ -40,11 +50,14 @@ from typing import Any
 
 from cryptography import x509
 
+from bridgehead.core.chaining import ChainPolicy, Parent, connect_request, parent_refusal, parse_status_line
 from bridgehead.core.forward_policy import DestinationRule
 from bridgehead.core.server_cert import certificates_from_handshake, check_chain
 from bridgehead.failures import REGISTRY
 from bridgehead.runtime import tls
+from bridgehead.runtime.relay import RelayError
 from bridgehead.runtime.streams import TLSStream
+from bridgehead.wire.http1 import ResponseHead
 
 HANDSHAKE = 22
 HELLO_REQUEST = 0
@@ -171,7 +184,9 @@ class UpstreamConnector:
     """Opens TCP and TLS connections to servers, with one cached client context per variant."""
 
     def __init__(self, cafiles: list[Path], crlfiles: list[Path], *, connect_timeout: float = 10.0,
-                 handshake_timeout: float = 15.0, legacy_tls: Sequence[DestinationRule] = ()) -> None:
+                 handshake_timeout: float = 15.0, legacy_tls: Sequence[DestinationRule] = (),
+                 chain: ChainPolicy | None = None) -> None:
+        self.chain = chain or ChainPolicy()
         self.cafiles = [Path(p) for p in cafiles]
         self.crls = CRLSet.load([Path(p) for p in crlfiles], self.cafiles)
         self.connect_timeout = connect_timeout
@@ -192,7 +207,55 @@ class UpstreamConnector:
             self._contexts[(client_cert, legacy)] = ctx
         return ctx
 
+    def route(self, host: str, port: int) -> Parent | None:
+        """The parent proxy ``host:port`` goes through, or ``None`` for direct."""
+        return self.chain.route(host, port)
+
     async def open_tcp(self, host: str, port: int) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+        """A byte stream to ``host:port``: direct, or a tunnel through the parent proxy (CONNECT)."""
+        parent = self.route(host, port)
+        if parent is None:
+            return await self._dial(host, port)
+        return await self._connect_via(parent, host, port)
+
+    async def open_http(self, host: str, port: int) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+        """A connection for plain-HTTP requests to ``host:port``: the origin, or the parent proxy itself."""
+        parent = self.route(host, port)
+        if parent is None:
+            return await self._dial(host, port)
+        return await self._dial_parent(parent)
+
+    async def _dial_parent(self, parent: Parent) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+        try:
+            return await self._dial(parent.host, parent.port)
+        except UpstreamFailure as exc:
+            raise UpstreamFailure("parent-proxy-unreachable", f"parent proxy {parent}: {exc.detail}") from None
+
+    async def _connect_via(self, parent: Parent, host: str, port: int
+                           ) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+        """CONNECT through ``parent`` (RFC 9110 §9.3.6); bytes after the 2xx head stay in the reader."""
+        reader, writer = await self._dial_parent(parent)
+        target = f"{host}:{port}"
+        try:
+            writer.write(connect_request(host, port, parent))
+            head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), self.handshake_timeout)
+            status = parse_status_line(head)
+        except TimeoutError:
+            writer.close()
+            raise UpstreamFailure("parent-proxy-unreachable",
+                                  f"parent proxy {parent} did not answer the CONNECT for {target} in time") from None
+        except (asyncio.IncompleteReadError, asyncio.LimitOverrunError, ConnectionError, OSError, ValueError) as exc:
+            writer.close()
+            raise UpstreamFailure("parent-proxy-unreachable",
+                                  f"parent proxy {parent} gave no HTTP answer to the CONNECT for {target}: "
+                                  f"{type(exc).__name__}") from None
+        refusal = parent_refusal(status, parent, target, _squid_error(head))
+        if refusal is not None:
+            writer.close()
+            raise UpstreamFailure(*refusal)
+        return reader, writer
+
+    async def _dial(self, host: str, port: int) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
         try:
             return await asyncio.wait_for(asyncio.open_connection(host, port, limit=2**20),
                                           self.connect_timeout)
@@ -262,6 +325,112 @@ class UpstreamConnector:
         finally:
             stream.abort()
         return True
+
+
+def _squid_error(head: bytes) -> str | None:
+    """squid's ``X-Squid-Error: ERR_DNS_FAIL 0`` names why it refused; kept short for the log."""
+    for line in head.split(b"\r\n")[1:]:
+        name, _, value = line.partition(b":")
+        if name.strip().lower() == b"x-squid-error":
+            return value.strip()[:80].decode("latin-1")
+    return None
+
+
+def plain_request(parent: Parent | None, origin: bytes, authority: bytes
+                  ) -> tuple[bytes | None, list[tuple[bytes, bytes]], Any]:
+    """``(target, own fields, response check)`` for a plain-HTTP request.
+
+    Direct: origin-form, the authority as Host (RFC 9112 §3.2.2). Through a parent: the
+    absolute-form target unchanged (RFC 9112 §3.2.2), Host, the parent's Basic credentials, and a
+    check that turns the parent's 407 into ``parent-proxy-auth-required`` (a 407 always comes
+    from a proxy, RFC 9110 §15.5.8: passed on, the client would answer it to bridgehead)."""
+    own = [(b"Host", authority)]
+    if parent is None:
+        return origin, own, None
+    auth = parent.authorization()
+    if auth is not None:
+        own.append((b"Proxy-Authorization", auth))
+
+    def check(response: ResponseHead) -> None:
+        if response.status == 407:
+            refusal = parent_refusal(407, parent, authority.decode("latin-1"))
+            assert refusal is not None
+            raise RelayError(*refusal)
+
+    return None, own, check
+
+
+def parse_chain(tables: Any, parent: str | None = None, passwords: dict[str, str] | None = None) -> ChainPolicy:
+    """``[[chain]] destination = [...], via = "http://[user@]HOST:PORT" | "direct"`` and the default
+    ``parent`` → a :class:`ChainPolicy`. ``passwords`` maps ``chain[N]`` / ``parent`` to the password
+    read for it (see :func:`read_password`). ``ValueError`` with one line naming the bad entry."""
+    from bridgehead.core.chaining import ChainRule, parse_via
+
+    passwords = passwords or {}
+    if not isinstance(tables, list) or not all(isinstance(t, dict) for t in tables):
+        raise ValueError("chain must be an array of tables: [[chain]] destination = [...], via = \"...\"")
+    rules: list[ChainRule] = []
+    for i, table in enumerate(tables, 1):
+        key = f"chain[{i}]"
+        unknown = set(table) - {"destination", "via", "password_file", "name"}
+        if unknown:
+            raise ValueError(f"{key}: unknown key(s) {', '.join(sorted(unknown))}")
+        dest = table.get("destination")
+        specs = [dest] if isinstance(dest, str) else dest
+        if not specs or not isinstance(specs, list) or not all(isinstance(s, str) for s in specs):
+            raise ValueError(f"{key}: destination must be a host or a list of hosts")
+        via = table.get("via")
+        if not isinstance(via, str):
+            raise ValueError(f"{key}: via must be \"direct\" or \"http://HOST:PORT\"")
+        try:
+            rule = ChainRule.parse(str(table.get("name", key)), specs, via)
+        except ValueError as exc:
+            raise ValueError(f"{key}: {exc}") from None
+        if rule.via is not None:
+            rule = ChainRule(rule.name, rule.destinations, _with_password(rule.via, passwords.get(key), key))
+        elif "password_file" in table:
+            raise ValueError(f"{key}: password_file needs via = \"http://user@HOST:PORT\"")
+        rules.append(rule)
+    default = None
+    if parent:
+        try:
+            default = parse_via(parent)
+        except ValueError as exc:
+            raise ValueError(f"parent: {exc}") from None
+        if default is None:
+            raise ValueError("parent: give http://HOST:PORT (leave it out to go direct)")
+        default = _with_password(default, passwords.get("parent"), "parent")
+    return ChainPolicy(tuple(rules), default)
+
+
+PASSWORD_ENV = "BRIDGEHEAD_PARENT_PASSWORD"
+
+
+def _with_password(parent: Parent, password: str | None, key: str) -> Parent:
+    import os
+
+    if password is None and parent.user is not None:
+        password = os.environ.get(PASSWORD_ENV)
+        if password is None:
+            raise ValueError(f"{key}: parent proxy user {parent.user!r} needs a password: password_file "
+                             f"(--parent-password-file) or the environment variable {PASSWORD_ENV}")
+    if password is not None and parent.user is None:
+        raise ValueError(f"{key}: a password needs a user in the URL (http://user@HOST:PORT)")
+    return Parent(parent.host, parent.port, parent.user, password)
+
+
+def read_password(path: Path, key: str) -> str:
+    """The first line of a password file (the trailing newline is not part of the password)."""
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ValueError(f"{key}: cannot read the password file {path}: {exc.strerror}") from None
+    except UnicodeDecodeError:
+        raise ValueError(f"{key}: the password file {path} is not UTF-8 text") from None
+    password = text.splitlines()[0] if text else ""
+    if not password:
+        raise ValueError(f"{key}: the password file {path} is empty")
+    return password
 
 
 def parse_legacy_tls(tables: Any) -> list[DestinationRule]:
