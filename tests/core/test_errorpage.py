@@ -16,3 +16,26 @@ def test_error_page_names_cause_and_fix() -> None:
     body = raw[head_end:].decode()
     assert "CertificateRequest" in body and "&lt;script&gt;" in body and "<script>" not in body
     assert b"Proxy Error ( The web site requires a client certificate" in raw[:200]
+
+
+def test_extra_headers_are_part_of_the_head_and_refuse_injection() -> None:
+    # issue 16 item 15: the Basic challenge is a header of the page, not spliced in with bytes.replace
+    import pytest
+
+    from bridgehead.core.errorpage import basic_challenge
+
+    raw = render("edge-basic-logon-failed", headers=[("WWW-Authenticate", basic_challenge('Corp "Mail"'))])
+    end = raw.index(b"\r\n\r\n") + 4
+    head = parse_response_head(raw[:end])
+    assert head.status == 401 and int(head.headers.get(b"Content-Length") or 0) == len(raw) - end
+    assert head.headers.get(b"WWW-Authenticate") == b'Basic realm="Corp \\"Mail\\"", charset="UTF-8"'
+    with pytest.raises(ValueError):
+        render("edge-basic-logon-failed", headers=[("WWW-Authenticate", "Basic\r\nSet-Cookie: x=1")])
+    with pytest.raises(ValueError):
+        render("edge-basic-logon-failed", headers=[("Bad Name", "x")])
+
+
+def test_basic_challenge_quotes_the_realm() -> None:
+    from bridgehead.core.errorpage import basic_challenge
+
+    assert basic_challenge('Corp "Mail"\\x') == 'Basic realm="Corp \\"Mail\\"\\\\x", charset="UTF-8"'

@@ -10,6 +10,8 @@ phrase so a client that shows only the status line — DirSync's "(502) Proxy Er
 from __future__ import annotations
 
 import html
+import re
+from collections.abc import Iterable
 
 from bridgehead.failures import get
 
@@ -20,8 +22,32 @@ _REASONS = {400: "Bad Request", 401: "Unauthorized", 403: "Forbidden", 404: "Not
             431: "Request Header Fields Too Large", 502: "Proxy Error", 504: "Gateway Timeout"}
 
 
-def render(code: str, *, detail: str = "", host: str = "", status: int | None = None) -> bytes:
-    """The full response bytes (head and body) for the failure ``code``."""
+_TOKEN = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")  # RFC 9110 §5.6.2 token (a field name)
+
+
+def basic_challenge(realm: str) -> str:
+    """``Basic realm="…", charset="UTF-8"`` (RFC 7617 §2, §2.1), the realm a quoted-string with
+    ``"`` and ``\\`` escaped (RFC 9110 §5.6.4)."""
+    quoted = realm.replace("\\", "\\\\").replace('"', '\\"')
+    return f'Basic realm="{quoted}", charset="UTF-8"'
+
+
+def _field_lines(headers: Iterable[tuple[str, str]]) -> str:
+    lines = []
+    for name, value in headers:
+        if not _TOKEN.fullmatch(name):
+            raise ValueError(f"not a header field name: {name!r}")
+        if any(c in value for c in "\r\n\0"):  # RFC 9110 §5.5: no CR, LF or NUL in a field value
+            raise ValueError(f"header {name} value holds CR, LF or NUL")
+        lines.append(f"{name}: {value}\r\n")
+    return "".join(lines)
+
+
+def render(code: str, *, detail: str = "", host: str = "", status: int | None = None,
+           headers: Iterable[tuple[str, str]] = ()) -> bytes:
+    """The full response bytes (head and body) for the failure ``code``; ``headers`` are added
+    to the head (e.g. a ``WWW-Authenticate`` challenge), checked for CR/LF injection."""
+    extra = _field_lines(headers)
     failure = get(code)
     status = status or failure.status
     tmg = f" (TMG {failure.tmg})" if failure.tmg else ""
@@ -41,7 +67,8 @@ def render(code: str, *, detail: str = "", host: str = "", status: int | None = 
     reason = f"{_REASONS.get(status, 'Error')} ( {failure.title}. )"
     head = (
         f"HTTP/1.1 {status} {reason}\r\n"
-        "Content-Type: text/html; charset=utf-8\r\n"
+        + extra
+        + "Content-Type: text/html; charset=utf-8\r\n"
         f"Content-Length: {len(body)}\r\n"
         f"{CODE_HEADER}: {failure.code}\r\n"
         + (f"{TMG_HEADER}: {failure.tmg}\r\n" if failure.tmg else "")
