@@ -421,9 +421,7 @@ class ReverseProxy:
         failure = get("edge-basic-logon-failed")
         realm = rt.listener.basic_realm or (route.hosts[0] if route.hosts else rt.listener.name)
         page = errorpage.render("edge-basic-logon-failed", detail="send a client certificate or a Basic logon",
-                                host=ctx["host"])
-        page = page.replace(b"\r\nContent-Type:", f'\r\nWWW-Authenticate: Basic realm="{realm}", '
-                                                  'charset="UTF-8"\r\nContent-Type:'.encode(), 1)
+                                host=ctx["host"], headers=[("WWW-Authenticate", errorpage.basic_challenge(realm))])
         with contextlib.suppress(Exception):
             await inner.write(page)
         had_credentials = head.headers.get(b"authorization") is not None
