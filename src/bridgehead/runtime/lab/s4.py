@@ -26,6 +26,7 @@ for it (the KDC's own log).
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 import subprocess
@@ -37,7 +38,14 @@ from bridgehead.core.lab.model import Row
 from bridgehead.core.lab.truth import S4_MAX_AGE
 from bridgehead.runtime.lab.kdc import LabRealm, host, spn
 from bridgehead.runtime.lab.pki import Issued, LabPki
-from bridgehead.runtime.lab.procs import Programs, bridgehead_argv, clean_env, find_program, free_port
+from bridgehead.runtime.lab.procs import (
+    MissingComponent,
+    Programs,
+    bridgehead_argv,
+    clean_env,
+    find_program,
+    free_port,
+)
 
 EDGE = "mail.example.test"
 UPN = "alice@EXAMPLE.TEST"
@@ -52,6 +60,10 @@ class _S4:
         self.progs = progs
         self.dir = progs.workdir
         self.curl = find_program("curl")
+        if importlib.util.find_spec("gssapi") is None:
+            raise MissingComponent("python-gssapi not found: install bridgehead with its kerberos extra "
+                                   "(pip install 'bridgehead[kerberos]', needs libkrb5-dev), "
+                                   "or bash scripts/setup.sh --dev")
         self.realm = LabRealm.create(self.dir / "realm")
         self.pki = LabPki.init(self.dir / "pki", "S4 Company Device CA")
         self.other = LabPki.init(self.dir / "other-ca", "S4 Other CA")
