@@ -1,8 +1,9 @@
 """The JSON access log: one object per request or tunnel, one line each.
 
 Fields: ts, client, user, rule, action (inspect|tunnel|deny|error), host, port, method,
-url, status, code, reason, tmg_status, duration_ms, bytes_in, bytes_out — plus whatever a
-caller adds. Never an Authorization value or a cookie: callers pass URLs and summaries
+url, status, code, reason, tmg_status, duration_ms, bytes_in, bytes_out in every record, and
+the others of :class:`AccessRecord` where they apply; ``write`` is typed by it. Never an
+Authorization value or a cookie: callers pass URLs and summaries
 only, and :func:`scrub_url` drops query strings that look like credentials.
 """
 
@@ -14,13 +15,56 @@ import os
 import sys
 import threading
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, TypedDict, Unpack
 from urllib.parse import unquote_plus
 
 from bridgehead.failures import get
 
+
+class AccessRecord(TypedDict, total=False):
+    """The fields an access-log record may carry (``AccessLog.write(**fields)`` is typed by it,
+    so mypy refuses a misspelt or unknown field at every call site)."""
+
+    # every record (README, "Access log"); None when not known
+    ts: str
+    client: str | None
+    user: str | None
+    rule: str | None
+    action: str  # inspect | tunnel | deny | error (forward); publish | tunnel | deny | error | backend-check
+    host: str | None
+    port: int | None
+    method: str | None
+    url: str | None
+    status: int | None
+    code: str | None
+    reason: str | None
+    tmg_status: int | None
+    duration_ms: float | None
+    bytes_in: int | None
+    bytes_out: int | None
+    # the reverse proxy
+    listener: str | None
+    route: str | None
+    mode: str | None
+    upgrade: str | None
+    identity: str | None
+    identity_source: str | None
+    cert_subject: str | None
+    cert_issuer: str | None
+    cert_serial: str | None
+    kcd_user: str | None
+    kcd_spn: str | None
+    kcd_cached: bool | None
+    kcd_rule: str | None
+    # the start-up backend check (reverse)
+    same_certificate: bool | None
+    backend_sha256: str
+    listener_sha256: str
+    backend_requests_client_cert: bool
+
+
 FIELDS = ("ts", "client", "user", "rule", "action", "host", "port", "method", "url", "status", "code",
-          "reason", "tmg_status", "duration_ms", "bytes_in", "bytes_out")
+          "reason", "tmg_status", "duration_ms", "bytes_in", "bytes_out")  # present (None if unknown) in each
 
 # Query parameters whose values are credentials (OAuth, SAML, AWS/Azure/GCS signed URLs, API keys,
 # sessions). A name matches after percent-decoding and case-folding (``%74oken`` is ``token``);
@@ -80,7 +124,7 @@ class AccessLog:
             self._fh = stream
         self._lock = threading.Lock()
 
-    def write(self, **fields: Any) -> dict[str, Any]:
+    def write(self, **fields: Unpack[AccessRecord]) -> dict[str, Any]:
         record: dict[str, Any] = {k: None for k in FIELDS}
         record["ts"] = dt.datetime.now(dt.UTC).isoformat(timespec="milliseconds")
         record.update(fields)
