@@ -45,6 +45,15 @@ from bridgehead.runtime.forward.config import ConfigError, build, load_file
               help="Parent proxy for every destination no [[chain]] rule sends direct (web chaining).")
 @click.option("--parent-password-file", type=click.Path(dir_okay=False, path_type=Path),
               help="File whose first line is the parent proxy user's password (else BRIDGEHEAD_PARENT_PASSWORD).")
+@click.option("--auth", metavar="SCHEMES",
+              help="Proxy authentication for the rules that require it: basic,ntlm,negotiate (comma-separated, "
+                   "offered in this order).")
+@click.option("--users", "users_file", type=click.Path(dir_okay=False, path_type=Path),
+              help="Users file for Basic and NTLM ('bridgehead users add FILE USER').")
+@click.option("--keytab", type=click.Path(dir_okay=False, path_type=Path),
+              help="Keytab holding HTTP/proxy.fqdn, for Negotiate/Kerberos.")
+@click.option("--check", is_flag=True,
+              help="Validate everything (the open-proxy guard included), print what would listen, exit 0 or 2.")
 @click.option("--workers", type=click.IntRange(1, 64), default=1, show_default=True,
               help="Processes accepting on the same socket (one event loop each; use up to the core count).")
 @click.option("-v", "--verbose", is_flag=True, help="Log diagnostics to stderr.")
@@ -52,7 +61,8 @@ def forward(listen: str | None, state_dir: Path | None, config_file: Path | None
             upstream_ca: tuple[Path, ...], upstream_crl: tuple[Path, ...], exception_source: tuple[str, ...],
             exception_destination: tuple[str, ...], on_client_cert_request: str | None,
             default_action: str | None, learn_ttl: str | None, parent: str | None,
-            parent_password_file: Path | None, workers: int, verbose: bool) -> None:
+            parent_password_file: Path | None, auth: str | None, users_file: Path | None,
+            keytab: Path | None, check: bool, workers: int, verbose: bool) -> None:
     """Run the inspecting forward proxy (HTTP + CONNECT) with upstream-first client-certificate detection."""
     try:
         data: dict[str, Any] = load_file(config_file) if config_file else {}
@@ -63,6 +73,8 @@ def forward(listen: str | None, state_dir: Path | None, config_file: Path | None
         "access_log": str(access_log) if access_log else None,
         "on_client_cert_request": on_client_cert_request, "default": default_action, "learn_ttl": learn_ttl,
         "parent": parent, "parent_password_file": str(parent_password_file) if parent_password_file else None,
+        "auth": [s.strip().lower() for s in auth.split(",") if s.strip()] if auth is not None else None,
+        "users": str(users_file) if users_file else None, "keytab": str(keytab) if keytab else None,
     }
     file_keys = set(data) - {k for k, v in flags.items() if v is not None}
     data.update({k: v for k, v in flags.items() if v is not None})
@@ -81,6 +93,9 @@ def forward(listen: str | None, state_dir: Path | None, config_file: Path | None
         settings = build(data, config_file, file_keys)
     except ConfigError as exc:
         raise CliError(str(exc)) from None
+    if check:
+        _print_check(settings)
+        return
     logging.basicConfig(level=logging.INFO if verbose else logging.WARNING, stream=sys.stderr,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     if workers == 1:
@@ -148,6 +163,34 @@ async def _serve(settings: Any, to_stdout: bool, sock: Any = None, quiet: bool =
     serve = asyncio.create_task(proxy.serve_forever())
     await stop.wait()
     serve.cancel()
+
+
+def _print_check(settings: Any) -> None:
+    """What ``forward`` would do, without listening (``--check``)."""
+    click.echo(f"ok: would listen on {proxy_url(settings.host, settings.port)[7:]}")
+    click.echo(f"  state directory: {settings.state_dir}")
+    click.echo(f"  access log: {settings.access_log or 'stdout'}")
+    auth = settings.auth
+    click.echo(f"  proxy authentication: {', '.join(auth.schemes) if auth else 'off'}"
+               + (f" ({len(auth.users)} user(s) in the users file)" if auth else ""))
+    if not settings.rules:
+        click.echo("  access rules: none: sources on loopback only")
+    for number, rule in enumerate(settings.rules, 1):
+        parts = [f"source {', '.join(s.spec for s in rule.sources)}" if rule.sources else "any source",
+                 f"destination {', '.join(d.spec for d in rule.destinations)}" if rule.destinations
+                 else "any destination"]
+        if rule.methods:
+            parts.append(f"method {', '.join(rule.methods)}")
+        if rule.needs_user:
+            parts.append(f"users {', '.join(rule.users)}" if rule.users else "authenticated users")
+        click.echo(f"  rule {number} {rule.name!r}: {rule.action.value}: {'; '.join(parts)}")
+    policy = settings.policy
+    for number, src in enumerate(policy.sources, 1):
+        click.echo(f"  exception-source[{number}] {src.spec}: tunnelled, exempt from authentication")
+    for number, dst in enumerate(policy.destinations, 1):
+        click.echo(f"  exception-destination[{number}] {dst.spec}: tunnelled")
+    if settings.open_proxy:
+        click.echo("  open_proxy = true: the open-proxy guard is off")
 
 
 def proxy_url(host: str, port: int) -> str:

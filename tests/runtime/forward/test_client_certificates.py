@@ -6,11 +6,12 @@ connection through the inspecting proxy reaches nginx with the client's own cert
 
 from __future__ import annotations
 
+import subprocess
 from pathlib import Path
 
 import pytest
 
-from tests.runtime.forward.conftest import ORIGIN_HOST, Pki, curl, nginx_origin, python_origin, status_of
+from tests.runtime.forward.conftest import BRIDGEHEAD, ORIGIN_HOST, Pki, curl, nginx_origin, python_origin, status_of
 
 
 @pytest.mark.parametrize("tls", ["TLSv1.2", "TLSv1.3"])
@@ -24,8 +25,11 @@ def test_first_connection_reaches_required_mtls_origin_with_clients_certificate(
     assert "client=CN=dirsync01 verify=SUCCESS" in result.stdout
     (record,) = [r for r in proxy.records() if r["port"] == port]
     assert record["action"] == "tunnel"
-    assert record["code"] == "client-cert-under-inspection"
+    assert record["code"] == "client-cert-spliced" and record["status"] == 200  # informational, not 12229
     assert "CertificateRequest" in str(record["reason"])
+    scan = subprocess.run([BRIDGEHEAD, "logs", "scan", "--json", str(proxy.log)], capture_output=True, text=True,
+                          timeout=60)
+    assert "client-cert-spliced" not in scan.stdout and "client-cert-under-inspection" not in scan.stdout
 
 
 def test_optional_client_certificate_also_tunnels(tmp_path: Path, pki: Pki, start_proxy) -> None:

@@ -10,19 +10,39 @@
     learn_ttl = "12h"
     exception_source = ["10.1.2.3", "dirsync01.corp.example"]
     exception_destination = ["*.microsoftonline.com", "192.0.2.0/24:443"]
-    parent = "http://proxy-user@parent.corp.example:3128"   # default route (web chaining)
-    parent_password_file = "parent.pass"                     # or BRIDGEHEAD_PARENT_PASSWORD
-    on_channel_binding_failure = "learn"                     # learn | log
-
-    [[chain]]                           # per destination; first match wins, before `parent`
-    destination = ["*.corp.example", "10.0.0.0/8"]
-    via = "direct"                      # or "http://[user@]HOST:PORT" (+ password_file)
 
     [[client_cert_rule]]                # per destination; first match wins
     destination = "api.partner.example"
     action = "present"                  # tunnel | block | present
     cert = "partner-client.pem"
     key = "partner-client.key"
+
+The same file may use the layout of ``bridgehead serve``: these settings under ``[forward]``,
+access rules as ``[[rule]]`` tables at the top level (``store`` and ``state_dir`` at the top level
+too; serve's ``[admin]``, ``[[listener]]``, ``[[route]]`` belong to other listeners and are left to
+``serve``). Proxy authentication and access rules::
+
+    [forward]
+    listen = "0.0.0.0:8080"
+    auth = ["negotiate", "ntlm", "basic"]   # offered in this order (Proxy-Authenticate)
+    users = "proxy-users.txt"               # bridgehead users add FILE USER
+    keytab = "proxy.keytab"                 # HTTP/proxy.fqdn, for Negotiate/Kerberos
+    open_proxy = false                      # the open-proxy guard (core/access_rules.py)
+
+    [[rule]]                                # in order, first match wins
+    name = "DirSync to Azure AD"
+    action = "allow"                        # allow | deny
+    source = ["dirsync01.corp.example"]
+    destination = ["*.microsoftonline.com"]
+    [[rule]]
+    name = "Authenticated users"
+    action = "allow"
+    source = ["10.0.0.0/8"]
+    authenticate = true
+    users = ["CORP\\alice", "bob"]        # optional; any authenticated user without it
+
+With ``auth`` and no rule the proxy requires authentication from every source (rule
+``default (authenticated users)``); without either only loopback sources are allowed.
 
 Relative paths are relative to the file.
 """
@@ -34,6 +54,7 @@ from collections.abc import Callable, Collection
 from pathlib import Path
 from typing import Any
 
+from bridgehead.core.access_rules import AccessRule, Verdict, open_proxy_problem, parse_rule
 from bridgehead.core.forward_policy import (
     Action,
     CertRequestAction,
@@ -43,8 +64,9 @@ from bridgehead.core.forward_policy import (
     PolicyError,
     SourceRule,
 )
+from bridgehead.runtime.forward.auth import SCHEMES, AuthConfigError, ProxyAuth, load_users
 from bridgehead.runtime.forward.server import ForwardSettings
-from bridgehead.runtime.forward.upstream import parse_chain, parse_legacy_tls, read_password
+from bridgehead.runtime.forward.upstream import parse_legacy_tls
 from bridgehead.runtime.streams import Deadlines
 
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
@@ -73,7 +95,11 @@ def parse_listen(text: str) -> tuple[str, int]:
     return host, int(port)
 
 
+SERVE_ONLY = ("admin", "listener", "route", "drain_timeout", "log_file")  # serve's, not the forward proxy's
+
+
 def load_file(path: Path) -> dict[str, Any]:
+    """The file's forward settings: top-level keys, or serve's layout (``[forward]`` + ``[[rule]]``)."""
     try:
         with open(path, "rb") as fh:
             data = tomllib.load(fh)
@@ -83,18 +109,26 @@ def load_file(path: Path) -> dict[str, Any]:
         raise ConfigError(f"{path}: not a TOML file: not valid UTF-8 at byte {exc.start}") from None
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{path}: invalid TOML: {exc}") from None
+    if isinstance(data.get("forward"), dict):
+        section = data.pop("forward")
+        for key in SERVE_ONLY:
+            data.pop(key, None)
+        if "store" in data:
+            data["store_url"] = data.pop("store")
+        both = set(section) & set(data)
+        if both:
+            raise ConfigError(f"{path}: {', '.join(sorted(both))} set both at the top level and in [forward]")
+        data.update(section)
     base = path.parent
+    for key in ("users", "keytab"):
+        if isinstance(data.get(key), str):
+            data[key] = str(base / data[key])
     for key in ("state_dir", "access_log"):
         if key in data:
             data[key] = str(base / data[key])
     for key in ("upstream_ca", "upstream_crl"):
         if key in data:
             data[key] = [str(base / p) for p in _list(data[key], key)]
-    if isinstance(data.get("parent_password_file"), str):
-        data["parent_password_file"] = str(base / data["parent_password_file"])
-    for table in data.get("chain", []) if isinstance(data.get("chain"), list) else []:
-        if isinstance(table, dict) and isinstance(table.get("password_file"), str):
-            table["password_file"] = str(base / table["password_file"])
     for rule in data.get("client_cert_rule", []):
         for key in ("cert", "key"):
             if key in rule:
@@ -135,8 +169,8 @@ def build(data: dict[str, Any], source: Path | None = None, file_keys: Collectio
 
     known = {"listen", "state_dir", "access_log", "default", "on_client_cert_request", "upstream_ca",
              "upstream_crl", "learn_ttl", "exception_source", "exception_destination", "client_cert_rule",
-             "read_timeout", "store_url", "legacy_tls", *LIMIT_KEYS}
-    known |= set(CHAIN_KEYS)
+             "read_timeout", "store_url", "legacy_tls", "auth", "users", "keytab", "open_proxy", "rule",
+             *LIMIT_KEYS}
     unknown = set(data) - known
     if unknown:
         prefix = f"{source}: " if source is not None and unknown & set(file_keys) else ""
@@ -199,7 +233,6 @@ def build(data: dict[str, Any], source: Path | None = None, file_keys: Collectio
         settings.legacy_tls = parse_legacy_tls(data.get("legacy_tls", []))
     except ValueError as exc:
         raise fail("legacy_tls", str(exc)) from None
-    settings.chain, settings.on_channel_binding_failure = parse_chaining(data, fail)
     limits = parse_limits(data, fail)
     settings.deadlines = Deadlines(head=limits["head_timeout"], idle=limits["idle_timeout"],
                                    read=settings.read_timeout, body_rate=limits["body_min_rate"],
@@ -210,32 +243,67 @@ def build(data: dict[str, Any], source: Path | None = None, file_keys: Collectio
         for path in lists[key]:
             if not Path(path).is_file():
                 raise fail(key, f"file not found: {path}")
+    _access(data, settings, fail)
     return settings
 
 
-CHAIN_KEYS = ("parent", "parent_password_file", "chain", "on_channel_binding_failure")
-
-
-def parse_chaining(data: dict[str, Any], fail: Callable[[str, str], ConfigError]) -> tuple[Any, str]:
-    """``parent`` / ``[[chain]]`` (passwords read from their files) and ``on_channel_binding_failure``."""
-    mode = data.get("on_channel_binding_failure", "learn")
-    if mode not in ("learn", "log"):
-        raise fail("on_channel_binding_failure", f"on_channel_binding_failure must be learn | log, not {mode!r}")
-    parent = data.get("parent")
-    if parent is not None and not isinstance(parent, str):
-        raise fail("parent", "must be a string: http://HOST:PORT")
-    passwords: dict[str, str] = {}
-    tables = data.get("chain", [])
-    try:
-        if data.get("parent_password_file"):
-            passwords["parent"] = read_password(Path(str(data["parent_password_file"])), "parent_password_file")
-        for i, table in enumerate(tables if isinstance(tables, list) else [], 1):
-            if isinstance(table, dict) and table.get("password_file"):
-                passwords[f"chain[{i}]"] = read_password(Path(str(table["password_file"])), f"chain[{i}]")
-        return parse_chain(tables, parent, passwords), mode
-    except ValueError as exc:
-        key = str(exc).split(":", 1)[0]
-        raise fail(key, str(exc)) from None
+def _access(data: dict[str, Any], settings: ForwardSettings, fail: Callable[[str, str], ConfigError]) -> None:
+    """``[[rule]]``, ``auth``/``users``/``keytab`` and the open-proxy guard."""
+    raw_rules = data.get("rule", [])
+    if not isinstance(raw_rules, list) or not all(isinstance(r, dict) for r in raw_rules):
+        raise fail("rule", "must be an array of tables ([[rule]])")
+    rules = []
+    for number, item in enumerate(raw_rules, 1):
+        try:
+            rules.append(parse_rule(item, number))
+        except (PolicyError, ValueError) as exc:
+            raise fail(f"rule[{number}]", str(exc)) from None
+    names = [r.name.lower() for r in rules]
+    for name in names:
+        if names.count(name) > 1:
+            raise fail("rule", f"two rules are named {name!r}: names must be unique (they are what logs show)")
+    schemes = data.get("auth", [])
+    if isinstance(schemes, str):
+        schemes = [s.strip() for s in schemes.split(",") if s.strip()]
+    if not isinstance(schemes, list) or not all(isinstance(s, str) for s in schemes):
+        raise fail("auth", f"must be a list of schemes ({', '.join(SCHEMES)})")
+    schemes = [s.lower() for s in schemes]
+    open_proxy = data.get("open_proxy", False)
+    if not isinstance(open_proxy, bool):
+        raise fail("open_proxy", f"must be true or false, not {open_proxy!r}")
+    users_path = Path(data["users"]) if data.get("users") else None
+    keytab = Path(data["keytab"]) if data.get("keytab") else None
+    if schemes:
+        if ("basic" in schemes or "ntlm" in schemes) and users_path is None:
+            raise fail("users", "auth basic/ntlm needs a users file (users = FILE, --users FILE; "
+                       "'bridgehead users add FILE USER' creates it)")
+        if "negotiate" in schemes and keytab is None and users_path is None:
+            raise fail("keytab", "auth negotiate needs a keytab for HTTP/proxy.fqdn (keytab = FILE, --keytab FILE)")
+        if keytab is not None and not keytab.is_file():
+            raise fail("keytab", f"file not found: {keytab}")
+        if keytab is not None and "negotiate" in schemes:
+            try:
+                import gssapi  # noqa: F401
+            except ImportError:
+                raise fail("keytab", "Negotiate/Kerberos needs python-gssapi (pip install gssapi)") from None
+        try:
+            users = load_users(users_path) if users_path is not None else []
+            settings.auth = ProxyAuth(schemes, users, keytab if "negotiate" in schemes else None)
+        except AuthConfigError as exc:
+            raise fail("auth" if str(exc).startswith("auth") else "users", str(exc)) from None
+        if not rules:  # authentication turned on without rules: every source must authenticate
+            rules = [AccessRule("default (authenticated users)", Verdict.ALLOW, authenticate=True)]
+    else:
+        for key in ("users", "keytab"):
+            if data.get(key):
+                raise fail(key, "is set but auth names no scheme (auth = [\"basic\", \"ntlm\", \"negotiate\"])")
+        for rule in rules:
+            if rule.needs_user:
+                raise fail("rule", f"rule {rule.name!r} requires authentication but auth names no scheme")
+    problem = open_proxy_problem(settings.host, rules, open_proxy=open_proxy)
+    if problem:
+        raise fail("open_proxy", problem)
+    settings.rules, settings.open_proxy = rules, open_proxy
 
 
 LIMIT_KEYS = ("head_timeout", "idle_timeout", "body_min_rate", "max_connections", "max_connections_per_source")

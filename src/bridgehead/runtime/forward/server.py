@@ -11,6 +11,11 @@ Per client connection:
   client's own ClientHello replayed and the two sockets are spliced, so the client's
   certificate reaches the server on the first try. Otherwise the held ClientHello is fed to
   a TLS server presenting a leaf minted for the SNI, and HTTP is relayed inside.
+* Before either, the access rules (:mod:`bridgehead.core.access_rules`) decide: allow, deny
+  (403 page ``forward-rule-denied`` naming the rule) or authenticate (407 with one
+  ``Proxy-Authenticate`` per configured scheme, :mod:`.auth`); NTLM/Negotiate state lives on the
+  client connection, whose user is then in every access-log record of that connection.
+  ``Proxy-Authorization`` is hop-by-hop (wire/http1.py) and never reaches the origin.
 * A certificate request after the first request (renegotiation, post-handshake auth) is
   answered with a 502 naming the cause, and the destination is learned (store namespace
   ``bypass``, TTL 12 h by default) so its next connections tunnel.
@@ -31,12 +36,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from bridgehead.core import errorpage
-from bridgehead.core.chaining import ChainPolicy
+from bridgehead.core import access_rules, errorpage
+from bridgehead.core.access_rules import AccessRule, Verdict
 from bridgehead.core.forward_policy import Action, CertRequestAction, DestinationRule, ForwardPolicy, refusal_action
 from bridgehead.failures import get
 from bridgehead.runtime.accesslog import AccessLog
-from bridgehead.runtime.forward import epwatch
+from bridgehead.runtime.asgi_auth import ConnState
+from bridgehead.runtime.forward.auth import ProxyAuth
 from bridgehead.runtime.forward.ca import InspectionCA
 from bridgehead.runtime.forward.upstream import (
     UpstreamConnector,
@@ -44,7 +50,6 @@ from bridgehead.runtime.forward.upstream import (
     cert_request_after,
     cert_request_in_handshake,
     leaf_not_after,
-    plain_request,
     renegotiation_requested,
 )
 from bridgehead.runtime.limits import ConnectionLimits
@@ -79,8 +84,9 @@ class ForwardSettings:
     max_connections: int = 4096
     max_connections_per_source: int = 256
     legacy_tls: list[DestinationRule] = field(default_factory=list)  # static-RSA opt-in ([[legacy_tls]])
-    chain: ChainPolicy = field(default_factory=ChainPolicy)  # --parent / [[chain]] (web chaining)
-    on_channel_binding_failure: str = "learn"  # learn | log (Extended Protection through inspection)
+    rules: list[AccessRule] = field(default_factory=list)  # [[rule]], first match wins
+    auth: ProxyAuth | None = None  # proxy authentication (auth = [...], users, keytab)
+    open_proxy: bool = False
 
     def client_deadlines(self) -> Deadlines:
         """The client-side deadlines, the per-read one being ``read_timeout``."""
@@ -99,6 +105,10 @@ class Context:
     port: int = 0
     rule: str = ""
     sni: str = ""  # the name the client asked for in its ClientHello (inspection)
+    access: str = ""  # the access rule that allowed the request (when [[rule]]s are configured)
+    user: str | None = None  # the authenticated user of the current request
+    conn_user: str | None = None  # the user an NTLM/Negotiate handshake authenticated the connection as
+    auth_state: ConnState = field(default_factory=ConnState)
 
 
 class ForwardProxy:
@@ -108,8 +118,7 @@ class ForwardProxy:
         self.store = Store.open(Path(settings.state_dir), settings.store_url)
         self.log = access_log or AccessLog(settings.access_log)
         self.upstream = UpstreamConnector(settings.upstream_ca, settings.upstream_crl,
-                                          handshake_timeout=settings.read_timeout, legacy_tls=settings.legacy_tls,
-                                          chain=settings.chain)
+                                          handshake_timeout=settings.read_timeout, legacy_tls=settings.legacy_tls)
         self.source_names: dict[str, frozenset[Any]] = {}
         self._pool: dict[tuple[str, int], list[Conn]] = {}
         self._server: asyncio.base_events.Server | None = None
@@ -135,18 +144,19 @@ class ForwardProxy:
 
     async def _resolve_sources(self) -> None:
         loop = asyncio.get_running_loop()
-        for rule in self.s.policy.sources:
+        for rule in [*self.s.policy.sources, *(src for r in self.s.rules for src in r.sources)]:
             if rule.hostname:
                 try:
                     infos = await loop.getaddrinfo(rule.hostname, None, type=socket.SOCK_STREAM)
                     self.source_names[rule.hostname] = frozenset(
-                        ipaddress.ip_address(i[4][0].split("%")[0]) for i in infos)
+                        ipaddress.ip_address(str(i[4][0]).split("%")[0]) for i in infos)
                 except OSError as exc:
                     log.warning("source exception %s does not resolve: %s", rule.hostname, exc)
 
     async def _addresses_for_rules(self, host: str) -> list[Any]:
         """The host's addresses, resolved only when an IP/CIDR destination rule could need them."""
-        if not any(rule.network is not None for rule in self.s.policy.destinations):
+        if not any(rule.network is not None for rule in
+                   [*self.s.policy.destinations, *(d for r in self.s.rules for d in r.destinations)]):
             return []
         try:
             ipaddress.ip_address(host)
@@ -157,7 +167,7 @@ class ForwardProxy:
             infos = await asyncio.get_running_loop().getaddrinfo(host, None, type=socket.SOCK_STREAM)
         except OSError:
             return []
-        return [ipaddress.ip_address(i[4][0].split("%")[0]) for i in infos]
+        return [ipaddress.ip_address(str(i[4][0]).split("%")[0]) for i in infos]
 
     # ---- learned bypass list ----------------------------------------------------------
     def learned(self, host: str, port: int) -> str | None:
@@ -184,14 +194,6 @@ class ForwardProxy:
         self._learned_cache.pop(key, None)
         log.info("learned bypass for %s: %s", key, reason)
 
-    def _binding_failure(self, ctx: Context, bound: Any) -> dict[str, str]:
-        """A channel binding over the minted leaf refused with 401: learn (default) or only log it."""
-        reason = bound.reason
-        if self.s.on_channel_binding_failure == "learn":
-            self.learn(ctx.host, ctx.port, bound.code, "channel binding over the minted certificate refused (401)")
-            reason += f"; later connections to {ctx.host}:{ctx.port} will tunnel"
-        return {"code": bound.code, "reason": reason}
-
     # ---- connection handling ----------------------------------------------------------
     async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         peer = writer.get_extra_info("peername") or ("0.0.0.0", 0)
@@ -215,6 +217,7 @@ class ForwardProxy:
             log.exception("unexpected error on connection from %s", ctx.client)
         finally:
             self.limits.release(str(ctx.client_ip))
+            ctx.auth_state.close()
             await client.close()
 
     async def _client_loop(self, client: Conn, ctx: Context) -> None:
@@ -227,11 +230,89 @@ class ForwardProxy:
                 return
             if head is None:
                 return
+            admitted = await self._admit(client, head, ctx, start)
+            if admitted is not None:
+                if admitted:
+                    continue
+                return
             if head.method == b"CONNECT":
                 await self._connect(client, head, ctx, start)
                 return
             if not await self._plain(client, head, ctx, start):
                 return
+
+    # ---- access rules and proxy authentication --------------------------------------
+    def _record(self, ctx: Context, *, rule: str | None = None, **fields: Any) -> None:
+        """One access-log record with the connection's client, user and rule."""
+        name = ctx.rule if rule is None else rule
+        if ctx.access and rule is None:
+            name = f"{ctx.access} / {name}" if name else ctx.access
+        self.log.write(client=ctx.client, user=ctx.user, rule=name, **fields)
+
+    async def _admit(self, client: Conn, head: RequestHead, ctx: Context, start: float) -> bool | None:
+        """None: go on with the request; True/False: answered (407/403), keep the connection or not."""
+        method = head.method.decode("latin-1")
+        target = head.target.decode("latin-1")
+        ctx.user, ctx.access = ctx.conn_user, ""
+        try:
+            if method == "CONNECT":
+                host, port = _authority(target)
+            else:
+                _, authority, _ = split_absolute(head.target)
+                host, port = _host_port(authority.decode("latin-1"), 80)
+        except ValueError:
+            return None  # the request's own handling refuses it with 400
+        url = f"{host}:{port}" if method == "CONNECT" else target
+        header = head.headers.get(b"Proxy-Authorization")
+        keep = _no_body(head)
+        if header is not None and self.s.auth is not None:
+            peer = (str(ctx.client_ip), 0)
+            result = await self.s.auth.authenticate(header.decode("latin-1"), ctx.auth_state, peer)
+            if result.state == "continue":
+                await client.write(self._challenge_page("tmg-12209", "authentication handshake continues", host,
+                                                        [result.token] if result.token else [], keep))
+                return keep
+            if result.state == "fail":
+                code = result.code or "tmg-12209"
+                await client.write(self._challenge_page(code, result.detail, host, None, keep))
+                self._record(ctx, rule="proxy-authentication", action="deny", host=host, port=port,
+                             method=method, url=url, status=407, code=code, reason=result.detail,
+                             duration_ms=_ms(start))
+                return keep
+            ctx.user = result.user
+            if result.scheme in ("NTLM", "Negotiate"):
+                ctx.conn_user = result.user
+        decision = access_rules.evaluate(
+            self.s.rules, ctx.client_ip, host, port, method, user=ctx.user,
+            exempt=any(src.matches(ctx.client_ip, self.source_names) for src in self.s.policy.sources),
+            resolved=self.source_names, addresses=await self._addresses_for_rules(host))
+        if decision.verdict == Verdict.AUTHENTICATE and self.s.auth is not None:
+            await client.write(self._challenge_page("tmg-12209", decision.reason, host, None, keep))
+            self._record(ctx, rule=decision.rule, action="deny", host=host, port=port, method=method, url=url,
+                         status=407, code="tmg-12209", reason=decision.reason, duration_ms=_ms(start))
+            return keep
+        if decision.verdict != Verdict.ALLOW:
+            detail = f"{decision.reason}; rule: {decision.rule}"
+            with contextlib.suppress(Exception):
+                await client.write(errorpage.render("forward-rule-denied", detail=detail, host=host))
+            self._record(ctx, rule=decision.rule, action="deny", host=host, port=port, method=method, url=url,
+                         status=403, code="forward-rule-denied", tmg_status=12202, reason=detail,
+                         duration_ms=_ms(start))
+            return False
+        if self.s.rules:
+            ctx.access = decision.rule
+        return None
+
+    def _challenge_page(self, code: str, detail: str, host: str, tokens: list[str] | None, keep: bool) -> bytes:
+        """A 407 (RFC 9110 §15.5.8) with ``Proxy-Authenticate``: the handshake's next token, or every scheme."""
+        assert self.s.auth is not None
+        values = tokens if tokens is not None else self.s.auth.challenges()
+        page = errorpage.render(code, detail=detail, host=host, status=407)
+        head, _, body = page.partition(b"\r\n\r\n")
+        lines = [line for line in head.split(b"\r\n") if not line.lower().startswith(b"connection:")]
+        lines += [b"Proxy-Authenticate: " + v.encode("latin-1") for v in values]
+        lines.append(b"Connection: keep-alive" if keep else b"Connection: close")
+        return b"\r\n".join(lines) + b"\r\n\r\n" + body
 
     async def _refuse(self, client: Conn, ctx: Context, code: str, detail: str, start: float, *,
                       action: str = "error", method: str = "", url: str = "", host: str = "") -> None:
@@ -239,7 +320,7 @@ class ForwardProxy:
         with contextlib.suppress(Exception):
             await client.write(page)
         failure = get(code)
-        self.log.write(client=ctx.client, rule=ctx.rule, action=action, host=ctx.host or None,
+        self._record(ctx, action=action, host=ctx.host or None,
                        port=ctx.port or None, method=method or None, url=url or None, status=failure.status,
                        code=code, reason=detail, duration_ms=_ms(start))
 
@@ -263,16 +344,13 @@ class ForwardProxy:
         except UpstreamFailure as exc:
             await self._refuse(client, ctx, exc.code, exc.detail, start, method=method, url=url)
             return False
-        # RFC 9112 §3.2.2: the target's authority replaces whatever Host the client sent; through a
-        # parent proxy the target stays in absolute-form (upstream.plain_request)
-        target, own, check = plain_request(self.upstream.route(host, port), origin, authority)
-        try:
-            ex = await exchange(client, upstream, head, target=target, own=own, check=check)
+        try:  # RFC 9112 §3.2.2: the target's authority replaces whatever Host the client sent
+            ex = await exchange(client, upstream, head, target=origin, own=[(b"Host", authority)])
         except (RelayError, ssl.SSLError, ConnectionError, TimeoutError, OSError, HttpError) as exc:
             await upstream.close()
             code, detail = classify(exc)
             if isinstance(exc, RelayError) and exc.response_started:
-                self.log.write(client=ctx.client, rule=ctx.rule, action="error", host=host, port=port,
+                self._record(ctx, action="error", host=host, port=port,
                                method=method, url=url, code=code, reason=detail, duration_ms=_ms(start))
             else:
                 await self._refuse(client, ctx, code, detail, start, method=method, url=url)
@@ -293,14 +371,13 @@ class ForwardProxy:
             if conn.reusable():
                 return conn
             await conn.close()
-        reader, writer = await self.upstream.open_http(host, port)
+        reader, writer = await self.upstream.open_tcp(host, port)
         return Conn(PlainStream(reader, writer), timeout=self.s.read_timeout, role="upstream")
 
-    def _log_exchange(self, ctx: Context, action: str, ex: Any, url: str, start: float, client: Conn,
-                      **extra: Any) -> None:
-        self.log.write(client=ctx.client, rule=ctx.rule, action=action, host=ctx.host, port=ctx.port,
+    def _log_exchange(self, ctx: Context, action: str, ex: Any, url: str, start: float, client: Conn) -> None:
+        self._record(ctx, action=action, host=ctx.host, port=ctx.port,
                        method=ex.method, url=url, status=ex.status, duration_ms=_ms(start),
-                       bytes_in=ex.bytes_in, bytes_out=ex.bytes_out, **extra)
+                       bytes_in=ex.bytes_in, bytes_out=ex.bytes_out)
 
     # ---- CONNECT ----------------------------------------------------------------------
     async def _connect(self, client: Conn, head: RequestHead, ctx: Context, start: float) -> None:
@@ -332,7 +409,7 @@ class ForwardProxy:
             reader, writer = await self.upstream.open_tcp(ctx.host, ctx.port)
         except UpstreamFailure as exc:
             if established:
-                self.log.write(client=ctx.client, rule=ctx.rule, action="error", host=ctx.host, port=ctx.port,
+                self._record(ctx, action="error", host=ctx.host, port=ctx.port,
                                method="CONNECT", status=502, code=exc.code, reason=exc.detail,
                                duration_ms=_ms(start))
                 return
@@ -349,7 +426,7 @@ class ForwardProxy:
             await upstream.write(pending)
         sent, received = await _splice(client, upstream)
         await upstream.close()
-        self.log.write(client=ctx.client, rule=ctx.rule, action="tunnel", host=ctx.host, port=ctx.port,
+        self._record(ctx, action="tunnel", host=ctx.host, port=ctx.port,
                        method="CONNECT", url=f"{ctx.host}:{ctx.port}", status=200, code=code, reason=reason,
                        duration_ms=_ms(start), bytes_in=sent + len(pending), bytes_out=received)
 
@@ -387,7 +464,7 @@ class ForwardProxy:
         if rule.action == CertRequestAction.TUNNEL:
             ctx.rule += " / on-client-cert-request tunnel"
             await self._tunnel(client, ctx, start, initial=hello.raw, established=True,
-                               code="client-cert-under-inspection",
+                               code="client-cert-spliced",
                                reason="server sent a TLS CertificateRequest: client's ClientHello replayed, "
                                "spliced end to end")
             return
@@ -433,7 +510,7 @@ class ForwardProxy:
             inner = await self._client_tls(client, hello, ctx)
             raw = await inner.read_head()
         except (ssl.SSLError, ConnectionError, TimeoutError, OSError, HttpError):
-            self.log.write(client=ctx.client, rule=ctx.rule, action=action, host=ctx.host, port=ctx.port,
+            self._record(ctx, action=action, host=ctx.host, port=ctx.port,
                            method="CONNECT", status=get(code).status, code=code, reason=detail,
                            duration_ms=_ms(start))
             return
@@ -452,7 +529,7 @@ class ForwardProxy:
             inner = await self._client_tls(client, hello, ctx, up_stream)
         except (ssl.SSLError, ConnectionError, TimeoutError, OSError) as exc:
             await upstream.close()
-            self.log.write(client=ctx.client, rule=ctx.rule, action="error", host=ctx.host, port=ctx.port,
+            self._record(ctx, action="error", host=ctx.host, port=ctx.port,
                            method="CONNECT", code="client-bad-request",
                            reason=f"client TLS handshake failed (does it trust the bridgehead CA?): {exc}",
                            duration_ms=_ms(start))
@@ -485,9 +562,7 @@ class ForwardProxy:
             except (RelayError, ssl.SSLError, ConnectionError, TimeoutError, OSError, HttpError) as exc:
                 await self._exchange_failed(inner, up_stream, ctx, head, url, exc, start)
                 return
-            bound = epwatch.observe(head, ex.status, inner.stream, up_stream)
-            extra = self._binding_failure(ctx, bound) if bound is not None else {}
-            self._log_exchange(ctx, "inspect", ex, url, start, inner, **extra)
+            self._log_exchange(ctx, "inspect", ex, url, start, inner)
             if not ex.keep_alive or not ex.upstream_reusable:
                 return
             upstream.park()
@@ -504,7 +579,7 @@ class ForwardProxy:
         else:
             code, detail = classify(exc)
             if isinstance(exc, RelayError) and exc.response_started:
-                self.log.write(client=ctx.client, rule=ctx.rule, action="error", host=ctx.host, port=ctx.port,
+                self._record(ctx, action="error", host=ctx.host, port=ctx.port,
                                method=head.method.decode(), url=url, code=code, reason=detail,
                                duration_ms=_ms(start))
                 return
@@ -514,6 +589,12 @@ class ForwardProxy:
         """Close the listening socket; accepted connections carry on (serve: reload and drain)."""
         if self._server is not None:
             self._server.close()
+
+
+def _no_body(head: RequestHead) -> bool:
+    """The request has no body to drain, so the connection may carry on after a 407 (RFC 9112 §6.3)."""
+    length = head.headers.get(b"Content-Length")
+    return head.headers.get(b"Transfer-Encoding") is None and (length is None or length.strip() == b"0")
 
 
 def _authority(target: str) -> tuple[str, int]:
