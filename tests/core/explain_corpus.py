@@ -279,6 +279,14 @@ CASES: list[tuple[str, str, str]] = [
      "upstream-cert-expired", "winerror"),
     ("System.ComponentModel.Win32Exception (0x80090322): The target principal name is incorrect.",
      "ntlm-wrong-principal", "winerror"),
+    ("SSPI handshake failed with error code 0x80090322, state 14 while establishing a connection with integrated "
+     "security", "ntlm-wrong-principal", "winerror"),
+    ("InitializeSecurityContext failed: -2146893022", "ntlm-wrong-principal", "winerror"),
+    ("System.Security.Authentication.AuthenticationException: A call to SSPI failed, see inner exception. ---> "
+     "System.ComponentModel.Win32Exception: The function requested is not supported", "tls-alert-70", "winerror"),
+    ("System.ComponentModel.Win32Exception (0x80090331): The client and server cannot communicate, because they do "
+     "not possess a common algorithm.", "tls-alert-71", "winerror"),
+    ("AcceptSecurityContext error 2148074310 (0x80090346)", "ntlm-bad-bindings", "winerror"),
     ("System.ServiceModel.Security.MessageSecurityException: The HTTP request is unauthorized with client "
      "authentication scheme 'Negotiate'. The authentication header received from the server was 'Negotiate,NTLM'.",
      "ntlm-ep-terminating-proxy", "wcf"),

@@ -130,6 +130,14 @@ EXTRA: dict[str, tuple[str, ...]] = {
         r"\bno shared cipher\b",
     ),
     "tls-alert-42": (r"\bERR_BAD_SSL_CLIENT_AUTH_CERT\b",),
+    "tls-alert-70": (
+        r"\bSEC_E_UNSUPPORTED_FUNCTION\b",  # Schannel's status for alert 70
+        r"the function requested is not supported",  # its winerror.h text (A call to SSPI failed, ...)
+    ),
+    "tls-alert-71": (
+        r"\bSEC_E_ALGORITHM_MISMATCH\b",  # Schannel's status for alert 71
+        r"cannot communicate, because they do not possess a common algorithm",  # its winerror.h text
+    ),
     "tls-alert-48": (r"client (?:does|may) not trust the proxy's certificate",),  # mitmproxy
     "edge-client-cert-missing": (
         r"no required SSL certificate was sent",  # nginx
