@@ -25,11 +25,11 @@ def _s1_expected(server: str, policy: str) -> dict[str, object]:
         # (whatever the policy: the CertificateRequest comes after the proxy answered the client)
         return {"status": 502, "action": "error", "code": "client-cert-requested-after-request", "tmg": 12229,
                 "learned": True, "next_status": 200}
-    # the access log carries the TMG number of the situation (TMG itself would have failed with 12229)
-    if policy == "tunnel":  # upstream-first: the client's own certificate reaches the server
-        return {"status": 200, "action": "tunnel", "code": "client-cert-under-inspection", "tmg": 12229,
+    if policy == "tunnel":  # upstream-first: the client's own certificate reaches the server; the log names
+        # the splice (informational, no TMG number: TMG itself would have failed here with 12229)
+        return {"status": 200, "action": "tunnel", "code": "client-cert-spliced", "tmg": None,
                 "server_saw": "client"}
-    if policy == "block":  # TMG-compatible 502
+    if policy == "block":  # TMG-compatible 502, the access log carries the TMG number
         return {"status": 502, "action": "deny", "code": "client-cert-under-inspection", "tmg": 12229}
     return {"status": 200, "action": "inspect", "code": None, "tmg": None, "server_saw": "bridging"}
 
