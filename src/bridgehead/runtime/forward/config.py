@@ -10,6 +10,13 @@
     learn_ttl = "12h"
     exception_source = ["10.1.2.3", "dirsync01.corp.example"]
     exception_destination = ["*.microsoftonline.com", "192.0.2.0/24:443"]
+    parent = "http://proxy-user@parent.corp.example:3128"   # default route (web chaining)
+    parent_password_file = "parent.pass"                     # or BRIDGEHEAD_PARENT_PASSWORD
+    on_channel_binding_failure = "learn"                     # learn | log
+
+    [[chain]]                           # per destination; first match wins, before `parent`
+    destination = ["*.corp.example", "10.0.0.0/8"]
+    via = "direct"                      # or "http://[user@]HOST:PORT" (+ password_file)
 
     [[client_cert_rule]]                # per destination; first match wins
     destination = "api.partner.example"
@@ -66,7 +73,7 @@ from bridgehead.core.forward_policy import (
 )
 from bridgehead.runtime.forward.auth import SCHEMES, AuthConfigError, ProxyAuth, load_users
 from bridgehead.runtime.forward.server import ForwardSettings
-from bridgehead.runtime.forward.upstream import parse_legacy_tls
+from bridgehead.runtime.forward.upstream import parse_chain, parse_legacy_tls, read_password
 from bridgehead.runtime.streams import Deadlines
 
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
@@ -129,6 +136,11 @@ def load_file(path: Path) -> dict[str, Any]:
     for key in ("upstream_ca", "upstream_crl"):
         if key in data:
             data[key] = [str(base / p) for p in _list(data[key], key)]
+    if isinstance(data.get("parent_password_file"), str):
+        data["parent_password_file"] = str(base / data["parent_password_file"])
+    for table in data.get("chain", []) if isinstance(data.get("chain"), list) else []:
+        if isinstance(table, dict) and isinstance(table.get("password_file"), str):
+            table["password_file"] = str(base / table["password_file"])
     for rule in data.get("client_cert_rule", []):
         for key in ("cert", "key"):
             if key in rule:
@@ -171,6 +183,7 @@ def build(data: dict[str, Any], source: Path | None = None, file_keys: Collectio
              "upstream_crl", "learn_ttl", "exception_source", "exception_destination", "client_cert_rule",
              "read_timeout", "store_url", "legacy_tls", "auth", "users", "keytab", "open_proxy", "rule",
              *LIMIT_KEYS}
+    known |= set(CHAIN_KEYS)
     unknown = set(data) - known
     if unknown:
         prefix = f"{source}: " if source is not None and unknown & set(file_keys) else ""
@@ -233,6 +246,7 @@ def build(data: dict[str, Any], source: Path | None = None, file_keys: Collectio
         settings.legacy_tls = parse_legacy_tls(data.get("legacy_tls", []))
     except ValueError as exc:
         raise fail("legacy_tls", str(exc)) from None
+    settings.chain, settings.on_channel_binding_failure = parse_chaining(data, fail)
     limits = parse_limits(data, fail)
     settings.deadlines = Deadlines(head=limits["head_timeout"], idle=limits["idle_timeout"],
                                    read=settings.read_timeout, body_rate=limits["body_min_rate"],
@@ -304,6 +318,31 @@ def _access(data: dict[str, Any], settings: ForwardSettings, fail: Callable[[str
     if problem:
         raise fail("open_proxy", problem)
     settings.rules, settings.open_proxy = rules, open_proxy
+
+
+CHAIN_KEYS = ("parent", "parent_password_file", "chain", "on_channel_binding_failure")
+
+
+def parse_chaining(data: dict[str, Any], fail: Callable[[str, str], ConfigError]) -> tuple[Any, str]:
+    """``parent`` / ``[[chain]]`` (passwords read from their files) and ``on_channel_binding_failure``."""
+    mode = data.get("on_channel_binding_failure", "learn")
+    if mode not in ("learn", "log"):
+        raise fail("on_channel_binding_failure", f"on_channel_binding_failure must be learn | log, not {mode!r}")
+    parent = data.get("parent")
+    if parent is not None and not isinstance(parent, str):
+        raise fail("parent", "must be a string: http://HOST:PORT")
+    passwords: dict[str, str] = {}
+    tables = data.get("chain", [])
+    try:
+        if data.get("parent_password_file"):
+            passwords["parent"] = read_password(Path(str(data["parent_password_file"])), "parent_password_file")
+        for i, table in enumerate(tables if isinstance(tables, list) else [], 1):
+            if isinstance(table, dict) and table.get("password_file"):
+                passwords[f"chain[{i}]"] = read_password(Path(str(table["password_file"])), f"chain[{i}]")
+        return parse_chain(tables, parent, passwords), mode
+    except ValueError as exc:
+        key = str(exc).split(":", 1)[0]
+        raise fail(key, str(exc)) from None
 
 
 LIMIT_KEYS = ("head_timeout", "idle_timeout", "body_min_rate", "max_connections", "max_connections_per_source")

@@ -38,10 +38,12 @@ from typing import Any
 
 from bridgehead.core import access_rules, errorpage
 from bridgehead.core.access_rules import AccessRule, Verdict
+from bridgehead.core.chaining import ChainPolicy
 from bridgehead.core.forward_policy import Action, CertRequestAction, DestinationRule, ForwardPolicy, refusal_action
 from bridgehead.failures import get
 from bridgehead.runtime.accesslog import AccessLog
 from bridgehead.runtime.asgi_auth import ConnState
+from bridgehead.runtime.forward import epwatch
 from bridgehead.runtime.forward.auth import ProxyAuth
 from bridgehead.runtime.forward.ca import InspectionCA
 from bridgehead.runtime.forward.upstream import (
@@ -50,6 +52,7 @@ from bridgehead.runtime.forward.upstream import (
     cert_request_after,
     cert_request_in_handshake,
     leaf_not_after,
+    plain_request,
     renegotiation_requested,
 )
 from bridgehead.runtime.limits import ConnectionLimits
@@ -84,6 +87,8 @@ class ForwardSettings:
     max_connections: int = 4096
     max_connections_per_source: int = 256
     legacy_tls: list[DestinationRule] = field(default_factory=list)  # static-RSA opt-in ([[legacy_tls]])
+    chain: ChainPolicy = field(default_factory=ChainPolicy)  # --parent / [[chain]] (web chaining)
+    on_channel_binding_failure: str = "learn"  # learn | log (Extended Protection through inspection)
     rules: list[AccessRule] = field(default_factory=list)  # [[rule]], first match wins
     auth: ProxyAuth | None = None  # proxy authentication (auth = [...], users, keytab)
     open_proxy: bool = False
@@ -118,7 +123,8 @@ class ForwardProxy:
         self.store = Store.open(Path(settings.state_dir), settings.store_url)
         self.log = access_log or AccessLog(settings.access_log)
         self.upstream = UpstreamConnector(settings.upstream_ca, settings.upstream_crl,
-                                          handshake_timeout=settings.read_timeout, legacy_tls=settings.legacy_tls)
+                                          handshake_timeout=settings.read_timeout, legacy_tls=settings.legacy_tls,
+                                          chain=settings.chain)
         self.source_names: dict[str, frozenset[Any]] = {}
         self._pool: dict[tuple[str, int], list[Conn]] = {}
         self._server: asyncio.base_events.Server | None = None
@@ -193,6 +199,14 @@ class ForwardProxy:
             return
         self._learned_cache.pop(key, None)
         log.info("learned bypass for %s: %s", key, reason)
+
+    def _binding_failure(self, ctx: Context, bound: Any) -> dict[str, str]:
+        """A channel binding over the minted leaf refused with 401: learn (default) or only log it."""
+        reason = bound.reason
+        if self.s.on_channel_binding_failure == "learn":
+            self.learn(ctx.host, ctx.port, bound.code, "channel binding over the minted certificate refused (401)")
+            reason += f"; later connections to {ctx.host}:{ctx.port} will tunnel"
+        return {"code": bound.code, "reason": reason}
 
     # ---- connection handling ----------------------------------------------------------
     async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
@@ -344,8 +358,11 @@ class ForwardProxy:
         except UpstreamFailure as exc:
             await self._refuse(client, ctx, exc.code, exc.detail, start, method=method, url=url)
             return False
-        try:  # RFC 9112 §3.2.2: the target's authority replaces whatever Host the client sent
-            ex = await exchange(client, upstream, head, target=origin, own=[(b"Host", authority)])
+        # RFC 9112 §3.2.2: the target's authority replaces whatever Host the client sent; through a
+        # parent proxy the target stays in absolute-form (upstream.plain_request)
+        target, own, check = plain_request(self.upstream.route(host, port), origin, authority)
+        try:
+            ex = await exchange(client, upstream, head, target=target, own=own, check=check)
         except (RelayError, ssl.SSLError, ConnectionError, TimeoutError, OSError, HttpError) as exc:
             await upstream.close()
             code, detail = classify(exc)
@@ -371,13 +388,14 @@ class ForwardProxy:
             if conn.reusable():
                 return conn
             await conn.close()
-        reader, writer = await self.upstream.open_tcp(host, port)
+        reader, writer = await self.upstream.open_http(host, port)
         return Conn(PlainStream(reader, writer), timeout=self.s.read_timeout, role="upstream")
 
-    def _log_exchange(self, ctx: Context, action: str, ex: Any, url: str, start: float, client: Conn) -> None:
+    def _log_exchange(self, ctx: Context, action: str, ex: Any, url: str, start: float, client: Conn,
+                      **extra: Any) -> None:
         self._record(ctx, action=action, host=ctx.host, port=ctx.port,
                        method=ex.method, url=url, status=ex.status, duration_ms=_ms(start),
-                       bytes_in=ex.bytes_in, bytes_out=ex.bytes_out)
+                       bytes_in=ex.bytes_in, bytes_out=ex.bytes_out, **extra)
 
     # ---- CONNECT ----------------------------------------------------------------------
     async def _connect(self, client: Conn, head: RequestHead, ctx: Context, start: float) -> None:
@@ -562,7 +580,9 @@ class ForwardProxy:
             except (RelayError, ssl.SSLError, ConnectionError, TimeoutError, OSError, HttpError) as exc:
                 await self._exchange_failed(inner, up_stream, ctx, head, url, exc, start)
                 return
-            self._log_exchange(ctx, "inspect", ex, url, start, inner)
+            bound = epwatch.observe(head, ex.status, inner.stream, up_stream)
+            extra = self._binding_failure(ctx, bound) if bound is not None else {}
+            self._log_exchange(ctx, "inspect", ex, url, start, inner, **extra)
             if not ex.keep_alive or not ex.upstream_reusable:
                 return
             upstream.park()
