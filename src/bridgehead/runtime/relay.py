@@ -25,7 +25,7 @@ import ssl
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
-from bridgehead.runtime.streams import Conn, DeadlineExceeded, PeerClosed
+from bridgehead.runtime.streams import Conn, DeadlineExceeded, PeerClosed, splice
 from bridgehead.wire.http1 import (
     CHUNKED,
     LENGTH,
@@ -39,6 +39,7 @@ from bridgehead.wire.http1 import (
     parse_response_head,
     prepare_request,
     prepare_response,
+    prepare_switch,
 )
 
 
@@ -59,6 +60,7 @@ class Exchange:
     bytes_out: int
     keep_alive: bool
     upstream_reusable: bool = False
+    upgrade: str | None = None  # the protocol switched to by a 101 (the bytes counts include the splice)
 
 
 class _BodyClock:
@@ -138,20 +140,26 @@ async def exchange(
     check: Callable[[ResponseHead], None] | None = None,
     owned: Iterable[bytes] = (),
     own: Iterable[tuple[bytes, bytes]] = (),
+    upgrade_idle: float = 300.0,
 ) -> Exchange:
     """Forward ``head`` (already read from ``client``) and its body, and relay the response.
 
     ``owned``: field names a client may not send on (besides identity fields and
-    ``X-Bridgehead-*``); ``own``: the proxy's fields, set after every removal.
+    ``X-Bridgehead-*``); ``own``: the proxy's fields, set after every removal. A ``101`` to a
+    request that asked for an upgrade (WebSocket) is relayed and the two connections are then
+    spliced until one side closes (each read waits at most ``upgrade_idle``).
     """
     out = prepare_request(head, owned=owned, own=own)
     if out.expect_continue:
         await client.write(b"HTTP/1.1 100 Continue\r\n\r\n")
     await upstream.write(head.serialize(target))
     bytes_in = await relay_body(client, upstream, out.framing, paced=True)
-    response = await _final_response(upstream)
+    response = await _final_response(upstream, upgrade=out.upgrade is not None)
     if check is not None:
         check(response)
+    if response.status == 101:
+        assert out.upgrade is not None
+        return await _switch(client, upstream, head, response, out.upgrade, bytes_in, upgrade_idle)
     try:
         rframing, server_keep = prepare_response(response, head.method)
     except HttpError as exc:
@@ -172,7 +180,22 @@ async def exchange(
                     response.status, bytes_in, bytes_out, keep, reusable)
 
 
-async def _final_response(upstream: Conn) -> ResponseHead:
+async def _switch(client: Conn, upstream: Conn, head: RequestHead, response: ResponseHead, asked: bytes,
+                  bytes_in: int, idle: float) -> Exchange:
+    """Relay the 101 and splice: the connection now speaks the upgraded protocol (RFC 9110 §7.8)."""
+    try:
+        chosen = prepare_switch(response, asked)
+    except HttpError as exc:
+        raise RelayError("upstream-bad-response", str(exc)) from None
+    head_bytes = response.serialize()
+    await client.write(head_bytes)
+    client.timeout = upstream.timeout = idle
+    sent, received = await splice(client, upstream, close_on_eof=True)
+    return Exchange(head.method.decode("latin-1"), head.target.decode("latin-1"), 101, bytes_in + sent,
+                    len(head_bytes) + received, False, False, chosen.decode("latin-1"))
+
+
+async def _final_response(upstream: Conn, *, upgrade: bool = False) -> ResponseHead:
     while True:
         try:
             raw = await upstream.read_head()
@@ -185,7 +208,10 @@ async def _final_response(upstream: Conn) -> ResponseHead:
         except HttpError as exc:
             raise RelayError("upstream-bad-response", str(exc)) from None
         if response.status == 101:
-            raise RelayError("upstream-bad-response", "protocol upgrade (101) is not relayed under inspection")
+            if upgrade:
+                return response
+            raise RelayError("upstream-bad-response", "101 Switching Protocols to a request that asked for none "
+                             "(RFC 9110 §15.2.2)")
         if 100 <= response.status < 200:
             continue  # interim (100 was answered by us; 102/103 are informational only)
         return response

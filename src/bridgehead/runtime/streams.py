@@ -305,8 +305,13 @@ class Conn:
         await self.stream.close()
 
 
-async def splice(a: Conn, b: Conn) -> tuple[int, int]:
-    """Copy both ways until both sides are done; returns (bytes a→b, bytes b→a)."""
+async def splice(a: Conn, b: Conn, *, close_on_eof: bool = False) -> tuple[int, int]:
+    """Copy both ways until both sides are done; returns (bytes a→b, bytes b→a).
+
+    A side that ends is half-closed on the other (TCP FIN), as tunnels need; ``close_on_eof``
+    (an upgraded connection inside TLS, where half-close does not exist) closes the other side
+    instead, TLS close_notify included.
+    """
 
     async def pipe(src: Conn, dst: Conn) -> int:
         total = 0
@@ -314,13 +319,17 @@ async def splice(a: Conn, b: Conn) -> tuple[int, int]:
             while data := await src.read_some():
                 await dst.write(data)
                 total += len(data)
-        except (ConnectionError, TimeoutError, OSError):
+        except (ConnectionError, TimeoutError, OSError, ssl.SSLError):
             pass
         finally:
-            writer = getattr(dst.stream, "writer", None)
-            if writer is not None and writer.can_write_eof():
-                with contextlib.suppress(OSError, RuntimeError):
-                    writer.write_eof()
+            if close_on_eof:
+                with contextlib.suppress(Exception):
+                    await dst.stream.close()
+            else:
+                writer = getattr(dst.stream, "writer", None)
+                if writer is not None and writer.can_write_eof():
+                    with contextlib.suppress(OSError, RuntimeError):
+                        writer.write_eof()
         return total
 
     up, down = await asyncio.gather(pipe(a, b), pipe(b, a))

@@ -412,6 +412,7 @@ class Outgoing:
     framing: Framing
     keep_alive: bool
     expect_continue: bool
+    upgrade: bytes | None = None  # the protocol asked for (RFC 9110 §7.8), e.g. b"websocket"
 
 
 # Fields that name a user or the original client: a client can never send them to a backend.
@@ -434,8 +435,12 @@ def prepare_request(head: RequestHead, *, owned: Iterable[bytes] = (), own: Iter
     framing = request_framing(head)
     had_length = head.headers.get(b"content-length") is not None
     expect = head.headers.get(b"expect")
+    upgrade = head.headers.get(b"upgrade")
+    if b"upgrade" not in head.headers.connection_tokens() or head.version != b"HTTP/1.1" \
+            or framing.kind != NO_BODY or len(head.headers.get_all(b"upgrade")) != 1:
+        upgrade = None  # RFC 9110 §7.8: only with "Connection: upgrade", not on HTTP/1.0; no body first
     decision = Outgoing(framing, keep_alive(head.version, head.headers),
-                        expect is not None and expect.lower() == b"100-continue")
+                        expect is not None and expect.lower() == b"100-continue", upgrade)
     own = list(own)
     strip_hop_by_hop(head.headers)
     if decision.expect_continue:
@@ -444,7 +449,26 @@ def prepare_request(head: RequestHead, *, owned: Iterable[bytes] = (), own: Iter
     _write_framing(head.headers, framing, had_length)
     for name, value in own:
         head.headers.set(name, value)
+    if upgrade is not None:  # hop-by-hop, so set again by the proxy for the next hop
+        head.headers.set(b"Connection", b"Upgrade")
+        head.headers.set(b"Upgrade", upgrade)
     return decision
+
+
+def prepare_switch(head: ResponseHead, asked: bytes) -> bytes:
+    """The protocol a ``101 Switching Protocols`` switches to, its fields made for the client.
+
+    RFC 9110 §15.2.2: the server names the protocol in Upgrade; it must be one the client asked for.
+    """
+    chosen = head.headers.get(b"upgrade")
+    offered = {t.strip().lower() for t in asked.split(b",")}
+    if chosen is None or chosen.strip().lower() not in offered:
+        raise HttpError("101 without an Upgrade the client asked for (RFC 9110 §15.2.2)")
+    strip_hop_by_hop(head.headers)
+    head.headers.remove(b"content-length", b"transfer-encoding")
+    head.headers.set(b"Connection", b"Upgrade")
+    head.headers.set(b"Upgrade", chosen)
+    return chosen
 
 
 def prepare_response(head: ResponseHead, request_method: bytes) -> tuple[Framing, bool]:

@@ -394,7 +394,7 @@ class ForwardProxy:
     def _log_exchange(self, ctx: Context, action: str, ex: Any, url: str, start: float, client: Conn,
                       **extra: Any) -> None:
         self._record(ctx, action=action, host=ctx.host, port=ctx.port,
-                       method=ex.method, url=url, status=ex.status, duration_ms=_ms(start),
+                       method=ex.method, url=url, status=ex.status, duration_ms=_ms(start), **_upgrade(ex),
                        bytes_in=ex.bytes_in, bytes_out=ex.bytes_out, **extra)
 
     # ---- CONNECT ----------------------------------------------------------------------
@@ -672,6 +672,11 @@ def _https_url(ctx: Context, head: RequestHead) -> str:
     port = "" if ctx.port == 443 else f":{ctx.port}"
     target = split_absolute(head.target)[2] if b"://" in head.target else head.target
     return f"https://{ctx.host}{port}{target.decode('latin-1')}"
+
+
+def _upgrade(ex: Any) -> dict[str, Any]:
+    """``{"upgrade": "websocket"}`` for an exchange that switched protocols (the log records it), else ``{}``."""
+    return {"upgrade": ex.upgrade} if getattr(ex, "upgrade", None) else {}
 
 
 def _ms(start: float) -> float:

@@ -495,6 +495,8 @@ class ReverseProxy:
             extra = {"code": "kcd-delegated-401-403",
                      "reason": f"backend answered {ex.status} to the delegated Kerberos ticket"}
         extra = extra or refused_for_missing_cert(route, ex.status, _cert_requested(upstream)) or {}
+        if ex.upgrade:  # a WebSocket (or other 101) session: logged when it ends, bytes both ways
+            extra["upgrade"] = ex.upgrade
         self._log(rt, state, route, identity, start, ctx, action="publish", status=ex.status, bytes_in=ex.bytes_in,
                   bytes_out=ex.bytes_out, **extra)
         if ex.upstream_reusable:
