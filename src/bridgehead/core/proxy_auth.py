@@ -23,10 +23,9 @@ import binascii
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from spnego._ntlm_raw.crypto import ntowfv1
-
 from bridgehead.core.ntlm.users import User, UserStore
 from bridgehead.core.ops.password import hash_password, verify_password
+from bridgehead.wire.pyspnego_private import ntowfv1
 
 HEADER = "# bridgehead proxy users: NAME:SCRYPT-HASH:NT-HASH (written by 'bridgehead users add'; keep it 0600)"
 BASIC_CHALLENGE = 'Basic realm="bridgehead", charset="UTF-8"'
