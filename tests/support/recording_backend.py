@@ -22,6 +22,7 @@ each request's head and raw body boundaries, any bytes left over and the first p
 from __future__ import annotations
 
 import contextlib
+import re
 import select
 import socket
 import ssl
@@ -252,11 +253,15 @@ class RecordingBackend:
                 request = None
 
 
+_BLANK_LINE = re.compile(rb"\n\r?\n")
+
+
 def parse_stream(data: bytes) -> ParseResult:
     """Parse bytes a backend received as a sequence of requests, with raw boundaries.
 
-    h11 is fed one byte at a time so each event marks an exact offset: a ``Request`` event
-    the end of its head, ``EndOfMessage`` the end of its body.
+    h11 is fed so that each event marks an exact offset: a head up to the blank line that
+    ends it for h11, a Content-Length body in one piece, a chunked body one byte at a time;
+    a ``Request`` event marks the end of its head, ``EndOfMessage`` the end of its body.
     """
     conn = h11.Connection(h11.SERVER)
     requests: list[ParsedRequest] = []
@@ -285,6 +290,9 @@ def parse_stream(data: bytes) -> ParseResult:
             step = 1
             if length is not None:  # a Content-Length body: its end is known, feed it in one go
                 step, length = max(1, length), None
+            elif current is None:  # a head ends at h11's blank line (\n\r?\n): feed up to it in one go
+                blank = _BLANK_LINE.search(data, pos)
+                step = (blank.end() - pos) if blank else len(data) - pos
             conn.receive_data(data[pos:pos + step])
             pos += step
             continue

@@ -124,7 +124,7 @@ def _nginx_entry(line: str) -> LogEntry | None:
     forwarded: bool | None = bool(upstream) and upstream != "-"
     if forwarded and not upstream[:3].isdigit():
         forwarded = None  # 502/504: the request may have reached the backend
-    return LogEntry(forwarded, rec.get("m") or "", rec.get("u") or "", status)
+    return LogEntry(forwarded, rec.get("m") or "", rec.get("u") or "", status, raw_target=True)
 
 
 def nginx(stack: ExitStack, tmp: Path, pki: SmugglePki) -> Peer:
@@ -176,7 +176,8 @@ def _haproxy_entry(line: str) -> LogEntry | None:
     forwarded: bool | None = server not in ("<NOSRV>", "", "-")
     if forwarded and (st is None or st < 0 or st in (502, 503, 504)):
         forwarded = None
-    return LogEntry(forwarded, method if method != "<BADREQ>" else "", uri if uri != "<BADREQ>" else "", st)
+    return LogEntry(forwarded, method if method != "<BADREQ>" else "", uri if uri != "<BADREQ>" else "", st,
+                    raw_target=True)
 
 
 def haproxy(stack: ExitStack, tmp: Path, pki: SmugglePki) -> Peer:
