@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import datetime as dt
 import logging
 import signal
@@ -16,6 +15,7 @@ from rich.console import Console
 from rich.table import Table
 
 from bridgehead.cli.common import CliError, emit_json, json_option, state_dir_option
+from bridgehead.cli.workers import WORKERS, run_workers
 from bridgehead.runtime.forward.config import ConfigError, build, load_file
 
 
@@ -54,7 +54,7 @@ from bridgehead.runtime.forward.config import ConfigError, build, load_file
               help="Keytab holding HTTP/proxy.fqdn, for Negotiate/Kerberos.")
 @click.option("--check", is_flag=True,
               help="Validate everything (the open-proxy guard included), print what would listen, exit 0 or 2.")
-@click.option("--workers", type=click.IntRange(1, 64), default=1, show_default=True,
+@click.option("--workers", type=WORKERS, default="1", show_default=True,
               help="Processes accepting on the same socket (one event loop each; use up to the core count).")
 @click.option("-v", "--verbose", is_flag=True, help="Log diagnostics to stderr.")
 def forward(listen: str | None, state_dir: Path | None, config_file: Path | None, access_log: Path | None,
@@ -106,7 +106,6 @@ def forward(listen: str | None, state_dir: Path | None, config_file: Path | None
 
 def _serve_workers(settings: Any, to_stdout: bool, workers: int) -> None:
     """Bind once, create the CA once, then fork: every worker accepts on the same socket."""
-    import os
     import socket
 
     from bridgehead.runtime.forward.ca import InspectionCA
@@ -117,24 +116,8 @@ def _serve_workers(settings: Any, to_stdout: bool, workers: int) -> None:
         raise CliError(f"cannot listen on {settings.host}:{settings.port}: {exc.strerror or exc}") from None
     settings.port = sock.getsockname()[1]
     InspectionCA(Path(settings.state_dir) / "ca")
-    children = []
-    for _ in range(workers - 1):
-        pid = os.fork()
-        if pid == 0:  # a worker: its own event loop, store connection and leaf cache
-            try:
-                asyncio.run(_serve(settings, to_stdout, sock, quiet=True))
-            finally:
-                os._exit(0)
-        children.append(pid)
-    try:
-        asyncio.run(_serve(settings, to_stdout, sock))
-    finally:
-        for pid in children:
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(pid, signal.SIGTERM)
-        for pid in children:
-            with contextlib.suppress(ChildProcessError):
-                os.waitpid(pid, 0)
+    # a worker: its own event loop, store connection and leaf cache
+    run_workers(workers, lambda quiet: asyncio.run(_serve(settings, to_stdout, sock, quiet=quiet)))
 
 
 async def _serve(settings: Any, to_stdout: bool, sock: Any = None, quiet: bool = False) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import signal
+import socket
 import sys
 from pathlib import Path
 from typing import Any
@@ -13,6 +14,7 @@ import click
 from rich.console import Console
 
 from bridgehead.cli.common import CliError
+from bridgehead.cli.workers import WORKERS, run_workers
 from bridgehead.core.reverse.backend_facts import check_line, route_line, startup_findings
 
 
@@ -23,8 +25,10 @@ from bridgehead.core.reverse.backend_facts import check_line, route_line, startu
               help="JSON access log (default from the file, else <state_dir>/reverse-access.log; '-' = stdout).")
 @click.option("--no-backend-check", is_flag=True,
               help="Skip fetching reencrypt backends' certificates at start.")
+@click.option("--workers", type=WORKERS, default="1", show_default=True,
+              help="Processes accepting on the same listeners (one event loop each); 'auto' = the core count.")
 @click.option("-v", "--verbose", is_flag=True, help="Log diagnostics to stderr.")
-def reverse(config_file: Path, access_log: Path | None, no_backend_check: bool, verbose: bool) -> None:
+def reverse(config_file: Path, access_log: Path | None, no_backend_check: bool, workers: int, verbose: bool) -> None:
     """Run the reverse proxy: client-certificate listeners, SNI passthrough, re-encryption, offload."""
     from bridgehead.runtime.reverse.config import ConfigError, load
     from bridgehead.runtime.reverse.preflight import preflight
@@ -40,10 +44,28 @@ def reverse(config_file: Path, access_log: Path | None, no_backend_check: bool, 
         raise CliError(f"{first.subject}: {first.message} ({first.code}){more}")
     logging.basicConfig(level=logging.INFO if verbose else logging.WARNING, stream=sys.stderr,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    asyncio.run(_serve(config, access_log, not no_backend_check))
+    if workers == 1:
+        asyncio.run(_serve(config, access_log, not no_backend_check))
+        return
+    socks = _bind(config)
+    run_workers(workers, lambda quiet: asyncio.run(_serve(config, access_log, not no_backend_check and not quiet,
+                                                          socks=socks, quiet=quiet)))
 
 
-async def _serve(config: Any, access_log: Path | None, check: bool) -> None:
+def _bind(config: Any) -> dict[str, socket.socket]:
+    """Every listener's socket, bound once in the parent before the workers fork."""
+    socks = {}
+    for item in config.listeners:
+        try:
+            socks[item.name] = socket.create_server((item.host, item.port), backlog=1024)
+        except OSError as exc:
+            raise CliError(f"listener {item.name!r}: cannot listen on {item.host}:{item.port}: "
+                           f"{exc.strerror or exc}") from None
+    return socks
+
+
+async def _serve(config: Any, access_log: Path | None, check: bool, *, socks: dict[str, socket.socket] | None = None,
+                 quiet: bool = False) -> None:
     from bridgehead.runtime.accesslog import AccessLog
     from bridgehead.runtime.reverse.server import ReverseProxy
 
@@ -56,10 +78,14 @@ async def _serve(config: Any, access_log: Path | None, check: bool) -> None:
     except (OSError, ValueError, LookupError) as exc:
         raise CliError(f"cannot load the configuration's files: {exc}") from None
     try:
-        await proxy.start(check_backends=False)
+        if socks is not None:
+            await proxy.start_on(socks)
+        else:
+            await proxy.start(check_backends=False)
     except OSError as exc:
         raise CliError(f"cannot listen: {exc.strerror or exc}") from None
-    err = Console(stderr=True, soft_wrap=True)  # never wrapped: lines are copied into tickets and searches
+    # never wrapped: lines are copied into tickets and searches; workers other than the first are quiet
+    err = Console(stderr=True, soft_wrap=True, quiet=quiet)
     for name, port in proxy.ports.items():
         rt = proxy.listeners[name]
         host = f"[{rt.listener.host}]" if ":" in rt.listener.host else rt.listener.host
