@@ -56,6 +56,7 @@ from bridgehead.runtime.forward.upstream import (
     renegotiation_requested,
 )
 from bridgehead.runtime.limits import ConnectionLimits
+from bridgehead.runtime.pool import UpstreamPool
 from bridgehead.runtime.relay import RelayError, classify, exchange
 from bridgehead.runtime.store import Store
 from bridgehead.runtime.streams import Conn, DeadlineExceeded, Deadlines, PlainStream, TLSStream, read_hello
@@ -126,7 +127,7 @@ class ForwardProxy:
                                           handshake_timeout=settings.read_timeout, legacy_tls=settings.legacy_tls,
                                           chain=settings.chain)
         self.source_names: dict[str, frozenset[Any]] = {}
-        self._pool: dict[tuple[str, int], list[Conn]] = {}
+        self._pool = UpstreamPool(idle_timeout=min(30.0, settings.read_timeout))
         self._server: asyncio.base_events.Server | None = None
         self._learned_cache: dict[str, tuple[float, str | None]] = {}
         self.limits = ConnectionLimits(settings.max_connections, settings.max_connections_per_source)
@@ -373,8 +374,7 @@ class ForwardProxy:
                 await self._refuse(client, ctx, code, detail, start, method=method, url=url)
             return False
         if ex.upstream_reusable:
-            upstream.park()
-            self._pool.setdefault((host, port), []).append(upstream)
+            await self._pool.put((host, port), upstream)
         else:
             await upstream.close()
         self._log_exchange(ctx, "inspect", ex, url, start, client)
@@ -382,12 +382,9 @@ class ForwardProxy:
 
     async def _pooled(self, host: str, port: int) -> Conn:
         """An idle connection to ``host:port`` that holds no unsolicited byte, or a new one."""
-        idle = self._pool.get((host, port))
-        while idle:
-            conn = idle.pop()
-            if conn.reusable():
-                return conn
-            await conn.close()
+        conn = await self._pool.take((host, port))
+        if conn is not None:
+            return conn
         reader, writer = await self.upstream.open_http(host, port)
         return Conn(PlainStream(reader, writer), timeout=self.s.read_timeout, role="upstream")
 
