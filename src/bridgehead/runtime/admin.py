@@ -341,7 +341,7 @@ async def _form(request: Request) -> dict[str, str]:
         body = await request.body()
         cached = {k: v[0] for k, v in parse_qs(body.decode("utf-8", "replace"), max_num_fields=50).items()}
         request.state.form = cached
-    return cached  # type: ignore[no-any-return]
+    return cached
 
 
 def _e(text: Any) -> str:

@@ -284,7 +284,10 @@ class Gateway:
         loop.add_signal_handler(signal.SIGUSR1, self.reopen_logs)
         if self.cstore.store.is_postgres:
             wake = self._wake
-            self._doorbell = Doorbell(self.cstore.store.url, lambda: loop.call_soon_threadsafe(wake.set))
+            def ring() -> None:
+                loop.call_soon_threadsafe(wake.set)
+
+            self._doorbell = Doorbell(self.cstore.store.url, ring)
             self._doorbell.start()
         await self.sync_once()
         if self.running is not None and on_ready is not None:
@@ -328,7 +331,7 @@ class Gateway:
                 break
             if left <= 0:
                 log.warning("drain_timeout reached: closing %d connection(s): %s", len(pending),
-                            ", ".join(sorted({t.get_coro().__qualname__ for t in pending})))
+                            ", ".join(sorted({getattr(t.get_coro(), "__qualname__", "?") for t in pending})))
                 for task in pending:
                     task.cancel()
                 await asyncio.wait(pending, timeout=2)

@@ -31,6 +31,7 @@ import base64
 import binascii
 import contextlib
 import datetime as dt
+import functools
 import hashlib
 import hmac
 import logging
@@ -172,7 +173,7 @@ class ReverseProxy:
     # ---- lifecycle -------------------------------------------------------------------
     async def start(self, *, check_backends: bool = True) -> None:
         for name, rt in self.listeners.items():
-            server = await asyncio.start_server(lambda r, w, rt=rt: self._handle(rt, r, w), rt.listener.host,
+            server = await asyncio.start_server(functools.partial(self._handle, rt), rt.listener.host,
                                                 rt.listener.port, limit=2**20, backlog=1024)
             self.servers.append(server)
             self.ports[name] = server.sockets[0].getsockname()[1]
@@ -274,7 +275,8 @@ class ReverseProxy:
     async def _passthrough(self, rt: ListenerRuntime, route: Route, client: Conn, hello: ClientHello,
                            state: ClientState, start: float) -> None:
         host, port = route.backend.connect_to
-        fields = {"client": state.client, "listener": rt.listener.name, "route": route.name, "mode": "passthrough",
+        fields: dict[str, Any] = {"client": state.client, "listener": rt.listener.name, "route": route.name,
+                                  "mode": "passthrough",
                   "host": hello.sni, "port": rt.listener.port}
         try:
             reader, writer = await self.connectors[route.name].open_tcp(host, port)
@@ -524,7 +526,7 @@ class ReverseProxy:
     async def start_on(self, socks: dict[str, socket.socket]) -> None:
         """Accept on ready listening sockets, one per listener name (serve keeps them across reloads)."""
         for name, rt in self.listeners.items():
-            server = await asyncio.start_server(lambda r, w, rt=rt: self._handle(rt, r, w), sock=socks[name],
+            server = await asyncio.start_server(functools.partial(self._handle, rt), sock=socks[name],
                                                 limit=2**20, backlog=1024)
             self.servers.append(server)
             self.ports[name] = server.sockets[0].getsockname()[1]
