@@ -154,10 +154,10 @@ class RecordingBackend:
             with self._lock:
                 socks = [c.sock for c in self.conns if c.sock is not None and not c.closed]
             try:
-                ready = select.select([self._listen, *socks], [], [], 0)[0]
-            except (OSError, ValueError):  # a socket closed meanwhile
-                ready = [None]
-            if not ready:
+                busy = bool(select.select([self._listen, *socks], [], [], 0)[0])
+            except (OSError, ValueError):  # a socket closed meanwhile: look again
+                busy = True
+            if not busy:
                 return True
             if time.monotonic() > deadline:
                 return False
@@ -244,9 +244,9 @@ class RecordingBackend:
                 status = 405 if request.method == b"CONNECT" else 200
                 out = conn.send(h11.Response(status_code=status, headers=headers))
                 if request.method != b"HEAD":
-                    out += conn.send(h11.Data(data=text))  # type: ignore[operator]
-                out += conn.send(h11.EndOfMessage())  # type: ignore[operator]
-                sock.sendall(out)  # type: ignore[arg-type]
+                    out += conn.send(h11.Data(data=text))
+                out += conn.send(h11.EndOfMessage())
+                sock.sendall(out)
                 if conn.our_state is h11.MUST_CLOSE or conn.their_state is h11.MUST_CLOSE:
                     return
                 conn.start_next_cycle()

@@ -559,8 +559,8 @@ def judge(peer: Peer, name: str, payload: bytes, raw: bytes, closed: bool, clien
                              f"backend read a {len(req.raw_body)}-byte body"))
         hosts = [v for n, v in req.headers if n == b"host"]
         if peer.check_host and entry.authority is not None and hosts:
-            got = _authority(hosts[0], 443 if entry.url.startswith("https:") else 80) if len(hosts) == 1 else None
-            if got != entry.authority:
+            seen_at = _authority(hosts[0], 443 if entry.url.startswith("https:") else 80) if len(hosts) == 1 else None
+            if seen_at != entry.authority:
                 problem((DESYNC, f"backend got Host {hosts!r} but the log shows {entry.url[:80]}"))
         if entry.forwarded is False and req.complete and id(req) not in refused_by_backend:
             problem((DESYNC, f"backend received all of {entry.method} {entry.path[:60]}, the log shows it refused"))

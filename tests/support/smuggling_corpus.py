@@ -16,7 +16,7 @@ so a desync is also an authorisation bypass.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 
 @dataclass(frozen=True)
@@ -41,7 +41,6 @@ class Case:
     note: str = ""
     reverse_only: bool = False  # names a host a forward proxy would resolve
     forward_only: bool = False
-    tags: frozenset[str] = field(default_factory=frozenset)
 
 
 CRLF = b"\r\n"
@@ -80,8 +79,9 @@ ZERO = b"0\r\n\r\n"
 def _cases() -> list[Case]:  # a table, one entry per case
     cases: list[Case] = []
 
-    def add(id: str, category: str, build: Callable[[Ctx], bytes], note: str = "", **kw: bool) -> None:
-        cases.append(Case(f"{category}-{id}", category, build, note, **kw))
+    def add(id: str, category: str, build: Callable[[Ctx], bytes], note: str = "", *, reverse_only: bool = False,
+            forward_only: bool = False) -> None:
+        cases.append(Case(f"{category}-{id}", category, build, note, reverse_only, forward_only))
 
     # ---- CL.TE / TE.CL: both framings present ---------------------------------------------
     def clte(te_line: bytes, *, te_first: bool = False) -> Callable[[Ctx], bytes]:
