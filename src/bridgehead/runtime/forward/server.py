@@ -39,7 +39,24 @@ from typing import Any
 from bridgehead.core import access_rules, errorpage
 from bridgehead.core.access_rules import AccessRule, Verdict
 from bridgehead.core.chaining import ChainPolicy
-from bridgehead.core.forward_policy import Action, CertRequestAction, DestinationRule, ForwardPolicy, refusal_action
+from bridgehead.core.forward_policy import Action, DestinationRule, ForwardPolicy
+from bridgehead.core.proxy.inspection import (
+    AnswerRequest,
+    AnswerUnderTLS,
+    Command,
+    DropAttempt,
+    Event,
+    HelloReceived,
+    Inspect,
+    InspectionLayer,
+    LateCertRequest,
+    Learn,
+    NotTLS,
+    OpenUpstream,
+    Tunnel,
+    UpstreamFailed,
+    UpstreamReady,
+)
 from bridgehead.failures import get
 from bridgehead.runtime.accesslog import AccessLog
 from bridgehead.runtime.asgi_auth import ConnState
@@ -446,65 +463,50 @@ class ForwardProxy:
                        duration_ms=_ms(start), bytes_in=sent + len(pending), bytes_out=received)
 
     async def _inspect(self, client: Conn, ctx: Context, start: float) -> None:
+        """Run the inspection layer (``core.proxy.inspection``): report what happened, carry out its commands."""
+        layer = InspectionLayer(ctx.host, ctx.port, self.s.policy.on_client_cert_request(ctx.host, ctx.port))
         try:
             hello = await read_hello(client, self.s.hello_timeout)
-        except TlsParseError as exc:
-            # not TLS (e.g. plain HTTP or another protocol through CONNECT): pass it through untouched
-            ctx.rule += " (not TLS)"
-            await self._tunnel(client, ctx, start, initial=b"", reason=f"not inspected: {exc}", established=True)
+        except TlsParseError as exc:  # not TLS (plain HTTP or another protocol through CONNECT)
+            await self._carry_out(layer.handle(NotTLS(str(exc))), client, ctx, None, None, start)
             return
         if hello is None:
             return
-        if hello.alpn and "http/1.1" not in hello.alpn:
-            await self._tunnel(client, ctx, start, initial=hello.raw, established=True,
-                               reason=f"client offers only {','.join(hello.alpn)}: tunnelled, not inspected")
-            return
-        server_name = hello.sni or ctx.host
-        ctx.sni = server_name.lower()
-        try:
-            upstream = await self.upstream.open_tls(ctx.host, ctx.port, server_name)
-        except UpstreamFailure as exc:
-            await self._answer_under_tls(client, ctx, hello, exc.code, exc.detail, start,
-                                         action=refusal_action(exc.code))
-            return
-        if cert_request_in_handshake(upstream):
-            await self._on_cert_request(client, ctx, hello, upstream, start)
-            return
-        await self._inspect_with(client, ctx, hello, upstream, start)
+        ctx.sni = (hello.sni or ctx.host).lower()
+        commands = layer.handle(HelloReceived(hello.sni, tuple(hello.alpn or ())))
+        await self._carry_out(commands, client, ctx, hello, layer, start)
 
-    async def _on_cert_request(self, client: Conn, ctx: Context, hello: ClientHello, attempt: TLSStream,
-                               start: float) -> None:
-        attempt.abort()
-        rule = self.s.policy.on_client_cert_request(ctx.host, ctx.port)
-        if rule.action == CertRequestAction.TUNNEL:
-            ctx.rule += " / on-client-cert-request tunnel"
-            await self._tunnel(client, ctx, start, initial=hello.raw, established=True,
-                               code="client-cert-spliced",
-                               reason="server sent a TLS CertificateRequest: client's ClientHello replayed, "
-                               "spliced end to end")
-            return
-        if rule.action == CertRequestAction.PRESENT and rule.client_cert is not None:
-            ctx.rule += " / on-client-cert-request present"
-            try:
-                upstream = await self.upstream.open_tls(ctx.host, ctx.port, hello.sni or ctx.host,
-                                                        client_cert=rule.client_cert)
-            except UpstreamFailure as exc:
-                await self._answer_under_tls(client, ctx, hello, exc.code, exc.detail, start,
-                                             action=refusal_action(exc.code))
+    async def _carry_out(self, commands: list[Command], client: Conn, ctx: Context, hello: ClientHello | None,
+                         layer: InspectionLayer | None, start: float, attempt: TLSStream | None = None) -> None:
+        """The runner: the only place the layer's decisions touch sockets."""
+        for command in commands:
+            if isinstance(command, DropAttempt) and attempt is not None:
+                attempt.abort()
+            elif isinstance(command, Tunnel):
+                ctx.rule += command.rule
+                initial = hello.raw if command.replay_hello and hello is not None else b""
+                await self._tunnel(client, ctx, start, initial=initial, established=True, code=command.code,
+                                   reason=command.reason)
+            elif isinstance(command, AnswerUnderTLS) and hello is not None:
+                ctx.rule += command.rule
+                await self._answer_under_tls(client, ctx, hello, command.code, command.detail, start,
+                                             action=command.action)
+            elif isinstance(command, Inspect) and hello is not None and attempt is not None:
+                await self._inspect_with(client, ctx, hello, attempt, start)
+            elif isinstance(command, OpenUpstream) and hello is not None and layer is not None:
+                if command.client_cert is not None:
+                    ctx.rule += " / on-client-cert-request present"
+                try:
+                    upstream = await self.upstream.open_tls(ctx.host, ctx.port, command.server_name,
+                                                            client_cert=command.client_cert)
+                except UpstreamFailure as exc:
+                    event: Event = UpstreamFailed(exc.code, exc.detail)
+                    await self._carry_out(layer.handle(event), client, ctx, hello, layer, start)
+                    return
+                event = UpstreamReady(cert_request_in_handshake(upstream), bool(getattr(upstream.obj, "bh_failed",
+                                                                                        False)))
+                await self._carry_out(layer.handle(event), client, ctx, hello, layer, start, upstream)
                 return
-            if getattr(upstream.obj, "bh_failed", False):
-                await self._answer_under_tls(client, ctx, hello, "client-cert-under-inspection",
-                                             "the server refused the configured client certificate", start,
-                                             action="deny")
-                return
-            await self._inspect_with(client, ctx, hello, upstream, start)
-            return
-        ctx.rule += " / on-client-cert-request block"
-        detail = "server sent a TLS CertificateRequest during the handshake"
-        if rule.action == CertRequestAction.PRESENT:
-            detail += "; 'present' has no client certificate configured for this destination"
-        await self._answer_under_tls(client, ctx, hello, "client-cert-under-inspection", detail, start,
-                                     action="deny")
 
     async def _client_tls(self, client: Conn, hello: ClientHello, ctx: Context,
                           upstream: TLSStream | None = None) -> Conn:
@@ -587,12 +589,14 @@ class ForwardProxy:
     async def _exchange_failed(self, inner: Conn, up_stream: TLSStream, ctx: Context, head: RequestHead, url: str,
                                exc: BaseException, start: float) -> None:
         late = cert_request_after(up_stream) or renegotiation_requested(up_stream)
-        if late:
-            how = ("TLS 1.3 post-handshake CertificateRequest" if cert_request_after(up_stream)
-                   and not renegotiation_requested(up_stream) else "TLS renegotiation (HelloRequest)")
-            detail = f"{how} after the first request; later connections to {ctx.host}:{ctx.port} will tunnel"
-            self.learn(ctx.host, ctx.port, "client-cert-requested-after-request", how)
-            code = "client-cert-requested-after-request"
+        if late:  # the inspection layer decides: learn the destination, answer with a page
+            layer = InspectionLayer(ctx.host, ctx.port, None)
+            commands = layer.handle(LateCertRequest(renegotiation_requested(up_stream)))
+            for command in commands:
+                if isinstance(command, Learn):
+                    self.learn(ctx.host, ctx.port, command.code, command.reason)
+                elif isinstance(command, AnswerRequest):
+                    code, detail = command.code, command.detail
         else:
             code, detail = classify(exc)
             if isinstance(exc, RelayError) and exc.response_started:
