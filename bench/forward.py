@@ -1,13 +1,14 @@
 """Forward-proxy benchmark: the same load, in one run, against
-direct nginx, bridgehead inspecting, bridgehead tunnelling, mitmdump inspecting and mitmdump
-with the host ignored (tunnel).
+direct nginx, bridgehead inspecting, bridgehead tunnelling, mitmdump inspecting, mitmdump
+with the host ignored (tunnel) and squid tunnelling (CONNECT).
 
     .venv/bin/python bench/forward.py [--seconds 5] [--connections 8] [--json]
 
 Loads (bench/loadgen.py, bounded by time): 1 KB responses on keep-alive connections, 1 MB
 responses on keep-alive connections, and 1 KB with a new connection (CONNECT + TLS) per
-request. Reports req/s, MB/s, p50/p99 latency, the proxy's peak RSS (VmHWM) and the ratios
-to direct and to mitmdump. Everything listens on 127.0.0.1 and is stopped by PID.
+request. Reports req/s, MB/s, p50/p99 latency, the proxy's CPU per request (utime+stime from
+/proc/PID/stat over the load, workers included), its peak RSS (VmHWM) and the ratios to direct,
+to mitmdump (inspection) and to squid (tunnels). Everything listens on 127.0.0.1 and is stopped by PID.
 mitmdump comes from the separate venv .venv-bench (scripts/setup.sh --dev); it is skipped
 when missing.
 """
@@ -29,8 +30,10 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
 import loadgen  # noqa: E402
+from procstat import cpu_seconds, cpu_us_per_request  # noqa: E402
 from tests.support.pki import TestCA  # noqa: E402
 from tests.support.procs import free_port, running  # noqa: E402
+from tests.support.squid import squid_parent  # noqa: E402
 
 BRIDGEHEAD = str(ROOT / ".venv" / "bin" / "bridgehead")
 MITMDUMP = ROOT / ".venv-bench" / "bin" / "mitmdump"
@@ -91,6 +94,10 @@ def main() -> None:
     ap.add_argument("--processes", type=int, default=2)
     ap.add_argument("--workers", type=int, default=2, help="also measure bridgehead with this many workers")
     ap.add_argument("--json", action="store_true")
+    ap.add_argument("--no-squid", action="store_true", help="leave out the squid tunnel row")
+    ap.add_argument("--only", help="measure only peers whose name contains one of these comma-separated texts "
+                    "(direct always)")
+    ap.add_argument("--load", help="run only the loads whose name contains this text (e.g. 'KB keep')")
     args = ap.parse_args()
     nginx = shutil.which("nginx") or "/usr/sbin/nginx"
     with tempfile.TemporaryDirectory(prefix="bh-bench-") as tmp, ExitStack() as stack:
@@ -119,20 +126,31 @@ def main() -> None:
                         *extra]
                 proc = stack.enter_context(running(argv, port=port, log=d / f"mitm-{port}.out", timeout=30))
                 peers[name] = (f"127.0.0.1:{port}", proc.pid)
+        if not args.no_squid:
+            squid = stack.enter_context(squid_parent(d))
+            peers["squid tunnel"] = (f"127.0.0.1:{squid.port}", int((squid.dir / "squid.pid").read_text()))
 
         results: list[dict[str, object]] = []
         for load, path, newconn in LOADS:
+            if args.load and args.load not in load:
+                continue
             for name, (proxy, pid) in peers.items():
+                if args.only and name != "direct" and not any(o in name for o in args.only.split(",")):
+                    continue
                 ns = loadgen.parser().parse_args(
                     ["--port", str(origin), "--path", path, "--connections", str(args.connections),
                      "--processes", str(args.processes), "--seconds", str(args.seconds)]
                     + (["--proxy", proxy] if proxy else []) + (["--new-connection"] if newconn else []))
+                before = cpu_seconds(pid) if pid else 0.0
                 r = loadgen.run(ns)
-                r.update(load=load, peer=name, rss_mb=round(tree_rss_kb(pid) / 1024, 1) if pid else None)
+                cpu = cpu_us_per_request(before, cpu_seconds(pid), int(r["requests"])) if pid else None  # type: ignore[call-overload]
+                r.update(load=load, peer=name, rss_mb=round(tree_rss_kb(pid) / 1024, 1) if pid else None,
+                         cpu_us=cpu)
                 results.append(r)
                 if not args.json:
                     print(f"  {load:16} {name:20} {r['rps']:>9} req/s {r['mbps']:>8} MB/s "
-                          f"p50 {r['p50_ms']} ms p99 {r['p99_ms']} ms errors {r['errors']}", file=sys.stderr)
+                          f"p50 {r['p50_ms']} ms p99 {r['p99_ms']} ms cpu {r['cpu_us']} us/req errors {r['errors']}",
+                          file=sys.stderr)
         report(results, args.json)
 
 
@@ -141,6 +159,12 @@ def report(results: list[dict[str, object]], as_json: bool) -> None:
     for r in results:
         direct = by.get((r["load"], "direct"))
         mitm = by.get((r["load"], "mitmdump inspect" if "inspect" in str(r["peer"]) else "mitmdump ignore"))
+        squid = None if "inspect" in str(r["peer"]) else by.get((r["load"], "squid tunnel"))
+        r["vs_squid"] = round(float(r["rps"]) / float(squid["rps"]), 2) if squid and squid["rps"] else None
+        r["cpu_vs_mitmdump"] = (round(float(r["cpu_us"]) / float(mitm["cpu_us"]), 3)  # type: ignore[arg-type]
+                                if mitm and mitm.get("cpu_us") and r.get("cpu_us") else None)
+        r["cpu_vs_squid"] = (round(float(r["cpu_us"]) / float(squid["cpu_us"]), 2)  # type: ignore[arg-type]
+                             if squid and squid.get("cpu_us") and r.get("cpu_us") else None)
         r["vs_direct"] = round(float(r["rps"]) / float(direct["rps"]), 3) if direct and direct["rps"] else None
         r["vs_mitmdump"] = round(float(r["rps"]) / float(mitm["rps"]), 2) if mitm and mitm["rps"] else None
         r["mbps_vs_direct"] = (round(float(r["mbps"]) / float(direct["mbps"]), 3)
@@ -152,12 +176,14 @@ def report(results: list[dict[str, object]], as_json: bool) -> None:
     from rich.table import Table
 
     table = Table(title="forward proxy benchmark (same load, same run)")
-    for col in ("load", "peer", "req/s", "MB/s", "p50 ms", "p99 ms", "RSS MB", "x direct", "x mitmdump", "errors"):
+    for col in ("load", "peer", "req/s", "MB/s", "p50 ms", "p99 ms", "CPU us/req", "RSS MB", "x direct",
+                "x mitmdump", "CPU x mitm", "x squid", "CPU x squid", "errors"):
         table.add_column(col, justify="right" if col not in ("load", "peer") else "left")
     for r in results:
         table.add_row(str(r["load"]), str(r["peer"]), str(r["rps"]), str(r["mbps"]), str(r["p50_ms"]),
-                      str(r["p99_ms"]), str(r["rss_mb"] or "-"), str(r["vs_direct"] or "-"),
-                      str(r["vs_mitmdump"] or "-"), str(r["errors"]))
+                      str(r["p99_ms"]), str(r["cpu_us"] or "-"), str(r["rss_mb"] or "-"),
+                      str(r["vs_direct"] or "-"), str(r["vs_mitmdump"] or "-"), str(r["cpu_vs_mitmdump"] or "-"),
+                      str(r["vs_squid"] or "-"), str(r["cpu_vs_squid"] or "-"), str(r["errors"]))
     Console(width=160).print(table)
 
 
