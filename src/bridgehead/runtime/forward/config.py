@@ -126,7 +126,11 @@ def load_file(path: Path) -> dict[str, Any]:
         if both:
             raise ConfigError(f"{path}: {', '.join(sorted(both))} set both at the top level and in [forward]")
         data.update(section)
-    base = path.parent
+    return resolve_paths(data, path.parent)
+
+
+def resolve_paths(data: dict[str, Any], base: Path) -> dict[str, Any]:
+    """File settings made relative to the configuration file's folder (``base``), in place."""
     for key in ("users", "keytab"):
         if isinstance(data.get(key), str):
             data[key] = str(base / data[key])

@@ -36,13 +36,14 @@ from typing import Any
 
 from bridgehead.core.reverse.lint import Finding, exit_status, lint
 from bridgehead.core.reverse.model import ReverseConfig
-from bridgehead.runtime.forward.config import ConfigError, build, parse_duration, parse_listen
+from bridgehead.runtime.forward.config import ConfigError, build, parse_duration, parse_listen, resolve_paths
 from bridgehead.runtime.forward.server import ForwardSettings
 from bridgehead.runtime.reverse.preflight import preflight
 
 __all__ = ["AdminSettings", "ConfigError", "GatewayConfig", "parse", "parse_text"]
 
 _TOP = {"store", "state_dir", "drain_timeout", "log_file", "forward", "admin", "access_log", "read_timeout",
+        "rule", "chain",
         "listener", "route"}
 _ADMIN = {"listen", "password_hash", "session_ttl", "client_ca"}
 
@@ -96,7 +97,9 @@ def parse(data: dict[str, Any], text: str, source: Path, *, state_dir: Path | No
         admin=_admin(data.get("admin", {}), base, bind),
     )
     if "forward" in data:
-        cfg.forward = _forward(data["forward"], base, state, store_url, bind)
+        rules = {k: data[k] for k in ("rule", "chain") if k in data}  # [[rule]]/[[chain]] at the top level
+        cfg.forward = _forward({**data["forward"], **rules} if isinstance(data["forward"], dict) else data["forward"],
+                               base, state, store_url, bind)
     if "listener" in data or "route" in data:
         cfg.reverse = _reverse(data, source, state, bind, check_files)
         # what would stop the listeners from starting (key/certificate pairs, keytab, gssapi), then the rules
@@ -141,16 +144,14 @@ def _forward(value: Any, base: Path, state: Path, store_url: str | None, bind: s
     data["state_dir"] = str(state)
     data["access_log"] = str(base / data["access_log"]) if data.get("access_log") else str(state / "access.log")
     for key in ("upstream_ca", "upstream_crl"):
-        if key in data:
-            items = [data[key]] if isinstance(data[key], str) else data[key]
-            if not isinstance(items, list):
-                raise ConfigError(f"forward: {key} must be a string or a list of strings")
-            data[key] = [str(base / str(p)) for p in items]
-    rules = data.get("client_cert_rule", [])
-    if not isinstance(rules, list):
+        if key in data and not isinstance(data[key], str | list):
+            raise ConfigError(f"forward: {key} must be a string or a list of strings")
+    if not isinstance(data.get("client_cert_rule", []), list):
         raise ConfigError("forward: client_cert_rule must be an array of tables")
-    data["client_cert_rule"] = [{k: (str(base / v) if k in ("cert", "key") else v) for k, v in dict(r).items()}
-                                for r in rules]
+    try:
+        resolve_paths(data, base)  # state_dir and access_log are absolute already: they stay as they are
+    except ConfigError as exc:
+        raise ConfigError(f"forward: {exc}") from None
     if "listen" in data or bind:
         data["listen"] = _host(str(data.get("listen", "127.0.0.1:8080")), bind)
     if store_url is not None:
