@@ -6,8 +6,9 @@ settings (``proxy_pass https://`` with upstream keep-alive for re-encryption, ``
     .venv/bin/python bench/reverse.py [--seconds 5] [--connections 8] [--json]
 
 Loads (wrk, HTTPS keep-alive, bounded by --seconds): 1 KB responses (req/s, p50/p99) and
-1 MB responses (MB/s). Reports ratios to direct and to nginx-as-proxy, and bridgehead's peak
-RSS. Everything listens on 127.0.0.1 and is stopped by PID. Needs nginx with the stream
+1 MB responses (MB/s). Reports the proxy's CPU per request (utime+stime from /proc/PID/stat
+over the load), ratios to direct and to nginx-as-proxy (req/s or MB/s, and CPU per request), and
+bridgehead's peak RSS. Everything listens on 127.0.0.1 and is stopped by PID. Needs nginx with the stream
 module (Debian: libnginx-mod-stream) for the nginx passthrough row.
 """
 
@@ -27,7 +28,9 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
 
+from procstat import cpu_seconds, cpu_us_per_request  # noqa: E402
 from tests.support.pki import TestCA  # noqa: E402
 from tests.support.procs import free_port, running  # noqa: E402
 
@@ -67,7 +70,9 @@ def origin_conf(d: Path, port: int, cert: Path, key: Path) -> Path:
 
 
 def nginx_proxy_conf(d: Path, http_port: int, stream_port: int | None, origin: int, cert: Path, key: Path,
-                     ca: Path) -> Path:
+                     ca: Path, keepalive: int = 32) -> Path:
+    """``keepalive``: idle upstream connections nginx keeps; fewer than the load's connections would
+    make nginx handshake with the origin on most requests (bridgehead keeps one per client)."""
     stream = textwrap.dedent(f"""
         stream {{
             server {{ listen 127.0.0.1:{stream_port}; ssl_preread on; proxy_pass 127.0.0.1:{origin}; }}
@@ -77,7 +82,7 @@ def nginx_proxy_conf(d: Path, http_port: int, stream_port: int | None, origin: i
     conf.write_text(_nginx_common(d) + textwrap.dedent(f"""
         http {{
             access_log off; keepalive_requests 1000000; {_http_temp(d)}
-            upstream backend {{ server 127.0.0.1:{origin}; keepalive 32; }}
+            upstream backend {{ server 127.0.0.1:{origin}; keepalive {keepalive}; }}
             server {{
                 listen 127.0.0.1:{http_port} ssl; {TLS}
                 ssl_certificate {cert}; ssl_certificate_key {key};
@@ -136,10 +141,11 @@ def wrk(url: str, seconds: float, connections: int) -> dict[str, float]:
         return round(float(m.group(1)) * _UNITS[m.group(2)], 2) if m else float("nan")
 
     rps = re.search(r"Requests/sec:\s+([\d.]+)", out)
+    count = re.search(r"^\s+(\d+) requests in", out, re.M)
     tps = re.search(r"Transfer/sec:\s+([\d.]+)(B|KB|MB|GB)", out)
     errors = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
     sock = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", out)
-    return {"rps": float(rps.group(1)) if rps else 0.0,
+    return {"rps": float(rps.group(1)) if rps else 0.0, "requests": int(count.group(1)) if count else 0,
             "mbps": round(float(tps.group(1)) * _BYTES[tps.group(2)], 1) if tps else 0.0,
             "p50_ms": latency("50"), "p99_ms": latency("99"),
             "errors": (int(errors.group(1)) if errors else 0) + (sum(int(x) for x in sock.groups()) if sock else 0)}
@@ -160,6 +166,9 @@ def main() -> None:
     ap.add_argument("--seconds", type=float, default=5.0)
     ap.add_argument("--connections", type=int, default=8)
     ap.add_argument("--json", action="store_true")
+    ap.add_argument("--only", help="measure only peers whose name contains one of these comma-separated texts "
+                    "(direct always)")
+    ap.add_argument("--load", help="run only the loads whose name contains this text (e.g. 'KB')")
     args = ap.parse_args()
     if shutil.which("wrk") is None:
         sys.exit("wrk is not installed (scripts/setup.sh --dev)")
@@ -174,8 +183,10 @@ def main() -> None:
                                     port=origin, log=d / "origin.out"))
         (d / "n").mkdir()
         stream_port = ng_stream if STREAM_MODULE.exists() else None
-        stack.enter_context(running([nginx, "-p", str(d / "n"), "-c", str(nginx_proxy_conf(
-            d / "n", ng_http, stream_port, origin, leaf.chain, leaf.key, ca.cert))], port=ng_http, log=d / "n.out"))
+        ng_conf = nginx_proxy_conf(d / "n", ng_http, stream_port, origin, leaf.chain, leaf.key, ca.cert,
+                                   keepalive=max(32, 2 * args.connections))
+        ngp = stack.enter_context(running([nginx, "-p", str(d / "n"), "-c", str(ng_conf)], port=ng_http,
+                                          log=d / "n.out"))
         bh = stack.enter_context(running([BRIDGEHEAD, "reverse", "--config", str(bridgehead_conf(
             d, bh_re, bh_pt, origin, leaf.chain, leaf.key, ca.cert))], port=bh_pt, log=d / "bh.out"))
         rows = [("1 KB keep-alive", "/1k", {"direct": origin, "bridgehead reencrypt": bh_re,
@@ -183,15 +194,23 @@ def main() -> None:
                 ("1 MB keep-alive", "/1m", {"direct": origin, "bridgehead passthrough": bh_pt,
                                             **({"nginx stream (passthrough)": ng_stream} if stream_port else {}),
                                             "bridgehead reencrypt": bh_re, "nginx proxy (reencrypt)": ng_http})]
+        pids = {"bridgehead": bh.pid, "nginx": ngp.pid}
         results = []
         for load, path, peers in rows:
+            if args.load and args.load not in load:
+                continue
             for name, port in peers.items():
+                if args.only and name != "direct" and not any(o in name for o in args.only.split(",")):
+                    continue
+                pid = next((p for k, p in pids.items() if name.startswith(k)), None)
+                before = cpu_seconds(pid) if pid else 0.0
                 r = wrk(f"https://localhost:{port}{path}", args.seconds, args.connections)
-                r.update(load=load, peer=name)
+                cpu = cpu_us_per_request(before, cpu_seconds(pid), int(r["requests"])) if pid else None
+                r.update(load=load, peer=name, cpu_us=cpu)
                 results.append(r)
                 if not args.json:
                     print(f"  {load:16} {name:28} {r['rps']:>9.0f} req/s {r['mbps']:>7} MB/s p50 {r['p50_ms']} ms "
-                          f"p99 {r['p99_ms']} ms errors {r['errors']}", file=sys.stderr)
+                          f"p99 {r['p99_ms']} ms cpu {r['cpu_us']} us/req errors {r['errors']}", file=sys.stderr)
         rss = peak_rss_mb(bh.pid)
     report(results, rss, args)
 
@@ -205,6 +224,8 @@ def report(results: list[dict[str, object]], rss: float | None, args: argparse.N
         metric = "rps" if r["load"].startswith("1 KB") else "mbps"  # type: ignore[union-attr]
         r["vs_direct"] = round(float(r[metric]) / float(direct[metric]), 2) if direct[metric] else None  # type: ignore[arg-type]
         r["vs_nginx"] = round(float(r[metric]) / float(ref[metric]), 2) if ref and ref[metric] else None  # type: ignore[arg-type]
+        r["cpu_vs_nginx"] = (round(float(r["cpu_us"]) / float(ref["cpu_us"]), 2)  # type: ignore[arg-type]
+                             if ref and ref.get("cpu_us") and r.get("cpu_us") else None)
     if args.json:
         print(json.dumps({"seconds": args.seconds, "connections": args.connections, "bridgehead_peak_rss_mb": rss,
                           "results": results}, indent=2))
@@ -212,10 +233,10 @@ def report(results: list[dict[str, object]], rss: float | None, args: argparse.N
     print(f"\nbridgehead reverse benchmark: wrk -t1 -c{args.connections} -d{args.seconds}s, HTTPS keep-alive, "
           "TLS 1.2/1.3 on every hop\n")
     print(f"{'load':16} {'peer':28} {'req/s':>9} {'MB/s':>8} {'p50 ms':>7} {'p99 ms':>7} {'vs direct':>9} "
-          f"{'vs nginx':>8}")
+          f"{'vs nginx':>8} {'CPU us/req':>10} {'CPU x nginx':>11}")
     for r in results:
         print(f"{r['load']:16} {r['peer']:28} {r['rps']:>9.0f} {r['mbps']:>8} {r['p50_ms']:>7} {r['p99_ms']:>7} "
-              f"{r['vs_direct']!s:>9} {r['vs_nginx']!s:>8}")
+              f"{r['vs_direct']!s:>9} {r['vs_nginx']!s:>8} {r['cpu_us']!s:>10} {r['cpu_vs_nginx']!s:>11}")
     print(f"\nbridgehead peak RSS: {rss} MB (ratios: req/s for 1 KB, MB/s for 1 MB; nginx = the same mode)")
 
 
