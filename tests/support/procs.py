@@ -3,52 +3,21 @@
     with running(["nginx", "-p", str(d), "-c", "nginx.conf"], port=port) as proc: ...
 
 ``free_port()`` picks an unused loopback port; ``wait_port()`` waits until something
-listens there (or the process died, in which case its output is raised).
+listens there (or the process died, in which case its output is raised); ``stop()`` stops a
+process group by PID. The three are the lab's (``bridgehead.runtime.lab.procs``), re-exported.
 """
 
 from __future__ import annotations
 
 import contextlib
-import os
-import signal
-import socket
 import subprocess
-import time
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
+from bridgehead.runtime.lab.procs import free_port, wait_port
+from bridgehead.runtime.lab.procs import stop_process as stop
 
-def free_port(host: str = "127.0.0.1") -> int:
-    with socket.socket() as s:
-        s.bind((host, 0))
-        return int(s.getsockname()[1])
-
-
-def wait_port(port: int, host: str = "127.0.0.1", timeout: float = 15.0,
-              proc: subprocess.Popen[bytes] | None = None, log: Path | None = None) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if proc is not None and proc.poll() is not None:
-            out = log.read_text(errors="replace")[-3000:] if log and log.exists() else ""
-            raise RuntimeError(f"process {proc.args!r} exited with {proc.returncode} before listening:\n{out}")
-        with contextlib.suppress(OSError), socket.create_connection((host, port), timeout=0.5):
-            return
-        time.sleep(0.05)
-    raise TimeoutError(f"nothing listens on {host}:{port} after {timeout}s")
-
-
-def stop(proc: subprocess.Popen[bytes], timeout: float = 5.0) -> None:
-    """Stop a process (and its process group) by PID: SIGTERM, then SIGKILL."""
-    if proc.poll() is not None:
-        return
-    with contextlib.suppress(ProcessLookupError):
-        os.killpg(proc.pid, signal.SIGTERM)
-    try:
-        proc.wait(timeout)
-    except subprocess.TimeoutExpired:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(proc.pid, signal.SIGKILL)
-        proc.wait(timeout)
+__all__ = ["free_port", "running", "stop", "wait_port"]
 
 
 @contextlib.contextmanager

@@ -5,7 +5,9 @@
         ...                                 # leaving the block stops every program it started
 
 ``find_program`` locates an external component or raises :class:`MissingComponent` naming the
-Debian package that provides it. Every wait is bounded (``timeout``).
+Debian package that provides it. Every wait is bounded (``timeout``). ``wait_port`` and
+``stop_process`` are the two halves used by :class:`Programs` and, re-exported, by the test suite's
+``tests/support/procs.py``.
 """
 
 from __future__ import annotations
@@ -37,7 +39,7 @@ class MissingComponent(Exception):
     """An external program the lab needs is not installed (the message names the package)."""
 
 
-class ProgramFailed(Exception):
+class ProgramFailed(RuntimeError):
     """A program exited before it listened, or never listened."""
 
 
@@ -61,6 +63,36 @@ def free_port(host: str = "127.0.0.1") -> int:
     with socket.socket() as s:
         s.bind((host, 0))
         return int(s.getsockname()[1])
+
+
+def wait_port(port: int, host: str = "127.0.0.1", timeout: float = 15.0,
+              proc: subprocess.Popen[bytes] | None = None, log: Path | None = None) -> None:
+    """Wait until something accepts on ``host:port``; raise :class:`ProgramFailed` if ``proc`` exits
+    first (with the tail of ``log``) or nothing listens within ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc is not None and proc.poll() is not None:
+            tail = log.read_text(errors="replace")[-1500:].strip() if log is not None and log.exists() else ""
+            name = log.stem if log is not None else str(proc.args)
+            raise ProgramFailed(f"{name} exited with {proc.returncode} before listening on {port}: {tail}")
+        with contextlib.suppress(OSError), socket.create_connection((host, port), timeout=0.5):
+            return
+        time.sleep(0.05)
+    raise ProgramFailed(f"nothing listens on {host}:{port} after {timeout}s" + (f" ({log})" if log else ""))
+
+
+def stop_process(proc: subprocess.Popen[bytes], timeout: float = 5.0) -> None:
+    """Stop a process and its process group by PID: SIGTERM, then SIGKILL after ``timeout``."""
+    if proc.poll() is not None:
+        return
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(proc.pid, signal.SIGTERM)
+    try:
+        proc.wait(timeout)
+    except subprocess.TimeoutExpired:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait(timeout)
 
 
 def clean_env() -> dict[str, str]:
@@ -101,27 +133,10 @@ class Programs:
 
     @staticmethod
     def wait_port(proc: subprocess.Popen[bytes], port: int, log: Path, timeout: float) -> None:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if proc.poll() is not None:
-                tail = log.read_text(errors="replace")[-1500:].strip() if log.exists() else ""
-                raise ProgramFailed(f"{log.stem} exited with {proc.returncode} before "
-                                    f"listening on {port}: {tail}")
-            with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), timeout=0.5):
-                return
-            time.sleep(0.05)
-        raise ProgramFailed(f"nothing listens on 127.0.0.1:{port} after {timeout}s ({log})")
+        wait_port(port, timeout=timeout, proc=proc, log=log)
 
     def stop(self, proc: subprocess.Popen[bytes], timeout: float = 5.0) -> None:
-        if proc.poll() is None:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(proc.pid, signal.SIGTERM)
-            try:
-                proc.wait(timeout)
-            except subprocess.TimeoutExpired:
-                with contextlib.suppress(ProcessLookupError):
-                    os.killpg(proc.pid, signal.SIGKILL)
-                proc.wait(timeout)
+        stop_process(proc, timeout)
 
     def stop_all(self) -> None:
         for proc in reversed(self.procs):
