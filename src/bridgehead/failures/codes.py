@@ -34,6 +34,7 @@ class Code(StrEnum):
     CLIENT_TIMEOUT = "client-timeout"
     CLIENT_TOO_MANY_CONNECTIONS = "client-too-many-connections"
     FORWARD_RULE_DENIED = "forward-rule-denied"
+    FORWARD_H2_ONLY_BLOCKED = "forward-h2-only-blocked"
     CLIENT_CERT_SPLICED = "client-cert-spliced"
     PARENT_PROXY_AUTH_REQUIRED = "parent-proxy-auth-required"
     PARENT_PROXY_DENIED = "parent-proxy-denied"

@@ -320,6 +320,19 @@ ENTRIES: tuple[Failure, ...] = (
         signatures=(r"forward-rule-denied",),
     ),
     Failure(
+        code="forward-h2-only-blocked",
+        area="forward",
+        title="A client that speaks only HTTP/2 was refused by the h2_only policy",
+        cause="The client's TLS ClientHello offered h2 and not http/1.1 in ALPN (RFC 7301), and the forward "
+        "proxy is configured with h2_only = \"block\" (--h2-only block): such clients are neither inspected "
+        "nor tunnelled. Clients that offer both h2 and http/1.1 are inspected over h2 regardless.",
+        fix="Set h2_only = \"inspect\" (the default: inspected over HTTP/2) or \"tunnel\" (spliced "
+        "uninspected), or configure the client to offer http/1.1 as well.",
+        references=("RFC 9113 §3.2 (starting HTTP/2 for https URIs)", "RFC 7301 §3.2 (ALPN)"),
+        status=403,
+        signatures=(r"forward-h2-only-blocked", r"h2_only = block"),
+    ),
+    Failure(
         code="client-cert-spliced",
         area="forward",
         title="A client-certificate connection was spliced end to end (informational)",

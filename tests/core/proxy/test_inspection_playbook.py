@@ -2,7 +2,8 @@
 
 Each S1 decision of the forward proxy: CertificateRequest in the handshake (the layer sees the
 same event for TLS 1.2 and 1.3) → replay + splice; block; present with and without a
-certificate, and refused; late request → learn + 502; not TLS and h2-only → tunnel;
+certificate, and refused; late request → learn + 502; not TLS → tunnel; h2 clients inspected, h2-only ones by the
+h2_only policy (inspect | tunnel | block);
 upstream failure → the failure's page with the right action. The end-to-end tests in
 tests/runtime/forward run the same decisions over real sockets.
 """
@@ -91,11 +92,56 @@ def test_late_certificate_request_learns_and_answers_502(renegotiation: bool, ho
     assert "later connections to iis.example.test:443 will tunnel" in answer.detail
 
 
-def test_not_tls_and_h2_only_clients_tunnel() -> None:
+def test_not_tls_and_clients_without_http_tunnel() -> None:
     (plain,) = layer().handle(NotTLS("not a TLS record"))
     assert isinstance(plain, Tunnel) and not plain.replay_hello and plain.rule == " (not TLS)"
-    (h2,) = layer().handle(HelloReceived("x.example", ("h2",)))
-    assert isinstance(h2, Tunnel) and h2.replay_hello and "only h2" in h2.reason
+    (other,) = layer().handle(HelloReceived("x.example", ("acme-tls/1",)))
+    assert isinstance(other, Tunnel) and other.replay_hello and "only acme-tls/1" in other.reason
+
+
+def h2_layer(h2_only: str) -> InspectionLayer:
+    return InspectionLayer("x.example", 443, None, h2_only=h2_only)
+
+
+@pytest.mark.parametrize("alpn", [("h2", "http/1.1"), ("http/1.1", "h2")])
+@pytest.mark.parametrize("h2_only", ["inspect", "tunnel", "block"])
+def test_a_client_offering_h2_and_http11_is_inspected_whatever_the_h2_only_policy(
+        alpn: tuple[str, ...], h2_only: str) -> None:
+    lay = h2_layer(h2_only)
+    assert lay.handle(HelloReceived("x.example", alpn)) == [OpenUpstream("x.example")]
+    assert lay.handle(UpstreamReady(cert_requested=False)) == [Inspect()]
+
+
+def test_h2_only_client_is_inspected_by_default() -> None:
+    lay = InspectionLayer("x.example", 443, None)
+    assert lay.handle(HelloReceived("x.example", ("h2",))) == [OpenUpstream("x.example")]
+    assert lay.handle(UpstreamReady(cert_requested=False)) == [Inspect()]
+
+
+def test_h2_only_client_tunnels_with_h2_only_tunnel() -> None:
+    lay = h2_layer("tunnel")
+    (tunnel,) = lay.handle(HelloReceived("x.example", ("h2",)))
+    assert isinstance(tunnel, Tunnel) and tunnel.replay_hello and "only h2" in tunnel.reason
+    assert tunnel.rule == " / h2-only tunnel" and lay.done
+
+
+def test_h2_only_client_gets_the_registry_page_with_h2_only_block() -> None:
+    lay = h2_layer("block")
+    (answer,) = lay.handle(HelloReceived(None, ("h2",)))
+    assert answer == AnswerUnderTLS("forward-h2-only-blocked", "the client offers only h2 (no http/1.1) and "
+                                    "h2_only = block", "deny", " / h2-only block")
+    assert lay.done
+
+
+def test_h2_only_policy_is_checked() -> None:
+    with pytest.raises(ValueError, match="inspect | tunnel | block"):
+        h2_layer("allow")
+
+
+def test_the_h2_only_block_code_is_in_the_registry() -> None:
+    from bridgehead.failures import get
+
+    assert get("forward-h2-only-blocked").status == 403
 
 
 @pytest.mark.parametrize(("code", "action"), [("upstream-cert-expired", "deny"), ("upstream-dns-failed", "error")])

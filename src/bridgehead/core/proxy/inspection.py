@@ -3,8 +3,13 @@
 The runner holds the client's ClientHello unanswered and reports what it sees; this layer
 decides, in this order (the heart of seed 000):
 
-1. ``HelloReceived`` — not TLS → tunnel untouched; a client that offers only other ALPN
-   protocols (h2) → tunnel with its ClientHello replayed; else ``OpenUpstream`` (server first).
+1. ``HelloReceived`` — not TLS → tunnel untouched. A client that offers h2 (RFC 7301 ALPN,
+   RFC 9113 §3.2) is inspected over h2 whether or not it also offers http/1.1; one that
+   offers h2 and *not* http/1.1 follows the ``h2_only`` policy: ``inspect`` (default) →
+   ``OpenUpstream``; ``tunnel`` → tunnel with its ClientHello replayed; ``block`` → the
+   ``forward-h2-only-blocked`` page (served over h2). A client offering only other protocols
+   (neither h2 nor http/1.1) → tunnel with its ClientHello replayed; else ``OpenUpstream``
+   (server first).
 2. ``UpstreamFailed`` → answer the client under TLS with the failure's page.
 3. ``UpstreamReady`` without a CertificateRequest → ``Inspect`` (mint a leaf, relay HTTP).
    With one (RFC 8446 §4.3.2, RFC 5246 §7.4.4), the attempt is dropped and the destination's
@@ -105,15 +110,21 @@ class AnswerRequest:
 
 Command = OpenUpstream | DropAttempt | Tunnel | Inspect | AnswerUnderTLS | Learn | AnswerRequest
 
+H2_ONLY_ACTIONS = ("inspect", "tunnel", "block")
+H2_ONLY_BLOCKED = "forward-h2-only-blocked"
 SPLICED = "client-cert-spliced"
 UNDER_INSPECTION = "client-cert-under-inspection"
 LATE = "client-cert-requested-after-request"
 
 
 class InspectionLayer:
-    """One CONNECT's inspection decisions; ``rule`` is the destination's CertificateRequest rule."""
+    """One CONNECT's inspection decisions; ``rule`` is the destination's CertificateRequest rule,
+    ``h2_only`` what to do with a client that offers h2 but not http/1.1."""
 
-    def __init__(self, host: str, port: int, rule: CertRule | None) -> None:
+    def __init__(self, host: str, port: int, rule: CertRule | None, h2_only: str = "inspect") -> None:
+        if h2_only not in H2_ONLY_ACTIONS:
+            raise ValueError(f"h2_only must be {' | '.join(H2_ONLY_ACTIONS)}, not {h2_only!r}")
+        self.h2_only = h2_only
         self.host = host
         self.port = port
         self.rule = rule
@@ -128,15 +139,25 @@ class InspectionLayer:
             return self._finish([Tunnel(False, f"not inspected: {event.reason}", rule=" (not TLS)")])
         if isinstance(event, HelloReceived):
             self.sni = event.sni
-            if event.alpn and "http/1.1" not in event.alpn:
-                return self._finish([Tunnel(True, f"client offers only {','.join(event.alpn)}: tunnelled, "
-                                                  "not inspected")])
-            return [OpenUpstream(event.sni or self.host)]
+            return self._hello(event)
         if isinstance(event, UpstreamFailed):
             return self._finish([AnswerUnderTLS(event.code, event.detail, refusal_action(event.code))])
         if isinstance(event, UpstreamReady):
             return self._ready(event)
         return self._late(event)
+
+    def _hello(self, event: HelloReceived) -> list[Command]:
+        offered = ",".join(event.alpn)
+        if event.alpn and "h2" in event.alpn and "http/1.1" not in event.alpn:  # an h2-only client
+            if self.h2_only == "tunnel":
+                return self._finish([Tunnel(True, f"client offers only {offered}: tunnelled, not inspected "
+                                                  "(h2_only = tunnel)", rule=" / h2-only tunnel")])
+            if self.h2_only == "block":
+                return self._finish([AnswerUnderTLS(H2_ONLY_BLOCKED, f"the client offers only {offered} (no "
+                                                    "http/1.1) and h2_only = block", "deny", " / h2-only block")])
+        elif event.alpn and "http/1.1" not in event.alpn:  # neither h2 nor http/1.1: not HTTP we can inspect
+            return self._finish([Tunnel(True, f"client offers only {offered}: tunnelled, not inspected")])
+        return [OpenUpstream(event.sni or self.host)]
 
     def _ready(self, event: UpstreamReady) -> list[Command]:
         if self.presenting:
