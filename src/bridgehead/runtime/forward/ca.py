@@ -20,8 +20,10 @@ Files in ``<state>/ca/`` (directory 0700, keys 0600):
 Leaves: ECDSA P-256 by default, the requested name as SAN (DNS or IP), serverAuth EKU,
 valid from one hour ago for at most 90 days and never longer than the CA, nor than the
 upstream server's certificate when the caller passes its ``notAfter``
-(``context_for(host, upstream_not_after=...)``). Cached in memory as ready ``SSLContext``
-objects (LRU) keyed by host and upstream expiry, and re-minted before the leaf expires; no
+(``context_for(host, upstream_not_after=...)``). The context offers ALPN http/1.1 only, or
+h2 and http/1.1 with ``context_for(host, h2=True)`` (RFC 7301: the server picks; the caller
+must then speak HTTP/2 when ``selected_alpn_protocol()`` is h2). Cached in memory as ready
+``SSLContext`` objects (LRU) keyed by host, upstream expiry and ALPN, and re-minted before the leaf expires; no
 leaf key is ever kept on disk (see ``runtime.tls.server_context_from_pem``).
 """
 
@@ -301,7 +303,7 @@ class InspectionCA:
         self.cert_path = self.directory / "ca.pem"
         self.key_path = self.directory / "ca.key"
         self.leaf_key = leaf_key
-        self._cache: OrderedDict[tuple[str, int], tuple[ssl.SSLContext, dt.datetime]] = OrderedDict()
+        self._cache: OrderedDict[tuple[str, int, bool], tuple[ssl.SSLContext, dt.datetime]] = OrderedDict()
         self._cache_size = cache_size
         self._lock = threading.Lock()
         self._setup = context_setup
@@ -370,18 +372,20 @@ class InspectionCA:
             self._load()
             self._cache.clear()
 
-    def context_for(self, host: str, *, upstream_not_after: dt.datetime | None = None) -> ssl.SSLContext:
-        """A server context presenting a leaf for ``host`` (minted once, cached until shortly before it expires)."""
+    def context_for(self, host: str, *, upstream_not_after: dt.datetime | None = None,
+                    h2: bool = False) -> ssl.SSLContext:
+        """A server context presenting a leaf for ``host`` (minted once, cached until shortly before it expires);
+        ALPN offers h2 and http/1.1 with ``h2``, else http/1.1 only."""
         self._rotate_if_due()
         host = host.lower()
-        key = (host, int(upstream_not_after.timestamp()) if upstream_not_after else 0)
+        key = (host, int(upstream_not_after.timestamp()) if upstream_not_after else 0, h2)
         now = _now()
         with self._lock:
             hit = self._cache.get(key)
             if hit is not None and hit[1] - REMINT_MARGIN > now:
                 self._cache.move_to_end(key)
                 return hit[0]
-        ctx, not_after = self._mint_context(host, upstream_not_after)
+        ctx, not_after = self._mint_context(host, upstream_not_after, h2)
         with self._lock:
             self._cache[key] = (ctx, not_after)
             while len(self._cache) > self._cache_size:
@@ -428,11 +432,11 @@ class InspectionCA:
         )
         return cert, key
 
-    def _mint_context(self, host: str, upstream_not_after: dt.datetime | None
+    def _mint_context(self, host: str, upstream_not_after: dt.datetime | None, h2: bool = False
                       ) -> tuple[ssl.SSLContext, dt.datetime]:
         cert, key = self.mint(host, upstream_not_after=upstream_not_after)
         pem = _key_pem(key) + cert.public_bytes(serialization.Encoding.PEM) + self._chain_pem
-        ctx = server_context_from_pem(pem, alpn=["http/1.1"])
+        ctx = server_context_from_pem(pem, alpn=["h2", "http/1.1"] if h2 else ["http/1.1"])
         ctx.bh_leaf_der = cert.public_bytes(serialization.Encoding.DER)  # type: ignore[attr-defined]  # epwatch
         if self._setup is not None:
             self._setup(ctx)
