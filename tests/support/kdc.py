@@ -10,6 +10,8 @@ delegation, constrained delegation to ``HTTP/backend`` only), ``HTTP/backend`` (
 (an SPN not in the proxy's list), ``HTTP/notrust`` (list but no +trusted-for-delegation: no protocol
 transition) and ``HTTP/nocd`` (trusted, empty list). Every service has a keytab ``<host>.keytab``.
 Heimdal, because MIT krb5's DB2 back end cannot allow S4U2Proxy. Nothing touches /etc/krb5.conf.
+The realm itself (krb5.conf, kadmin, keytabs, the KDC's argv and log count) is the lab's
+``bridgehead.runtime.lab.kdc.KdcRealm``; this module adds the principals and runs the KDC by PID.
 
 ``ApacheBackend`` runs httpd + mod_auth_gssapi over HTTPS with ``/whoami`` printing REMOTE_USER. Apache's
 workers run as www-data, so its files live in a 0755 directory made with tempfile.mkdtemp (pytest's tmp dirs
@@ -19,16 +21,18 @@ are 0700); it starts with -DNO_DETACH (with -DFOREGROUND prefork kills its own p
 from __future__ import annotations
 
 import os
-import re
 import shutil
 import subprocess
 import tempfile
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
+from typing import ClassVar
 
+from bridgehead.runtime.lab.kdc import REALM, KdcRealm, host, spn
 from tests.support.procs import free_port, stop, wait_port
 
-REALM = "EXAMPLE.TEST"
+__all__ = ["KDC_BIN", "REALM", "SERVICES", "ApacheBackend", "Realm", "heimdal_available", "host", "spn"]
+
 KDC_BIN = "/usr/lib/heimdal-servers/kdc"
 SERVICES = ("proxy", "backend", "other", "notrust", "nocd")
 
@@ -37,75 +41,23 @@ def heimdal_available() -> bool:
     return Path(KDC_BIN).exists() and shutil.which("kadmin.heimdal") is not None
 
 
-def host(name: str) -> str:
-    return f"{name}.example.test"
-
-
-def spn(name: str) -> str:
-    return f"HTTP/{host(name)}@{REALM}"
-
-
 @dataclass
-class Realm:
-    directory: Path
-    port: int
-    proc: subprocess.Popen[bytes] | None = None
-    _log_offset: int = field(default=0)
+class Realm(KdcRealm):
+    """The lab's realm (files, principals, log count) with ``bob`` and ``HTTP/nocd`` added, run
+    without a :class:`~bridgehead.runtime.lab.procs.Programs`."""
 
-    @property
-    def conf(self) -> Path:
-        return self.directory / "krb5.conf"
-
-    @property
-    def log(self) -> Path:
-        return self.directory / "kdc.log"
-
-    def keytab(self, name: str) -> Path:
-        return self.directory / f"{name}.keytab"
+    USERS: ClassVar[dict[str, str]] = {"alice": "alice-Pw1", "bob": "bob-Pw1"}
+    SERVICES: ClassVar[tuple[str, ...]] = SERVICES
+    TRUSTED_ONLY: ClassVar[tuple[str, ...]] = ("nocd",)
 
     def env(self) -> dict[str, str]:
-        return {
-            "KRB5_CONFIG": str(self.conf),
-            "KRB5CCNAME": f"FILE:{self.directory / 'ccache'}",
-            "KRB5RCACHENAME": f"file2:{self.directory / 'rcache'}",
-            "KRB5_TRACE": os.environ.get("KRB5_TRACE_TESTS", "/dev/null"),
-        }
-
-    # -- building ------------------------------------------------------------------------------
-    @classmethod
-    def create(cls, directory: Path, port: int | None = None) -> Realm:
-        directory.mkdir(parents=True, exist_ok=True)
-        realm = cls(directory, port or free_port())
-        realm.conf.write_text(_krb5_conf(directory, realm.port))
-        realm.kadmin("init", "--realm-max-ticket-life=1day", "--realm-max-renewable-life=1week", REALM)
-        for user in ("alice", "bob"):
-            realm.kadmin("add", f"--password={user}-Pw1", "--use-defaults", user)
-        for name in SERVICES:
-            realm.kadmin("add", "--random-key", "--use-defaults", f"HTTP/{host(name)}")
-            realm.kadmin("ext_keytab", "-k", f"FILE:{realm.keytab(name)}", f"HTTP/{host(name)}")
-            os.chmod(realm.keytab(name), 0o600)
-        # +trusted-for-delegation = protocol transition (S4U2Self ticket forwardable);
-        # --constrained-delegation = msDS-AllowedToDelegateTo (replaces the whole list)
-        realm.kadmin("modify", "--attributes=+trusted-for-delegation",
-                     f"--constrained-delegation={spn('backend')}", f"HTTP/{host('proxy')}")
-        realm.kadmin("modify", f"--constrained-delegation={spn('backend')}", f"HTTP/{host('notrust')}")
-        realm.kadmin("modify", "--attributes=+trusted-for-delegation", f"HTTP/{host('nocd')}")
-        return realm
-
-    def kadmin(self, *args: str) -> str:
-        done = subprocess.run(["kadmin.heimdal", "-l", "-c", str(self.conf), *args], capture_output=True,
-                              text=True, timeout=30, env={**os.environ, **self.env()})
-        if done.returncode != 0:
-            raise RuntimeError(f"kadmin {' '.join(args)}: {done.stderr or done.stdout}")
-        return done.stdout
+        return {**super().env(), "KRB5_TRACE": os.environ.get("KRB5_TRACE_TESTS", "/dev/null")}
 
     # -- running -------------------------------------------------------------------------------
     def start(self) -> None:
         out = open(self.directory / "kdc.out", "ab")
-        self.proc = subprocess.Popen(
-            [KDC_BIN, "-c", str(self.conf), "--addresses=127.0.0.1", f"--ports={self.port}"],
-            stdout=out, stderr=subprocess.STDOUT, start_new_session=True, env={**os.environ, **self.env()},
-        )
+        self.proc = subprocess.Popen(self.kdc_argv(), stdout=out, stderr=subprocess.STDOUT, start_new_session=True,
+                                     env={**os.environ, **self.env()})
         out.close()
         wait_port(self.port, proc=self.proc, log=self.directory / "kdc.out", timeout=10)
 
@@ -118,51 +70,9 @@ class Realm:
     def running(self) -> bool:
         return self.proc is not None and self.proc.poll() is None
 
-    # -- observing -----------------------------------------------------------------------------
-    def mark(self) -> None:
-        """Remember the end of the KDC log: :meth:`requests_since_mark` counts from here."""
-        self._log_offset = self.log.stat().st_size if self.log.exists() else 0
-
     def requests_since_mark(self) -> dict[str, int]:
         """AS-REQ / TGS-REQ lines the KDC logged since :meth:`mark` (the KDC's own count)."""
-        if not self.log.exists():
-            return {"AS-REQ": 0, "TGS-REQ": 0}
-        with open(self.log, "rb") as fh:
-            fh.seek(self._log_offset)
-            text = fh.read().decode(errors="replace")
-        return {kind: len(re.findall(rf"^\S+ {kind} \S+ from ", text, re.M)) for kind in ("AS-REQ", "TGS-REQ")}
-
-
-def _krb5_conf(directory: Path, port: int) -> str:
-    # One file: krb5.conf for MIT and Heimdal clients and kdc.conf for the Heimdal KDC.
-    return f"""[libdefaults]
-    default_realm = {REALM}
-    dns_lookup_kdc = false
-    dns_lookup_realm = false
-    dns_canonicalize_hostname = false
-    rdns = false
-    forwardable = true
-    udp_preference_limit = 1
-    kdc_timeout = 1000
-    max_retries = 1
-[realms]
-    {REALM} = {{
-        kdc = 127.0.0.1:{port}
-    }}
-[domain_realm]
-    .example.test = {REALM}
-    example.test = {REALM}
-[kdc]
-    database = {{
-        dbname = {directory}/heimdal
-        realm = {REALM}
-        mkey_file = {directory}/m-key
-        log_file = {directory}/kadmin.log
-    }}
-[logging]
-    kdc = FILE:{directory}/kdc.log
-    default = FILE:{directory}/misc.log
-"""
+        return self.requests_by_kind_since_mark()
 
 
 # -- Apache httpd + mod_auth_gssapi ------------------------------------------------------------
