@@ -30,12 +30,12 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
 import loadgen  # noqa: E402
+from bhcmd import bridgehead_argv  # noqa: E402
 from procstat import cpu_seconds, cpu_us_per_request  # noqa: E402
 from tests.support.pki import TestCA  # noqa: E402
 from tests.support.procs import free_port, running  # noqa: E402
 from tests.support.squid import squid_parent  # noqa: E402
 
-BRIDGEHEAD = str(ROOT / ".venv" / "bin" / "bridgehead")
 MITMDUMP = ROOT / ".venv-bench" / "bin" / "mitmdump"
 
 LOADS = [("1 KB keep-alive", "/1k", False), ("1 MB keep-alive", "/1m", False), ("1 KB new conn", "/1k", True)]
@@ -94,6 +94,8 @@ def main() -> None:
     ap.add_argument("--processes", type=int, default=2)
     ap.add_argument("--workers", type=int, default=2, help="also measure bridgehead with this many workers")
     ap.add_argument("--json", action="store_true")
+    ap.add_argument("--baseline", metavar="SRC", help="also run bridgehead from this source tree (rows 'baseline "
+                    "…'; git archive COMMIT src | tar -x -C DIR, then DIR/src)")
     ap.add_argument("--no-squid", action="store_true", help="leave out the squid tunnel row")
     ap.add_argument("--only", help="measure only peers whose name contains one of these comma-separated texts "
                     "(direct always)")
@@ -109,12 +111,16 @@ def main() -> None:
         stack.enter_context(running([nginx, "-p", str(d), "-c", str(conf)], port=origin, log=d / "nginx.out"))
 
         peers: dict[str, tuple[str | None, int | None]] = {"direct": (None, None)}
-        variants = [("bridgehead inspect", []), ("bridgehead tunnel", ["--default", "tunnel"])]
+        variants: list[tuple[str, list[str], str | None]] = [
+            ("bridgehead inspect", [], None), ("bridgehead tunnel", ["--default", "tunnel"], None)]
+        if args.baseline:
+            variants += [("baseline inspect", [], args.baseline),
+                         ("baseline tunnel", ["--default", "tunnel"], args.baseline)]
         if args.workers > 1:
-            variants.append((f"bridgehead inspect x{args.workers}w", ["--workers", str(args.workers)]))
-        for i, (name, extra) in enumerate(variants):
+            variants.append((f"bridgehead inspect x{args.workers}w", ["--workers", str(args.workers)], None))
+        for i, (name, extra, src) in enumerate(variants):
             port = free_port()
-            argv = [BRIDGEHEAD, "forward", "--listen", f"127.0.0.1:{port}", "--state-dir", str(d / f"bh{i}"),
+            argv = [*bridgehead_argv(src), "forward", "--listen", f"127.0.0.1:{port}", "--state-dir", str(d / f"bh{i}"),
                     "--access-log", str(d / f"bh{i}.log"), "--upstream-ca", str(ca.cert), *extra]
             proc = stack.enter_context(running(argv, port=port, log=d / f"bh{i}.out"))
             peers[name] = (f"127.0.0.1:{port}", proc.pid)
@@ -159,6 +165,9 @@ def report(results: list[dict[str, object]], as_json: bool) -> None:
     for r in results:
         direct = by.get((r["load"], "direct"))
         mitm = by.get((r["load"], "mitmdump inspect" if "inspect" in str(r["peer"]) else "mitmdump ignore"))
+        base = by.get((r["load"], str(r["peer"]).replace("bridgehead", "baseline")))
+        r["cpu_vs_baseline"] = (round(float(r["cpu_us"]) / float(base["cpu_us"]), 2)  # type: ignore[arg-type]
+                                if base and base is not r and base.get("cpu_us") and r.get("cpu_us") else None)
         squid = None if "inspect" in str(r["peer"]) else by.get((r["load"], "squid tunnel"))
         r["vs_squid"] = round(float(r["rps"]) / float(squid["rps"]), 2) if squid and squid["rps"] else None
         r["cpu_vs_mitmdump"] = (round(float(r["cpu_us"]) / float(mitm["cpu_us"]), 3)  # type: ignore[arg-type]
@@ -177,13 +186,14 @@ def report(results: list[dict[str, object]], as_json: bool) -> None:
 
     table = Table(title="forward proxy benchmark (same load, same run)")
     for col in ("load", "peer", "req/s", "MB/s", "p50 ms", "p99 ms", "CPU us/req", "RSS MB", "x direct",
-                "x mitmdump", "CPU x mitm", "x squid", "CPU x squid", "errors"):
+                "x mitmdump", "CPU x mitm", "x squid", "CPU x squid", "CPU x base", "errors"):
         table.add_column(col, justify="right" if col not in ("load", "peer") else "left")
     for r in results:
         table.add_row(str(r["load"]), str(r["peer"]), str(r["rps"]), str(r["mbps"]), str(r["p50_ms"]),
                       str(r["p99_ms"]), str(r["cpu_us"] or "-"), str(r["rss_mb"] or "-"),
                       str(r["vs_direct"] or "-"), str(r["vs_mitmdump"] or "-"), str(r["cpu_vs_mitmdump"] or "-"),
-                      str(r["vs_squid"] or "-"), str(r["cpu_vs_squid"] or "-"), str(r["errors"]))
+                      str(r["vs_squid"] or "-"), str(r["cpu_vs_squid"] or "-"),
+                      str(r["cpu_vs_baseline"] or "-"), str(r["errors"]))
     Console(width=160).print(table)
 
 

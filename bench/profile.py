@@ -25,7 +25,8 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
 import loadgen  # noqa: E402
-from forward import BRIDGEHEAD, nginx_conf  # noqa: E402
+from bhcmd import bridgehead_argv  # noqa: E402
+from forward import nginx_conf  # noqa: E402
 from procstat import cpu_split, cpu_us_per_request  # noqa: E402
 from reverse import bridgehead_conf  # noqa: E402
 from tests.support.pki import TestCA  # noqa: E402
@@ -72,7 +73,7 @@ def main() -> None:
                                     port=origin, log=d / "nginx.out"))
         port = free_port()
         if args.mode.startswith("forward"):
-            argv = [BRIDGEHEAD, "forward", "--listen", f"127.0.0.1:{port}", "--state-dir", str(d / "bh"),
+            argv = [*bridgehead_argv(), "forward", "--listen", f"127.0.0.1:{port}", "--state-dir", str(d / "bh"),
                     "--access-log", str(d / "bh.log"), "--upstream-ca", str(ca.cert)]
             if args.mode == "forward-tunnel":
                 argv += ["--default", "tunnel"]
@@ -81,7 +82,7 @@ def main() -> None:
         else:
             pt = free_port()
             conf = bridgehead_conf(d, port, pt, origin, leaf.chain, leaf.key, ca.cert)
-            bh = stack.enter_context(running([BRIDGEHEAD, "reverse", "--config", str(conf)], port=port,
+            bh = stack.enter_context(running([*bridgehead_argv(), "reverse", "--config", str(conf)], port=port,
                                              log=d / "bh.out", cwd=d))
             load = ["--port", str(port)]
         out = Path(args.out)

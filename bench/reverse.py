@@ -30,11 +30,11 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
+from bhcmd import bridgehead_argv  # noqa: E402
 from procstat import cpu_seconds, cpu_us_per_request  # noqa: E402
 from tests.support.pki import TestCA  # noqa: E402
 from tests.support.procs import free_port, running  # noqa: E402
 
-BRIDGEHEAD = str(ROOT / ".venv" / "bin" / "bridgehead")
 STREAM_MODULE = Path("/usr/lib/nginx/modules/ngx_stream_module.so")
 TLS = "ssl_protocols TLSv1.2 TLSv1.3; ssl_session_cache off; ssl_session_tickets off;"
 
@@ -169,6 +169,8 @@ def main() -> None:
     ap.add_argument("--only", help="measure only peers whose name contains one of these comma-separated texts "
                     "(direct always)")
     ap.add_argument("--load", help="run only the loads whose name contains this text (e.g. 'KB')")
+    ap.add_argument("--baseline", metavar="SRC", help="also run bridgehead from this source tree (rows 'baseline "
+                    "…'; git archive COMMIT src | tar -x -C DIR, then DIR/src)")
     args = ap.parse_args()
     if shutil.which("wrk") is None:
         sys.exit("wrk is not installed (scripts/setup.sh --dev)")
@@ -187,14 +189,27 @@ def main() -> None:
                                    keepalive=max(32, 2 * args.connections))
         ngp = stack.enter_context(running([nginx, "-p", str(d / "n"), "-c", str(ng_conf)], port=ng_http,
                                           log=d / "n.out"))
-        bh = stack.enter_context(running([BRIDGEHEAD, "reverse", "--config", str(bridgehead_conf(
+        bh = stack.enter_context(running([*bridgehead_argv(), "reverse", "--config", str(bridgehead_conf(
             d, bh_re, bh_pt, origin, leaf.chain, leaf.key, ca.cert))], port=bh_pt, log=d / "bh.out"))
+        pids = {"bridgehead": bh.pid, "nginx": ngp.pid}
+        base: dict[str, int] = {}
+        if args.baseline:
+            (d / "base").mkdir()
+            b_re, b_pt = free_port(), free_port()
+            bp = stack.enter_context(running([*bridgehead_argv(args.baseline), "reverse", "--config", str(
+                bridgehead_conf(d / "base", b_re, b_pt, origin, leaf.chain, leaf.key, ca.cert))], port=b_pt,
+                log=d / "base.out"))
+            pids["baseline"] = bp.pid
+            base = {"reencrypt": b_re, "passthrough": b_pt}
         rows = [("1 KB keep-alive", "/1k", {"direct": origin, "bridgehead reencrypt": bh_re,
+                                            **({"baseline reencrypt": base["reencrypt"]} if base else {}),
                                             "nginx proxy (reencrypt)": ng_http}),
                 ("1 MB keep-alive", "/1m", {"direct": origin, "bridgehead passthrough": bh_pt,
+                                            **({"baseline passthrough": base["passthrough"]} if base else {}),
                                             **({"nginx stream (passthrough)": ng_stream} if stream_port else {}),
-                                            "bridgehead reencrypt": bh_re, "nginx proxy (reencrypt)": ng_http})]
-        pids = {"bridgehead": bh.pid, "nginx": ngp.pid}
+                                            "bridgehead reencrypt": bh_re,
+                                            **({"baseline reencrypt": base["reencrypt"]} if base else {}),
+                                            "nginx proxy (reencrypt)": ng_http})]
         results = []
         for load, path, peers in rows:
             if args.load and args.load not in load:
@@ -221,6 +236,12 @@ def report(results: list[dict[str, object]], rss: float | None, args: argparse.N
         direct = by[(r["load"], "direct")]
         nginx_peer = "nginx stream (passthrough)" if "passthrough" in str(r["peer"]) else "nginx proxy (reencrypt)"
         ref = by.get((r["load"], nginx_peer))
+        if str(r["peer"]).startswith("baseline"):
+            r["cpu_vs_baseline"] = None
+        else:
+            b = by.get((r["load"], str(r["peer"]).replace("bridgehead", "baseline")))
+            r["cpu_vs_baseline"] = (round(float(r["cpu_us"]) / float(b["cpu_us"]), 2)  # type: ignore[arg-type]
+                                    if b and b.get("cpu_us") and r.get("cpu_us") else None)
         metric = "rps" if r["load"].startswith("1 KB") else "mbps"  # type: ignore[union-attr]
         r["vs_direct"] = round(float(r[metric]) / float(direct[metric]), 2) if direct[metric] else None  # type: ignore[arg-type]
         r["vs_nginx"] = round(float(r[metric]) / float(ref[metric]), 2) if ref and ref[metric] else None  # type: ignore[arg-type]
@@ -233,10 +254,11 @@ def report(results: list[dict[str, object]], rss: float | None, args: argparse.N
     print(f"\nbridgehead reverse benchmark: wrk -t1 -c{args.connections} -d{args.seconds}s, HTTPS keep-alive, "
           "TLS 1.2/1.3 on every hop\n")
     print(f"{'load':16} {'peer':28} {'req/s':>9} {'MB/s':>8} {'p50 ms':>7} {'p99 ms':>7} {'vs direct':>9} "
-          f"{'vs nginx':>8} {'CPU us/req':>10} {'CPU x nginx':>11}")
+          f"{'vs nginx':>8} {'CPU us/req':>10} {'CPU x nginx':>11} {'CPU x base':>10}")
     for r in results:
         print(f"{r['load']:16} {r['peer']:28} {r['rps']:>9.0f} {r['mbps']:>8} {r['p50_ms']:>7} {r['p99_ms']:>7} "
-              f"{r['vs_direct']!s:>9} {r['vs_nginx']!s:>8} {r['cpu_us']!s:>10} {r['cpu_vs_nginx']!s:>11}")
+              f"{r['vs_direct']!s:>9} {r['vs_nginx']!s:>8} {r['cpu_us']!s:>10} {r['cpu_vs_nginx']!s:>11} "
+              f"{r.get('cpu_vs_baseline')!s:>10}")
     print(f"\nbridgehead peak RSS: {rss} MB (ratios: req/s for 1 KB, MB/s for 1 MB; nginx = the same mode)")
 
 
