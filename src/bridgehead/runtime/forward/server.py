@@ -60,7 +60,7 @@ from bridgehead.core.proxy.inspection import (
 from bridgehead.failures import get
 from bridgehead.runtime.accesslog import AccessLog
 from bridgehead.runtime.asgi_auth import ConnState
-from bridgehead.runtime.forward import epwatch
+from bridgehead.runtime.forward import epwatch, h2relay
 from bridgehead.runtime.forward.auth import ProxyAuth
 from bridgehead.runtime.forward.ca import InspectionCA
 from bridgehead.runtime.forward.upstream import (
@@ -110,6 +110,7 @@ class ForwardSettings:
     rules: list[AccessRule] = field(default_factory=list)  # [[rule]], first match wins
     auth: ProxyAuth | None = None  # proxy authentication (auth = [...], users, keytab)
     open_proxy: bool = False
+    h2_only: str = "inspect"  # inspect | tunnel | block: a client offering h2 but not http/1.1
 
     def client_deadlines(self) -> Deadlines:
         """The client-side deadlines, the per-read one being ``read_timeout``."""
@@ -464,7 +465,8 @@ class ForwardProxy:
 
     async def _inspect(self, client: Conn, ctx: Context, start: float) -> None:
         """Run the inspection layer (``core.proxy.inspection``): report what happened, carry out its commands."""
-        layer = InspectionLayer(ctx.host, ctx.port, self.s.policy.on_client_cert_request(ctx.host, ctx.port))
+        layer = InspectionLayer(ctx.host, ctx.port, self.s.policy.on_client_cert_request(ctx.host, ctx.port),
+                                h2_only=self.s.h2_only)
         try:
             hello = await read_hello(client, self.s.hello_timeout)
         except TlsParseError as exc:  # not TLS (plain HTTP or another protocol through CONNECT)
@@ -509,10 +511,12 @@ class ForwardProxy:
                 return
 
     async def _client_tls(self, client: Conn, hello: ClientHello, ctx: Context,
-                          upstream: TLSStream | None = None) -> Conn:
-        """Finish the client's handshake with a leaf minted for its SNI (never outliving the server's)."""
+                          upstream: TLSStream | None = None, *, h2: bool = False) -> Conn:
+        """Finish the client's handshake with a leaf minted for its SNI (never outliving the server's);
+        ``h2``: offer h2 besides http/1.1 in ALPN (the caller then checks ``h2relay.is_h2``)."""
         not_after = leaf_not_after(upstream) if upstream is not None else None
-        tls_ctx = await asyncio.to_thread(self.ca.context_for, hello.sni or ctx.host, upstream_not_after=not_after)
+        tls_ctx = await asyncio.to_thread(self.ca.context_for, hello.sni or ctx.host, upstream_not_after=not_after,
+                                          h2=h2)
         stream = TLSStream(client.stream.reader, client.stream.writer, tls_ctx,  # type: ignore[attr-defined]
                            server_side=True, initial=hello.raw + bytes(client.buf))
         client.buf.clear()
@@ -524,7 +528,11 @@ class ForwardProxy:
                                 start: float, *, action: str) -> None:
         """Finish the client's handshake with a minted certificate and answer its request with a page."""
         try:
-            inner = await self._client_tls(client, hello, ctx)
+            inner = await self._client_tls(client, hello, ctx, h2=True)
+            if h2relay.is_h2(inner):  # the page goes out over HTTP/2
+                await h2relay.answer_h2(self, inner, ctx, code, detail, start, action=action)
+                await inner.close()
+                return
             raw = await inner.read_head()
         except (ssl.SSLError, ConnectionError, TimeoutError, OSError, HttpError):
             self._record(ctx, action=action, host=ctx.host, port=ctx.port,
@@ -543,7 +551,7 @@ class ForwardProxy:
                             start: float) -> None:
         upstream = Conn(up_stream, timeout=self.s.read_timeout, role="upstream")
         try:
-            inner = await self._client_tls(client, hello, ctx, up_stream)
+            inner = await self._client_tls(client, hello, ctx, up_stream, h2=True)
         except (ssl.SSLError, ConnectionError, TimeoutError, OSError) as exc:
             await upstream.close()
             self._record(ctx, action="error", host=ctx.host, port=ctx.port,
@@ -552,7 +560,10 @@ class ForwardProxy:
                            duration_ms=_ms(start))
             return
         try:
-            await self._inspect_loop(inner, upstream, up_stream, ctx)
+            if h2relay.is_h2(inner):  # the client picked h2: each stream relayed over HTTP/1.1
+                await h2relay.inspect_h2(self, inner, upstream, up_stream, ctx)
+            else:
+                await self._inspect_loop(inner, upstream, up_stream, ctx)
         finally:
             await upstream.close()
             await inner.close()

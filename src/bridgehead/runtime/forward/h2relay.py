@@ -1,0 +1,429 @@
+"""HTTP/2 on the client leg of inspection (issue 13 item 5): an ``h2`` server over the client's TLS.
+
+When the client picked h2 in ALPN (RFC 9113 §3.2), :class:`H2Server` runs the ``h2`` library's
+connection state machine over the client's :class:`~bridgehead.runtime.streams.TLSStream`
+(one reader task; every frame written under one lock). Each request stream becomes a task:
+
+* its header list is mapped to an HTTP/1.1 head by :func:`bridgehead.wire.h2map.request_head`
+  (Host from ``:authority``, connection-specific fields refused, RFC 9113 §8.2.2);
+* the stream is presented to the handler as a :class:`~bridgehead.runtime.streams.Conn` over
+  a :class:`StreamIO`: reads give the request body (chunked when it has no length), writes take
+  the HTTP/1.1 response exactly as ``runtime.relay.exchange`` or an error page writes it, and
+  turn it into HEADERS + DATA frames, waiting for the peer's flow-control window (RFC 9113
+  §5.2); request DATA is acknowledged (WINDOW_UPDATE) only as the upstream consumes it, so a
+  slow origin slows the client instead of filling memory.
+
+So every header and framing rule of the HTTP/1.1 path (``prepare_request``: hop-by-hop, owned
+and identity fields, framing) applies to h2 requests unchanged. :class:`UpstreamSet` gives each
+concurrent stream its own upstream HTTP/1.1 connection, at most ``MAX_UPSTREAM`` per client
+connection (more streams wait for one to be free); h2 towards the origin is not done.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import ssl
+import time
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING, Any
+
+import h2.config
+import h2.connection
+import h2.errors
+import h2.events
+import h2.exceptions
+import h2.settings
+
+from bridgehead.core.forward_policy import CertRequestAction
+from bridgehead.runtime.forward import epwatch
+from bridgehead.runtime.forward.upstream import (
+    UpstreamFailure,
+    cert_request_after,
+    cert_request_in_handshake,
+    renegotiation_requested,
+)
+from bridgehead.runtime.relay import RelayError, exchange
+from bridgehead.runtime.streams import Conn, Deadlines, TLSStream
+from bridgehead.wire.h2map import ChunkDecoder, H2MessageError, request_head, response_fields
+from bridgehead.wire.http1 import (
+    CHUNKED,
+    LENGTH,
+    NO_BODY,
+    Framing,
+    HttpError,
+    RequestHead,
+    find_head_end,
+    parse_response_head,
+    response_framing,
+)
+
+MAX_STREAMS = 100  # SETTINGS_MAX_CONCURRENT_STREAMS we announce (RFC 9113 §6.5.2)
+MAX_UPSTREAM = 6  # upstream connections per client h2 connection (as browsers do per HTTP/1.1 origin)
+
+if TYPE_CHECKING:
+    from bridgehead.runtime.forward.server import Context, ForwardProxy
+
+Handler = Callable[[Conn, RequestHead, "StreamIO"], Awaitable[None]]
+
+
+class H2Server:
+    """One client h2 connection; ``handler(conn, head, io)`` relays one request stream."""
+
+    def __init__(self, tls: object, handler: Handler, *, timeout: float, deadlines: Deadlines,
+                 head_limit: int) -> None:
+        self.tls = tls
+        self.handler = handler
+        self.timeout = timeout
+        self.deadlines = deadlines
+        self.head_limit = head_limit
+        config = h2.config.H2Configuration(client_side=False, header_encoding=None)
+        self.h2 = h2.connection.H2Connection(config=config)
+        self._lock = asyncio.Lock()
+        self._window = asyncio.Event()  # set whenever the peer may have opened a flow-control window
+        self.streams: dict[int, StreamIO] = {}
+        self._tasks: set[asyncio.Task[None]] = set()
+        self.closed = False
+
+    async def flush(self) -> None:
+        data = self.h2.data_to_send()
+        if data:
+            async with self._lock:
+                async with asyncio.timeout(self.timeout):
+                    await self.tls.write(data)  # type: ignore[attr-defined]
+
+    async def run(self) -> None:
+        """Serve until the client closes, goes idle past the deadline or breaks the protocol."""
+        self.h2.local_settings = h2.settings.Settings(client=False, initial_values={
+            h2.settings.SettingCodes.MAX_CONCURRENT_STREAMS: MAX_STREAMS,
+            h2.settings.SettingCodes.ENABLE_CONNECT_PROTOCOL: 0,
+        })
+        self.h2.initiate_connection()
+        await self.flush()
+        try:
+            while not self.closed:
+                idle = self.deadlines.idle if not self.streams else self.timeout
+                try:
+                    async with asyncio.timeout(idle):
+                        data = await self.tls.read()  # type: ignore[attr-defined]
+                except TimeoutError:
+                    self.h2.close_connection()
+                    break
+                if not data:
+                    break
+                try:
+                    events = self.h2.receive_data(data)
+                except h2.exceptions.ProtocolError:
+                    await self.flush()  # the GOAWAY the library queued
+                    break
+                for event in events:
+                    self._event(event)
+                await self.flush()
+        finally:
+            self.closed = True
+            self._window.set()
+            for task in list(self._tasks):
+                task.cancel()
+            for task in list(self._tasks):
+                with contextlib.suppress(BaseException):
+                    await task
+            with contextlib.suppress(Exception):
+                await self.flush()
+
+    def _event(self, event: h2.events.Event) -> None:
+        if isinstance(event, h2.events.RequestReceived):
+            self._request(event)
+        elif isinstance(event, h2.events.DataReceived):
+            io = self.streams.get(event.stream_id)
+            if io is not None:
+                io.incoming.put_nowait((event.data, event.flow_controlled_length))
+            else:
+                self.h2.acknowledge_received_data(event.flow_controlled_length, event.stream_id)
+        elif isinstance(event, h2.events.StreamEnded):
+            io = self.streams.get(event.stream_id)
+            if io is not None:
+                io.incoming.put_nowait(None)
+        elif isinstance(event, h2.events.StreamReset):
+            io = self.streams.pop(event.stream_id, None)
+            if io is not None:
+                io.reset = True
+                io.incoming.put_nowait(None)
+                if io.task is not None:
+                    io.task.cancel()
+            self._window.set()
+        elif isinstance(event, h2.events.WindowUpdated | h2.events.RemoteSettingsChanged):
+            self._window.set()
+        elif isinstance(event, h2.events.ConnectionTerminated):
+            self.closed = True
+
+    def _request(self, event: h2.events.RequestReceived) -> None:
+        sid = event.stream_id
+        ended = event.stream_ended is not None
+        try:
+            head = request_head(list(event.headers or []), end_stream=ended)
+        except H2MessageError:
+            self.h2.reset_stream(sid, h2.errors.ErrorCodes.PROTOCOL_ERROR)  # RFC 9113 §8.1.1
+            return
+        io = StreamIO(self, sid, head.method, chunked_body=head.headers.get(b"transfer-encoding") is not None)
+        if ended:
+            io.incoming.put_nowait(None)
+        conn = Conn(io, timeout=self.timeout, head_limit=self.head_limit, deadlines=self.deadlines)
+        self.streams[sid] = io
+        task = asyncio.ensure_future(self._serve_stream(conn, head, io))
+        io.task = task
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _serve_stream(self, conn: Conn, head: RequestHead, io: StreamIO) -> None:
+        try:
+            await self.handler(conn, head, io)
+            await io.finish()
+        except asyncio.CancelledError:
+            raise
+        except Exception:  # the handler logged what it could; the stream must not stay open
+            io.abort()
+            await self.flush()
+        finally:
+            self.streams.pop(io.sid, None)
+
+    async def send_data(self, sid: int, data: bytes, *, end: bool = False) -> None:
+        """DATA frames within the stream's and the connection's flow-control windows (RFC 9113 §5.2)."""
+        view = memoryview(data)
+        while view:
+            if self.closed:
+                raise ConnectionResetError("the client closed the h2 connection")
+            window = self.h2.local_flow_control_window(sid)
+            if window <= 0:
+                self._window.clear()
+                async with asyncio.timeout(self.timeout):
+                    await self._window.wait()
+                continue
+            size = min(window, self.h2.max_outbound_frame_size, len(view))
+            self.h2.send_data(sid, bytes(view[:size]))
+            view = view[size:]
+            await self.flush()
+        if end:
+            self.h2.end_stream(sid)
+            await self.flush()
+
+
+class StreamIO:
+    """One h2 stream as a byte stream carrying an HTTP/1.1 message each way (see the module docstring)."""
+
+    def __init__(self, server: H2Server, sid: int, method: bytes, *, chunked_body: bool) -> None:
+        self.server = server
+        self.sid = sid
+        self.method = method
+        self.chunked_body = chunked_body
+        self.incoming: asyncio.Queue[tuple[bytes, int] | None] = asyncio.Queue()
+        self.task: asyncio.Task[None] | None = None
+        self.reset = False
+        self._body_done = False
+        self._out = bytearray()
+        self._framing: Framing | None = None
+        self._remaining = 0
+        self._chunks: ChunkDecoder | None = None
+        self.headers_sent = False
+        self.ended = False
+        self.status = 0
+
+    # ---- the request body, as the HTTP/1.1 relay reads it --------------------------
+    async def read(self) -> bytes:
+        if self._body_done:
+            return b""
+        item = await self.incoming.get()
+        if item is None:
+            self._body_done = True
+            return b"0\r\n\r\n" if self.chunked_body and not self.reset else b""
+        data, flow = item
+        self.server.h2.acknowledge_received_data(flow, self.sid)  # consumed: the client may send more
+        await self.server.flush()
+        if not data:
+            return await self.read()
+        return b"%x\r\n" % len(data) + data + b"\r\n" if self.chunked_body else data
+
+    # ---- the HTTP/1.1 response, as the relay (or an error page) writes it ---------
+    async def write(self, data: bytes) -> None:
+        if self.reset:
+            raise ConnectionResetError("the client reset the h2 stream")
+        if self._framing is None:
+            self._out += data
+            while self._framing is None:
+                end = find_head_end(self._out, 1 << 20)
+                if end <= 0:
+                    return
+                head = parse_response_head(bytes(self._out[:end]))
+                del self._out[:end]
+                if head.status < 200:
+                    continue  # interim (100 Continue is answered by the relay; 103 is informational)
+                self._framing = response_framing(head, self.method)
+                self._remaining = self._framing.length
+                self._chunks = ChunkDecoder() if self._framing.kind == CHUNKED else None
+                self.status = head.status
+                self.server.h2.send_headers(self.sid, response_fields(head))
+                self.headers_sent = True
+                await self.server.flush()
+            data, self._out = bytes(self._out), bytearray()
+        body = self._body(data)
+        if body:
+            await self.server.send_data(self.sid, body)
+
+    def _body(self, data: bytes) -> bytes:
+        assert self._framing is not None
+        if self._framing.kind == NO_BODY:
+            return b""
+        if self._framing.kind == LENGTH:
+            data = data[:self._remaining]
+            self._remaining -= len(data)
+            return data
+        if self._chunks is not None:
+            return self._chunks.feed(data)
+        return data  # until close: whatever comes until the relay returns
+
+    async def finish(self) -> None:
+        """End the stream after the handler returned; a stream left without a response is reset."""
+        if self.reset or self.server.closed or self.ended:
+            return
+        if not self.headers_sent:
+            raise HttpError("no response was written for the stream")
+        self.ended = True
+        await self.server.send_data(self.sid, b"", end=True)
+
+    async def close(self) -> None:
+        return None
+
+    def abort(self) -> None:
+        if not self.reset and not self.server.closed:
+            with contextlib.suppress(h2.exceptions.H2Error):
+                self.server.h2.reset_stream(self.sid, h2.errors.ErrorCodes.INTERNAL_ERROR)
+            self.reset = True
+
+
+class UpstreamSet:
+    """The upstream connections of one client h2 connection: one per concurrent stream, at most ``limit``."""
+
+    def __init__(self, first: Conn, opener: Callable[[], Awaitable[Conn]], limit: int = MAX_UPSTREAM) -> None:
+        self.idle: list[Conn] = [first]
+        self.count = 1
+        self.opener = opener
+        self.limit = limit
+        self._free = asyncio.Condition()
+
+    async def take(self) -> Conn:
+        async with self._free:
+            while True:
+                while self.idle:
+                    conn = self.idle.pop()
+                    if conn.reusable():
+                        return conn
+                    self.count -= 1
+                    await conn.close()
+                if self.count < self.limit:
+                    self.count += 1
+                    break
+                await self._free.wait()
+        try:
+            return await self.opener()
+        except BaseException:
+            async with self._free:
+                self.count -= 1
+                self._free.notify()
+            raise
+
+    async def give_back(self, conn: Conn, reusable: bool) -> None:
+        async with self._free:
+            if reusable:
+                conn.park()
+                self.idle.append(conn)
+            else:
+                self.count -= 1
+                await conn.close()
+            self._free.notify()
+
+    async def close(self) -> None:
+        for conn in self.idle:
+            await conn.close()
+        self.idle.clear()
+
+
+def is_h2(conn: Conn) -> bool:
+    """The client picked h2 in ALPN on this (client-side TLS) connection."""
+    obj = getattr(conn.stream, "obj", None)
+    return obj is not None and obj.selected_alpn_protocol() == "h2"
+
+
+def _server(proxy: ForwardProxy, inner: Conn, handler: Handler) -> H2Server:
+    return H2Server(inner.stream, handler, timeout=proxy.s.read_timeout, deadlines=proxy.s.client_deadlines(),
+                    head_limit=proxy.s.head_limit)
+
+
+async def inspect_h2(proxy: ForwardProxy, inner: Conn, upstream: Conn, up_stream: TLSStream, ctx: Context) -> None:
+    """Relay every stream of an inspected h2 client connection to the origin over HTTP/1.1."""
+    from bridgehead.runtime.forward.server import _https_url, _inner_target
+
+    presented = cert_request_in_handshake(up_stream)
+
+    async def opener() -> Conn:
+        rule = proxy.s.policy.on_client_cert_request(ctx.host, ctx.port)
+        cert = rule.client_cert if presented and rule is not None and rule.action == CertRequestAction.PRESENT \
+            else None
+        stream = await proxy.upstream.open_tls(ctx.host, ctx.port, ctx.sni or ctx.host, client_cert=cert)
+        return Conn(stream, timeout=proxy.s.read_timeout, role="upstream")
+
+    upstreams = UpstreamSet(upstream, opener)
+
+    async def handle(conn: Conn, head: RequestHead, io: StreamIO) -> None:
+        start = time.monotonic()
+        url = _https_url(ctx, head)
+        method = head.method.decode("latin-1")
+        try:
+            up = await upstreams.take()
+        except UpstreamFailure as exc:
+            await proxy._refuse(conn, ctx, exc.code, exc.detail, start, method=method, url=url)
+            return
+        tls: Any = up.stream
+
+        def too_late(_response: object) -> None:
+            if cert_request_after(tls) or renegotiation_requested(tls):
+                raise RelayError("client-cert-requested-after-request",
+                                 "the server asked for a client certificate after the request")
+
+        reusable = False
+        try:
+            target, own = _inner_target(head, ctx)
+            ex = await exchange(conn, up, head, target=target, check=too_late, own=own)
+            reusable = ex.upstream_reusable
+        except (RelayError, ssl.SSLError, ConnectionError, TimeoutError, OSError, HttpError) as exc:
+            await proxy._exchange_failed(conn, tls, ctx, head, url, exc, start)
+            if isinstance(exc, RelayError) and exc.response_started:
+                io.abort()  # a truncated response must not look complete (RFC 9113 §8.1)
+            return
+        finally:
+            await upstreams.give_back(up, reusable)
+        bound = epwatch.observe(head, ex.status, inner.stream, tls)
+        extra = proxy._binding_failure(ctx, bound) if bound is not None else {}
+        proxy._log_exchange(ctx, "inspect", ex, url, start, conn, **extra)
+
+    try:
+        await _server(proxy, inner, handle).run()
+    finally:
+        await upstreams.close()
+
+
+async def answer_h2(proxy: ForwardProxy, inner: Conn, ctx: Context, code: str, detail: str, start: float, *,
+                    action: str) -> None:
+    """Answer the first request of an h2 client with the failure's page, then close (GOAWAY)."""
+    from bridgehead.runtime.forward.server import _https_url
+
+    server: H2Server
+
+    async def handle(conn: Conn, head: RequestHead, io: StreamIO) -> None:
+        await proxy._refuse(conn, ctx, code, detail, start, action=action, method=head.method.decode("latin-1"),
+                            url=_https_url(ctx, head))
+        await io.finish()
+        server.h2.close_connection(last_stream_id=io.sid)
+        await server.flush()
+        server.closed = True
+
+    server = _server(proxy, inner, handle)
+    await server.run()
