@@ -20,7 +20,7 @@ from urllib.parse import parse_qs, urlsplit
 class Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
 
-    def log_message(self, format: str, *args: object) -> None:  # noqa: A002
+    def log_message(self, format: str, *args: object) -> None:
         return
 
     def _body(self) -> bytes:
@@ -65,7 +65,7 @@ class Handler(BaseHTTPRequestHandler):
             self.end_headers()
             self.wfile.write(data)
 
-    do_GET = do_POST = do_PUT = do_HEAD = _answer  # noqa: N815
+    do_GET = do_POST = do_PUT = do_HEAD = _answer
 
 
 def main() -> None:
