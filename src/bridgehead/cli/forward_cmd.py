@@ -40,6 +40,9 @@ from bridgehead.runtime.forward.config import ConfigError, build, load_file
                    "present a configured certificate.")
 @click.option("--default", "default_action", type=click.Choice(["inspect", "tunnel"]),
               help="Action for connections no exception matches (default inspect).")
+@click.option("--h2-only", "h2_only", type=click.Choice(["inspect", "tunnel", "block"]),
+              help="A client that offers HTTP/2 (h2) but not http/1.1: inspect it over h2 (default), "
+                   "tunnel it uninspected, or block it with a page (forward-h2-only-blocked).")
 @click.option("--learn-ttl", help="How long a learned bypass lasts (default 12h).")
 @click.option("--parent", metavar="http://[USER@]HOST:PORT",
               help="Parent proxy for every destination no [[chain]] rule sends direct (web chaining).")
@@ -60,7 +63,7 @@ from bridgehead.runtime.forward.config import ConfigError, build, load_file
 def forward(listen: str | None, state_dir: Path | None, config_file: Path | None, access_log: Path | None,
             upstream_ca: tuple[Path, ...], upstream_crl: tuple[Path, ...], exception_source: tuple[str, ...],
             exception_destination: tuple[str, ...], on_client_cert_request: str | None,
-            default_action: str | None, learn_ttl: str | None, parent: str | None,
+            default_action: str | None, h2_only: str | None, learn_ttl: str | None, parent: str | None,
             parent_password_file: Path | None, auth: str | None, users_file: Path | None,
             keytab: Path | None, check: bool, workers: int, verbose: bool) -> None:
     """Run the inspecting forward proxy (HTTP + CONNECT) with upstream-first client-certificate detection."""
@@ -72,6 +75,7 @@ def forward(listen: str | None, state_dir: Path | None, config_file: Path | None
         "listen": listen, "state_dir": str(state_dir) if state_dir else None,
         "access_log": str(access_log) if access_log else None,
         "on_client_cert_request": on_client_cert_request, "default": default_action, "learn_ttl": learn_ttl,
+        "h2_only": h2_only,
         "parent": parent, "parent_password_file": str(parent_password_file) if parent_password_file else None,
         "auth": [s.strip().lower() for s in auth.split(",") if s.strip()] if auth is not None else None,
         "users": str(users_file) if users_file else None, "keytab": str(keytab) if keytab else None,

@@ -5,6 +5,7 @@
     access_log = "access.log"
     default = "inspect"                 # inspect | tunnel
     on_client_cert_request = "tunnel"   # tunnel | block | present
+    h2_only = "inspect"                 # inspect | tunnel | block: clients offering h2 but not http/1.1
     upstream_ca = ["internal-ca.pem"]
     upstream_crl = ["internal-ca.crl"]
     learn_ttl = "12h"
@@ -71,6 +72,7 @@ from bridgehead.core.forward_policy import (
     PolicyError,
     SourceRule,
 )
+from bridgehead.core.proxy.inspection import H2_ONLY_ACTIONS
 from bridgehead.runtime.forward.auth import SCHEMES, AuthConfigError, ProxyAuth, load_users
 from bridgehead.runtime.forward.server import ForwardSettings
 from bridgehead.runtime.forward.upstream import parse_chain, parse_legacy_tls, read_password
@@ -185,7 +187,7 @@ def build(data: dict[str, Any], source: Path | None = None, file_keys: Collectio
 
     known = {"listen", "state_dir", "access_log", "default", "on_client_cert_request", "upstream_ca",
              "upstream_crl", "learn_ttl", "exception_source", "exception_destination", "client_cert_rule",
-             "read_timeout", "store_url", "legacy_tls", "auth", "users", "keytab", "open_proxy", "rule",
+             "read_timeout", "store_url", "legacy_tls", "auth", "users", "keytab", "open_proxy", "rule", "h2_only",
              *LIMIT_KEYS}
     known |= set(CHAIN_KEYS)
     unknown = set(data) - known
@@ -261,6 +263,10 @@ def build(data: dict[str, Any], source: Path | None = None, file_keys: Collectio
         for path in lists[key]:
             if not Path(path).is_file():
                 raise fail(key, f"file not found: {path}")
+    h2_only = data.get("h2_only", "inspect")
+    if h2_only not in H2_ONLY_ACTIONS:
+        raise fail("h2_only", f"h2_only must be {' | '.join(H2_ONLY_ACTIONS)}, not {h2_only!r}")
+    settings.h2_only = h2_only
     _access(data, settings, fail)
     return settings
 
