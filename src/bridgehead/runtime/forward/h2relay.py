@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import ssl
 import time
 from collections.abc import Awaitable, Callable
@@ -57,6 +58,8 @@ from bridgehead.wire.http1 import (
     parse_response_head,
     response_framing,
 )
+
+log = logging.getLogger("bridgehead.forward")
 
 MAX_STREAMS = 100  # SETTINGS_MAX_CONCURRENT_STREAMS we announce (RFC 9113 §6.5.2)
 MAX_UPSTREAM = 6  # upstream connections per client h2 connection (as browsers do per HTTP/1.1 origin)
@@ -109,6 +112,8 @@ class H2Server:
                 except TimeoutError:
                     self.h2.close_connection()
                     break
+                except (ConnectionError, OSError, ssl.SSLError):
+                    break  # the client went away: its streams are cancelled below
                 if not data:
                     break
                 try:
@@ -119,6 +124,8 @@ class H2Server:
                 for event in events:
                     self._event(event)
                 await self.flush()
+        except (ConnectionError, OSError, ssl.SSLError, h2.exceptions.H2Error):
+            pass  # the client went away or the connection already closed: nothing more to say to it
         finally:
             self.closed = True
             self._window.set()
@@ -371,6 +378,8 @@ async def inspect_h2(proxy: ForwardProxy, inner: Conn, upstream: Conn, up_stream
         return Conn(stream, timeout=proxy.s.read_timeout, role="upstream")
 
     upstreams = UpstreamSet(upstream, opener)
+    log.info("inspecting %s:%d for %s over HTTP/2 (client leg), HTTP/1.1 to the origin", ctx.host, ctx.port,
+             ctx.client)
 
     async def handle(conn: Conn, head: RequestHead, io: StreamIO) -> None:
         start = time.monotonic()
