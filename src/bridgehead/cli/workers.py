@@ -15,6 +15,8 @@ from collections.abc import Callable
 
 import click
 
+from bridgehead.runtime.accesslog import flush_all
+
 
 class WorkersType(click.ParamType):  # type: ignore[type-arg]  # generic from click 8.5, plain before
     """``1`` to ``64`` or ``auto`` (the number of CPU cores this process may run on)."""
@@ -54,6 +56,7 @@ def run_workers(count: int, serve: Callable[[bool], None]) -> None:
             except BaseException:  # a child never returns into the parent's code
                 code = 1
             finally:
+                flush_all()  # os._exit skips atexit: write the access-log records still batched
                 os._exit(code)
         children.append(pid)
     try:

@@ -5,15 +5,23 @@ url, status, code, reason, tmg_status, duration_ms, bytes_in, bytes_out in every
 the others of :class:`AccessRecord` where they apply; ``write`` is typed by it. Never an
 Authorization value or a cookie: callers pass URLs and summaries
 only, and :func:`scrub_url` drops query strings that look like credentials.
+
+Records are written in batches (one system call for many requests): inside an event loop a
+record waits at most ``FLUSH_AFTER`` seconds (or until ``BATCH_MAX`` are waiting); outside one
+it is written at once. Nothing waiting is lost: ``reopen``, ``close``, interpreter exit
+(``atexit``) and :func:`flush_all` (forked workers call it before ``os._exit``) write it out.
 """
 
 from __future__ import annotations
 
+import asyncio
+import atexit
 import datetime as dt
 import json
 import os
 import sys
 import threading
+import weakref
 from pathlib import Path
 from typing import IO, Any, TypedDict, Unpack
 from urllib.parse import unquote_plus
@@ -113,6 +121,21 @@ def _open(path: Path) -> IO[str]:
     return os.fdopen(fd, "a", buffering=1, encoding="utf-8")
 
 
+FLUSH_AFTER = 0.1  # seconds a record may wait for its batch inside an event loop
+BATCH_MAX = 256  # records; a fuller batch is written at once
+_ENCODE = json.JSONEncoder(separators=(",", ":"), default=str).encode  # json.dumps builds one per call
+_OPEN: weakref.WeakSet[AccessLog] = weakref.WeakSet()
+
+
+def flush_all() -> None:
+    """Write every waiting record of every open log (at exit; before a forked worker's ``os._exit``)."""
+    for log in list(_OPEN):
+        log.flush()
+
+
+atexit.register(flush_all)
+
+
 class AccessLog:
     def __init__(self, path: Path | None = None, stream: IO[str] | None = None) -> None:
         self.path = path
@@ -123,6 +146,37 @@ class AccessLog:
         else:
             self._fh = stream
         self._lock = threading.Lock()
+        self._pending: list[str] = []
+        self._timer_loop: asyncio.AbstractEventLoop | None = None  # the loop a flush is scheduled on
+        _OPEN.add(self)
+
+    def _queue(self, line: str) -> None:
+        with self._lock:
+            self._pending.append(line)
+            full = len(self._pending) >= BATCH_MAX
+        if full:
+            self.flush()
+            return
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:  # no event loop (a thread, a command): write now
+            self.flush()
+            return
+        if self._timer_loop is loop:
+            return
+        if self._timer_loop is not None and not self._timer_loop.is_closed():
+            self.flush()  # a batch scheduled on another loop: write it rather than wait on that loop
+        self._timer_loop = loop
+        loop.call_later(FLUSH_AFTER, self.flush)
+
+    def flush(self) -> None:
+        """Write the waiting records, one write for the batch."""
+        with self._lock:
+            self._timer_loop = None
+            lines, self._pending = self._pending, []
+            if lines and self._fh is not None:
+                self._fh.write("\n".join(lines) + "\n")
+                self._fh.flush()
 
     def write(self, **fields: Unpack[AccessRecord]) -> dict[str, Any]:
         record: dict[str, Any] = {k: None for k in FIELDS}
@@ -134,9 +188,7 @@ class AccessLog:
         if isinstance(record.get("url"), str):
             record["url"] = scrub_url(record["url"])
         if self._fh is not None:
-            line = json.dumps(record, separators=(",", ":"), default=str)
-            with self._lock:
-                self._fh.write(line + "\n")
+            self._queue(_ENCODE(record))
         return record
 
     def reopen(self) -> None:
@@ -144,11 +196,13 @@ class AccessLog:
         if self.path is None:
             return
         fresh = _open(self.path)
+        self.flush()  # what waits belongs to the old file (it was written before the rotation)
         with self._lock:
             old, self._fh = self._fh, fresh
         if old is not None:
             old.close()
 
     def close(self) -> None:
+        self.flush()
         if self._fh is not None and self._fh not in (sys.stdout, sys.stderr):
             self._fh.close()
