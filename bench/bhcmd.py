@@ -4,7 +4,8 @@
     bridgehead_argv("/tmp/base/src")  -> [.venv/bin/python, -c, <run bridgehead from that src>]
 
 A baseline tree for a before/after row in the same run: ``git archive COMMIT src | tar -x -C DIR``,
-then ``--baseline DIR/src`` (bench/forward.py, bench/reverse.py).
+then ``--baseline DIR/src`` (bench/forward.py, bench/reverse.py); ``--uvloop`` adds rows with
+the same tree under uvloop.
 """
 
 from __future__ import annotations
@@ -14,9 +15,11 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def bridgehead_argv(src: str | None = None) -> list[str]:
-    if src is None:
+def bridgehead_argv(src: str | None = None, *, uvloop: bool = False) -> list[str]:
+    """``uvloop``: run under uvloop's event loop policy (a measurement only; ``pip install uvloop``)."""
+    if src is None and not uvloop:
         return [str(ROOT / ".venv" / "bin" / "bridgehead")]
-    code = (f"import sys; sys.path.insert(0, {str(Path(src).resolve())!r}); sys.argv[0] = 'bridgehead'; "
-            "from bridgehead.cli.main import main; sys.exit(main())")
+    code = ((f"import sys; sys.path.insert(0, {str(Path(src).resolve())!r}); " if src else "import sys; ")
+            + ("import uvloop; uvloop.install(); " if uvloop else "")
+            + "sys.argv[0] = 'bridgehead'; from bridgehead.cli.main import main; sys.exit(main())")
     return [str(ROOT / ".venv" / "bin" / "python"), "-c", code]

@@ -96,6 +96,8 @@ def main() -> None:
     ap.add_argument("--json", action="store_true")
     ap.add_argument("--baseline", metavar="SRC", help="also run bridgehead from this source tree (rows 'baseline "
                     "…'; git archive COMMIT src | tar -x -C DIR, then DIR/src)")
+    ap.add_argument("--uvloop", action="store_true", help="also run this tree's bridgehead under uvloop "
+                    "(rows 'uvloop …'; pip install uvloop)")
     ap.add_argument("--no-squid", action="store_true", help="leave out the squid tunnel row")
     ap.add_argument("--only", help="measure only peers whose name contains one of these comma-separated texts "
                     "(direct always)")
@@ -113,6 +115,8 @@ def main() -> None:
         peers: dict[str, tuple[str | None, int | None]] = {"direct": (None, None)}
         variants: list[tuple[str, list[str], str | None]] = [
             ("bridgehead inspect", [], None), ("bridgehead tunnel", ["--default", "tunnel"], None)]
+        if args.uvloop:
+            variants += [("uvloop inspect", [], "uvloop"), ("uvloop tunnel", ["--default", "tunnel"], "uvloop")]
         if args.baseline:
             variants += [("baseline inspect", [], args.baseline),
                          ("baseline tunnel", ["--default", "tunnel"], args.baseline)]
@@ -120,7 +124,8 @@ def main() -> None:
             variants.append((f"bridgehead inspect x{args.workers}w", ["--workers", str(args.workers)], None))
         for i, (name, extra, src) in enumerate(variants):
             port = free_port()
-            argv = [*bridgehead_argv(src), "forward", "--listen", f"127.0.0.1:{port}", "--state-dir", str(d / f"bh{i}"),
+            cmd = bridgehead_argv(uvloop=True) if src == "uvloop" else bridgehead_argv(src)
+            argv = [*cmd, "forward", "--listen", f"127.0.0.1:{port}", "--state-dir", str(d / f"bh{i}"),
                     "--access-log", str(d / f"bh{i}.log"), "--upstream-ca", str(ca.cert), *extra]
             proc = stack.enter_context(running(argv, port=port, log=d / f"bh{i}.out"))
             peers[name] = (f"127.0.0.1:{port}", proc.pid)
