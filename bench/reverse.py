@@ -236,7 +236,7 @@ def report(results: list[dict[str, object]], rss: float | None, args: argparse.N
         direct = by[(r["load"], "direct")]
         nginx_peer = "nginx stream (passthrough)" if "passthrough" in str(r["peer"]) else "nginx proxy (reencrypt)"
         ref = by.get((r["load"], nginx_peer))
-        if str(r["peer"]).startswith("baseline"):
+        if not str(r["peer"]).startswith("bridgehead"):
             r["cpu_vs_baseline"] = None
         else:
             b = by.get((r["load"], str(r["peer"]).replace("bridgehead", "baseline")))
