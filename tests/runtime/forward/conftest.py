@@ -8,7 +8,6 @@ import os
 import shutil
 import subprocess
 import sys
-import textwrap
 import time
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
@@ -17,6 +16,7 @@ from pathlib import Path
 
 import pytest
 
+from bridgehead.runtime.lab.origins import CLIENT_DN_ANSWER, nginx_tls_conf
 from tests.support.pki import Issued, TestCA
 from tests.support.procs import free_port, running
 
@@ -106,32 +106,11 @@ def nginx_origin(tmp: Path, pki: Pki, *, verify: str, tls: str = "TLSv1.2 TLSv1.
     d = tmp / f"nginx-{port}"
     d.mkdir()
     (d / "logs").mkdir()
-    conf = textwrap.dedent(f"""
-        daemon off;
-        master_process off;
-        worker_processes 1;
-        pid {d}/nginx.pid;
-        error_log {d}/logs/error.log info;
-        events {{ worker_connections 256; }}
-        http {{
-            access_log {d}/logs/access.log;
-            client_body_temp_path {d}/body; proxy_temp_path {d}/proxy; fastcgi_temp_path {d}/fcgi;
-            uwsgi_temp_path {d}/uwsgi; scgi_temp_path {d}/scgi;
-            server {{
-                listen 127.0.0.1:{port} ssl;
-                server_name {ORIGIN_HOST};
-                ssl_certificate {pki.server.chain};
-                ssl_certificate_key {pki.server.key};
-                ssl_protocols {tls};
-                ssl_client_certificate {pki.ca.cert};
-                ssl_verify_client {verify};
-                location / {{
-                    default_type text/plain;
-                    return 200 "client=$ssl_client_s_dn verify=$ssl_client_verify proto=$ssl_protocol\\n";
-                }}
-            }}
-        }}
-    """)
+    directives = [f"server_name {ORIGIN_HOST};", f"ssl_certificate {pki.server.chain};",
+                  f"ssl_certificate_key {pki.server.key};", f"ssl_protocols {tls};",
+                  f"ssl_client_certificate {pki.ca.cert};", f"ssl_verify_client {verify};"]
+    conf = nginx_tls_conf(d, port, directives, CLIENT_DN_ANSWER, worker_connections=256,
+                          access_log=f"{d}/logs/access.log")
     (d / "nginx.conf").write_text(conf)
     nginx = shutil.which("nginx") or "/usr/sbin/nginx"
     with running([nginx, "-p", str(d), "-c", str(d / "nginx.conf")], port=port, log=d / "out.log"):

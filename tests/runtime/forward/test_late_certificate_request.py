@@ -13,18 +13,18 @@ import json
 import shutil
 import subprocess
 import tempfile
-import textwrap
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
 
+from bridgehead.runtime.lab.origins import APACHE_MODULES, apache_renegotiating_site
 from tests.runtime.forward.conftest import BRIDGEHEAD, ORIGIN_HOST, Pki, curl, python_origin, status_of
 from tests.support.procs import free_port, running
 
 APACHE = shutil.which("apache2") or "/usr/sbin/apache2"
-MODULES = Path("/usr/lib/apache2/modules")
+MODULES = APACHE_MODULES
 
 
 @contextmanager
@@ -35,53 +35,11 @@ def apache_origin(tmp: Path, pki: Pki, *, protocols: str = "-all +TLSv1.2") -> I
     # Apache's workers run as www-data: pytest's tmp dirs (0700) are not traversable for them
     d = Path(tempfile.mkdtemp(prefix=f"bh-apache-{port}-"))
     d.chmod(0o755)
-    (d / "htdocs" / "secure").mkdir(parents=True)
-    (d / "htdocs" / "index.html").write_text("public\n")
-    (d / "htdocs" / "secure" / "index.html").write_text("secret area\n")
-    conf = textwrap.dedent(f"""
-        ServerRoot {d}
-        ServerName {ORIGIN_HOST}
-        Listen 127.0.0.1:{port}
-        PidFile {d}/httpd.pid
-        DefaultRuntimeDir {d}
-        Mutex file:{d} default
-        ErrorLog {d}/error.log
-        LogLevel info ssl:info
-        LoadModule mpm_event_module {MODULES}/mod_mpm_event.so
-        LoadModule authz_core_module {MODULES}/mod_authz_core.so
-        LoadModule dir_module {MODULES}/mod_dir.so
-        LoadModule mime_module {MODULES}/mod_mime.so
-        LoadModule socache_shmcb_module {MODULES}/mod_socache_shmcb.so
-        LoadModule ssl_module {MODULES}/mod_ssl.so
-        User www-data
-        Group www-data
-        DocumentRoot {d}/htdocs
-        DirectoryIndex index.html
-        TypesConfig /etc/mime.types
-        SSLSessionCache shmcb:{d}/ssl_scache(512000)
-        <VirtualHost 127.0.0.1:{port}>
-            SSLEngine on
-            SSLProtocol {protocols}
-            SSLCertificateFile {pki.server.cert}
-            SSLCertificateKeyFile {pki.server.key}
-            SSLCertificateChainFile {pki.ca.cert}
-            SSLCACertificateFile {pki.ca.cert}
-            <Directory {d}/htdocs>
-                AllowOverride None
-                Require all granted
-            </Directory>
-            <Location /secure>
-                SSLVerifyClient require
-                SSLVerifyDepth 2
-            </Location>
-        </VirtualHost>
-    """)
-    (d / "httpd.conf").write_text(conf)
-    d.chmod(0o755)
-    for p in d.rglob("*"):
-        p.chmod(0o755 if p.is_dir() else 0o644)
+    conf = apache_renegotiating_site(d, port, cert=pki.server.cert, key=pki.server.key, chain=pki.ca.cert,
+                                     ca=pki.ca.cert, server_name=ORIGIN_HOST, protocols=protocols,
+                                     log_level="info ssl:info")
     try:
-        with running([APACHE, "-f", str(d / "httpd.conf"), "-DNO_DETACH"], port=port, log=tmp / "apache.out"):
+        with running([APACHE, "-f", str(conf), "-DNO_DETACH"], port=port, log=tmp / "apache.out"):
             yield port
     finally:
         shutil.rmtree(d, ignore_errors=True)

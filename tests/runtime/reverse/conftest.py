@@ -17,6 +17,7 @@ from pathlib import Path
 
 import pytest
 
+from bridgehead.runtime.lab.origins import nginx_tls_conf
 from tests.support.pki import Issued, TestCA
 from tests.support.procs import free_port, running
 
@@ -138,32 +139,11 @@ def nginx_backend(tmp: Path, pki: Pki, *, verify: str = "off") -> Iterator[int]:
     port = free_port()
     d = tmp / f"nginx-{port}"
     (d / "logs").mkdir(parents=True)
-    conf = textwrap.dedent(f"""
-        daemon off;
-        master_process off;
-        worker_processes 1;
-        pid {d}/nginx.pid;
-        error_log {d}/logs/error.log info;
-        events {{ worker_connections 256; }}
-        http {{
-            access_log off;
-            client_body_temp_path {d}/body; proxy_temp_path {d}/proxy; fastcgi_temp_path {d}/fcgi;
-            uwsgi_temp_path {d}/uwsgi; scgi_temp_path {d}/scgi;
-            server {{
-                listen 127.0.0.1:{port} ssl;
-                ssl_certificate {pki.backend.chain};
-                ssl_certificate_key {pki.backend.key};
-                ssl_client_certificate {pki.internal.cert};
-                ssl_verify_client {verify};
-                location / {{
-                    default_type text/plain;
-                    return 200 "host=$http_host xff=$http_x_forwarded_for proto=$http_x_forwarded_proto {{ECHO}}\\n";
-                }}
-            }}
-        }}
-    """)
     echo = "xfh=$http_x_forwarded_host user=$http_x_bridgehead_user auth=$http_authorization client=$ssl_client_s_dn"
-    (d / "nginx.conf").write_text(conf.replace("{ECHO}", echo))
+    answer = f"host=$http_host xff=$http_x_forwarded_for proto=$http_x_forwarded_proto {echo}"
+    directives = [f"ssl_certificate {pki.backend.chain};", f"ssl_certificate_key {pki.backend.key};",
+                  f"ssl_client_certificate {pki.internal.cert};", f"ssl_verify_client {verify};"]
+    (d / "nginx.conf").write_text(nginx_tls_conf(d, port, directives, answer, worker_connections=256))
     with running([nginx, "-p", str(d), "-c", str(d / "nginx.conf")], port=port, log=d / "out.log"):
         yield port
 
