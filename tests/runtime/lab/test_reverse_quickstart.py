@@ -6,22 +6,11 @@ documented wait the device is refused by the CRL."""
 from __future__ import annotations
 
 import json
-import os
-import re
 import shlex
 import subprocess
-import sys
 from pathlib import Path
 
-from bridgehead.runtime.lab.procs import Programs, clean_env, free_port
-
-DOC = Path(__file__).resolve().parents[3] / "docs" / "reverse.md"
-
-
-def _blocks() -> list[str]:
-    text = DOC.read_text().split("## Quick start (test certificates from `bridgehead pki`)", 1)[1]
-    text = text.split("## Worked example", 1)[0]
-    return re.findall(r"```sh\n(.*?)```", text, flags=re.S)
+from tests.runtime.lab.quickstart import Quickstart
 
 
 def _curl(line: str, cwd: Path, env: dict[str, str]) -> tuple[int, str, str]:
@@ -36,33 +25,25 @@ def _curl(line: str, cwd: Path, env: dict[str, str]) -> tuple[int, str, str]:
 
 
 def test_reverse_md_quick_start_as_written(tmp_path: Path) -> None:
-    setup, start, clients, revoke = _blocks()
-    edge, backend = free_port(), free_port()
-
-    def ports(text: str) -> str:
-        return text.replace("8443", str(edge)).replace("9443", str(backend))
-
-    env = clean_env()
-    env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
-    r = subprocess.run(["bash", "-euo", "pipefail", "-c", ports(setup)], cwd=tmp_path, env=env,
-                       capture_output=True, text=True, timeout=120)
+    qs = Quickstart.of("reverse.md", "## Quick start (test certificates from `bridgehead pki`)", tmp_path,
+                       until="## Worked example")
+    setup, start, clients, revoke = qs.blocks
+    env = qs.env
+    r = qs.setup(setup)
     assert r.returncode == 0, r.stdout + r.stderr  # includes bridgehead lint: no findings
     assert "for quick starts and labs only" in r.stderr
     assert oct((tmp_path / "pki" / "alice.key").stat().st_mode & 0o777) == "0o600"
-    commands = [shlex.split(line) for line in ports(start).splitlines() if line.strip()]
-    assert [c[:2] for c in commands] == [["bridgehead", "backend"], ["bridgehead", "reverse"]]
-    with Programs(tmp_path) as progs:
-        progs.start("backend", commands[0], port=backend, env=env, cwd=tmp_path)
-        progs.start("reverse", commands[1], port=edge, env=env, cwd=tmp_path)
+    with qs.programs(start) as commands:
+        assert [c[:2] for c in commands] == [["bridgehead", "backend"], ["bridgehead", "reverse"]]
 
-        lines = [x for x in ports(clients).splitlines() if x.strip()]
+        lines = qs.lines(clients)
         assert len(lines) == 3
         with_cert, fallback, wrong = (_curl(line, tmp_path, env) for line in lines)
         assert with_cert[0] == 200 and json.loads(with_cert[2])["user"] == "CORP\\alice", with_cert
         assert fallback[0] == 200 and json.loads(fallback[2])["user"] == "CORP\\alice", fallback
         assert wrong[0] == 401 and "X-Bridgehead-Code: edge-basic-logon-failed" in wrong[1], wrong
 
-        *steps, last = [x for x in ports(revoke).splitlines() if x.strip()]
+        *steps, last = qs.lines(revoke)
         assert steps[0].startswith("bridgehead pki revoke")
         r = subprocess.run(["bash", "-euo", "pipefail", "-c", "\n".join(steps)], cwd=tmp_path, env=env,
                            capture_output=True, text=True, timeout=60)
