@@ -528,7 +528,8 @@ class ForwardProxy:
                                 start: float, *, action: str) -> None:
         """Finish the client's handshake with a minted certificate and answer its request with a page."""
         try:
-            inner = await self._client_tls(client, hello, ctx, h2=True)
+            # a page goes out over HTTP/1.1 when the client offers it, over h2 to an h2-only client
+            inner = await self._client_tls(client, hello, ctx, h2="http/1.1" not in (hello.alpn or ()))
             if h2relay.is_h2(inner):  # the page goes out over HTTP/2
                 await h2relay.answer_h2(self, inner, ctx, code, detail, start, action=action)
                 await inner.close()
