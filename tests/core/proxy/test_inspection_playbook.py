@@ -134,7 +134,7 @@ def test_h2_only_client_gets_the_registry_page_with_h2_only_block() -> None:
 
 
 def test_h2_only_policy_is_checked() -> None:
-    with pytest.raises(ValueError, match="inspect | tunnel | block"):
+    with pytest.raises(ValueError, match=r"inspect \| tunnel \| block"):
         h2_layer("allow")
 
 
