@@ -33,6 +33,9 @@ from types import TracebackType
 
 import h11
 
+IDLE_POLL = 0.25  # seconds between checks whether a connection was closed under its thread
+IDLE_LIMIT = 30.0  # an idle connection is closed after this long
+
 
 @dataclass
 class Seen:
@@ -53,6 +56,8 @@ class ConnRecord:
     closed: bool = False
     error: str | None = None
     sock: socket.socket | None = None
+    waiting_since: float | None = None  # the serving thread is blocked in recv() since then
+    dropped: bool = False  # closed by close_connections()
 
 
 @dataclass
@@ -148,15 +153,22 @@ class RecordingBackend:
     def settle(self, timeout: float = 1.0) -> bool:
         """Wait until every byte the kernel holds for this backend has been read and recorded:
         no connection waiting to be accepted, no open connection with unread bytes (or an
-        unread EOF). True if it settled within ``timeout``."""
+        unread EOF), every serving thread waiting for more. True if it settled within ``timeout``.
+
+        Accepting and reading happen under the same lock as this check (see ``_accept_loop`` and
+        ``_recv``), so bytes are never between the kernel and the record while it looks."""
         deadline = time.monotonic() + timeout
         while True:
-            with self._lock:
-                socks = [c.sock for c in self.conns if c.sock is not None and not c.closed]
-            try:
-                busy = bool(select.select([self._listen, *socks], [], [], 0)[0])
-            except (OSError, ValueError):  # a socket closed meanwhile: look again
-                busy = True
+            with self._lock:  # a connection closed by close_connections() holds nothing any more
+                live = [c for c in self.conns if not c.closed and not c.dropped]
+                # (during a TLS handshake the raw socket is detached: fileno -1, nothing to select on)
+                socks = [c.sock for c in live if c.sock is not None and c.sock.fileno() >= 0]
+                busy = any(c.waiting_since is None for c in live) or any(
+                    isinstance(x, ssl.SSLSocket) and x.pending() for x in socks)
+                try:
+                    busy = busy or bool(select.select([self._listen, *socks], [], [], 0)[0])
+                except (OSError, ValueError):  # a socket closed meanwhile: look again
+                    busy = True
             if not busy:
                 return True
             if time.monotonic() > deadline:
@@ -166,7 +178,10 @@ class RecordingBackend:
     def close_connections(self) -> int:
         """Close every open connection (isolates one test case from the next); returns how many."""
         with self._lock:
-            socks = [c.sock for c in self.conns if c.sock is not None and not c.closed]
+            recs = [c for c in self.conns if c.sock is not None and not c.closed and not c.dropped]
+            for c in recs:
+                c.dropped = True
+            socks = [c.sock for c in recs if c.sock is not None]
         for s in socks:
             with contextlib.suppress(OSError):
                 s.shutdown(socket.SHUT_RDWR)
@@ -176,12 +191,21 @@ class RecordingBackend:
 
     # ---- serving ----------------------------------------------------------------------
     def _accept_loop(self) -> None:
+        self._listen.setblocking(False)
         while not self._stop:
             try:
-                sock, _ = self._listen.accept()
-            except OSError:
+                ready = select.select([self._listen], [], [], IDLE_POLL)[0]
+            except (OSError, ValueError):
                 return
-            with self._lock:
+            if not ready:
+                continue
+            with self._lock:  # accepted and registered in one step, as settle() sees it
+                try:
+                    sock, _ = self._listen.accept()
+                except BlockingIOError:
+                    continue
+                except OSError:
+                    return
                 rec = ConnRecord(len(self.conns) + 1, last=time.monotonic(), sock=sock)
                 self.conns.append(rec)
             threading.Thread(target=self._serve, args=(rec, sock), daemon=True).start()
@@ -189,10 +213,11 @@ class RecordingBackend:
     def _serve(self, rec: ConnRecord, raw: socket.socket) -> None:
         sock: socket.socket = raw
         try:
-            sock.settimeout(30)
+            sock.settimeout(10)  # the TLS handshake
             if self.tls is not None:
                 sock = self.tls.wrap_socket(raw, server_side=True)
                 rec.sock = sock
+            sock.settimeout(10)
             self._http(rec, sock)
         except (OSError, ssl.SSLError) as exc:
             rec.error = rec.error or f"{type(exc).__name__}: {exc}"
@@ -200,6 +225,41 @@ class RecordingBackend:
             rec.closed = True
             with contextlib.suppress(OSError):
                 sock.close()
+
+    def _recv(self, rec: ConnRecord, sock: socket.socket) -> bytes:
+        """The next bytes, recorded in the same locked step that takes them from the socket.
+
+        Polls (select, then a non-blocking read) so that settle() never looks while bytes are in
+        flight inside this thread, and so a socket closed by close_connections() (whose close may
+        not wake a blocked read on Linux) or by close() ends the thread within IDLE_POLL."""
+        idle_since = time.monotonic()
+        with self._lock:
+            rec.waiting_since = idle_since
+        while True:
+            if not (isinstance(sock, ssl.SSLSocket) and sock.pending()):
+                try:
+                    ready = select.select([sock], [], [], IDLE_POLL)[0]
+                except (OSError, ValueError):
+                    return b""
+                if not ready:
+                    if self._stop or sock.fileno() < 0 or time.monotonic() - idle_since > IDLE_LIMIT:
+                        return b""
+                    continue
+            with self._lock:
+                sock.setblocking(False)
+                try:
+                    data = sock.recv(65536)
+                except (ssl.SSLWantReadError, BlockingIOError):  # a TLS record only partly arrived
+                    continue
+                except OSError:
+                    data = b""
+                finally:
+                    with contextlib.suppress(OSError):
+                        sock.settimeout(10)
+                rec.waiting_since = None
+                rec.data += data
+                rec.last = time.monotonic()
+            return data
 
     def _http(self, rec: ConnRecord, sock: socket.socket) -> None:
         conn = h11.Connection(h11.SERVER)
@@ -217,10 +277,7 @@ class RecordingBackend:
                                  + b"\r\n\r\n" + page)
                 return
             if event is h11.NEED_DATA:
-                data = sock.recv(65536)
-                with self._lock:
-                    rec.data += data
-                    rec.last = time.monotonic()
+                data = self._recv(rec, sock)  # recorded before anything else happens
                 conn.receive_data(data)  # b"" means EOF
                 continue
             if isinstance(event, h11.ConnectionClosed) or event is h11.PAUSED:

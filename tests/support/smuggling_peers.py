@@ -124,7 +124,8 @@ def _nginx_entry(line: str) -> LogEntry | None:
     forwarded: bool | None = bool(upstream) and upstream != "-"
     if forwarded and not upstream[:3].isdigit():
         forwarded = None  # 502/504: the request may have reached the backend
-    return LogEntry(forwarded, rec.get("m") or "", rec.get("u") or "", status, raw_target=True)
+    port = int(rec["p"]) if str(rec.get("p", "")).isdigit() else None
+    return LogEntry(forwarded, rec.get("m") or "", rec.get("u") or "", status, raw_target=True, port=port)
 
 
 def nginx(stack: ExitStack, tmp: Path, pki: SmugglePki) -> Peer:
@@ -140,7 +141,7 @@ def nginx(stack: ExitStack, tmp: Path, pki: SmugglePki) -> Peer:
         events {{ worker_connections 256; }}
         http {{
             log_format j escape=json
-                '{{"m":"$request_method","u":"$request_uri","s":"$status","us":"$upstream_status"}}';
+                '{{"m":"$request_method","u":"$request_uri","s":"$status","us":"$upstream_status","p":"$remote_port"}}';
             access_log {log} j;
             client_body_temp_path {d}/b; proxy_temp_path {d}/p; fastcgi_temp_path {d}/f;
             uwsgi_temp_path {d}/u; scgi_temp_path {d}/s;
@@ -164,20 +165,20 @@ def nginx(stack: ExitStack, tmp: Path, pki: SmugglePki) -> Peer:
     (d / "nginx.conf").write_text(conf)
     stack.enter_context(running([exe, "-p", str(d), "-c", str(d / "nginx.conf")], port=port, log=d / "out.log"))
     return Peer("nginx", Endpoint(port), backend, LogReader(log, _nginx_entry), Ctx(prefix="", host=EDGE_HOST),
-                identity=True, check_host=False, check_bytes_in=False, log_settle=0.3, own_code_header=False)
+                identity=True, check_host=False, check_bytes_in=False, own_code_header=False)
 
 
 def _haproxy_entry(line: str) -> LogEntry | None:
     parts = line.strip().split(" ")
-    if len(parts) < 4 or parts[0] != "BHLOG":
+    if len(parts) != 6 or parts[0] != "BHLOG":
         return None
-    _, method, uri, status, server = parts[:5] if len(parts) >= 5 else (*parts, "")
+    _, method, uri, status, server, port = parts
     st = int(status) if status.lstrip("-").isdigit() else None
     forwarded: bool | None = server not in ("<NOSRV>", "", "-")
     if forwarded and (st is None or st < 0 or st in (502, 503, 504)):
         forwarded = None
     return LogEntry(forwarded, method if method != "<BADREQ>" else "", uri if uri != "<BADREQ>" else "", st,
-                    raw_target=True)
+                    raw_target=True, port=int(port) if port.isdigit() else None)
 
 
 def haproxy(stack: ExitStack, tmp: Path, pki: SmugglePki) -> Peer:
@@ -193,7 +194,7 @@ def haproxy(stack: ExitStack, tmp: Path, pki: SmugglePki) -> Peer:
         defaults
             mode http
             log global
-            log-format "BHLOG %HM %HU %ST %s"
+            log-format "BHLOG %HM %HU %ST %s %cp"
             timeout connect 5s
             timeout client 10s
             timeout server 10s
@@ -213,4 +214,4 @@ def haproxy(stack: ExitStack, tmp: Path, pki: SmugglePki) -> Peer:
     (d / "haproxy.cfg").write_text(conf)
     stack.enter_context(running([exe, "-db", "-f", str(d / "haproxy.cfg")], port=port, log=out))
     return Peer("haproxy", Endpoint(port), backend, LogReader(out, _haproxy_entry), Ctx(prefix="", host=EDGE_HOST),
-                identity=True, check_host=False, check_bytes_in=False, log_settle=0.3, own_code_header=False)
+                identity=True, check_host=False, check_bytes_in=False, own_code_header=False)
