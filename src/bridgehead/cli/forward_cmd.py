@@ -113,6 +113,7 @@ def _serve_workers(settings: Any, to_stdout: bool, workers: int) -> None:
     import socket
 
     from bridgehead.runtime.forward.ca import InspectionCA
+    from bridgehead.runtime.store import Store
 
     try:
         sock = socket.create_server((settings.host, settings.port), backlog=1024)
@@ -120,6 +121,7 @@ def _serve_workers(settings: Any, to_stdout: bool, workers: int) -> None:
         raise CliError(f"cannot listen on {settings.host}:{settings.port}: {exc.strerror or exc}") from None
     settings.port = sock.getsockname()[1]
     InspectionCA(Path(settings.state_dir) / "ca")
+    Store.open(Path(settings.state_dir), settings.store_url).engine.dispose()  # tables made once, before the fork
     # a worker: its own event loop, store connection and leaf cache
     run_workers(workers, lambda quiet: asyncio.run(_serve(settings, to_stdout, sock, quiet=quiet)))
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import os
 import signal
+import time
 from collections.abc import Callable
 
 import click
@@ -62,9 +63,26 @@ def run_workers(count: int, serve: Callable[[bool], None]) -> None:
     try:
         serve(False)
     finally:
-        for pid in children:
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(pid, signal.SIGTERM)
-        for pid in children:
+        _stop(children)
+
+
+def _stop(children: list[int], grace: float = 2.0) -> None:
+    """End the workers. A SIGTERM to the process group (systemd, a terminal) reached them already:
+    wait ``grace`` seconds for them to finish on their own first, since a second SIGTERM that lands
+    while a worker's event loop is closing would kill it before it writes its last log records."""
+    left = set(children)
+    deadline = time.monotonic() + grace
+    while left and time.monotonic() < deadline:
+        for pid in list(left):
             with contextlib.suppress(ChildProcessError):
-                os.waitpid(pid, 0)
+                if os.waitpid(pid, os.WNOHANG)[0] == 0:
+                    continue
+            left.discard(pid)
+        if left:
+            time.sleep(0.05)
+    for pid in left:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGTERM)
+    for pid in left:
+        with contextlib.suppress(ChildProcessError):
+            os.waitpid(pid, 0)

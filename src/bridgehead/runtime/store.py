@@ -40,6 +40,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects import postgresql as pg_dialect
 from sqlalchemy.dialects import sqlite as sqlite_dialect
 from sqlalchemy.engine import Engine
+from sqlalchemy.exc import OperationalError
 
 metadata = MetaData()
 
@@ -168,7 +169,15 @@ def create_tables(engine: Engine, meta: MetaData) -> None:
     """``meta.create_all``; on PostgreSQL under an advisory lock, so members starting at once
     do not race on ``CREATE TABLE`` (a duplicate-type error otherwise)."""
     if engine.dialect.name != "postgresql":
-        meta.create_all(engine)
+        # SQLite has no advisory lock: worker processes starting on a fresh state directory race on
+        # CREATE TABLE; the loser sees "already exists", and its second look (checkfirst) finds the table.
+        for attempt in range(3):
+            try:
+                meta.create_all(engine)
+                return
+            except OperationalError as exc:
+                if "already exists" not in str(exc) or attempt == 2:
+                    raise
         return
     with engine.begin() as conn:
         conn.execute(text("SELECT pg_advisory_xact_lock(7420190)"))
