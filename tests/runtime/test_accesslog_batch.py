@@ -70,16 +70,18 @@ def test_outside_a_loop_written_at_once_and_reopen_writes_to_the_old_file(tmp_pa
 def test_flush_all_writes_every_open_log(tmp_path: Path) -> None:
     path = tmp_path / "c.log"
 
-    async def main() -> AccessLog:
+    async def main() -> tuple[list[dict[str, object]], list[dict[str, object]]]:
         log = AccessLog(path)
         log.write(action="error", code="upstream-unreachable")
-        return log
+        before = lines(path)  # waiting for the end of this turn of the loop
+        accesslog.flush_all()  # what a forked worker does before os._exit
+        after = lines(path)
+        log.close()
+        return before, after
 
-    log = asyncio.run(main())  # the loop is gone with the timer: only flush_all writes the record now
-    assert lines(path) == []
-    accesslog.flush_all()
-    assert [r["code"] for r in lines(path)] == ["upstream-unreachable"]
-    log.close()
+    before, after = asyncio.run(main())
+    assert before == []
+    assert [r["code"] for r in after] == ["upstream-unreachable"]
 
 
 def _get_refused(port: int, target: int) -> bytes:
