@@ -202,7 +202,7 @@ class Gateway:
         if old is not None:
             for proxy in (old.forward, old.reverse):
                 if proxy is not None:
-                    proxy.stop_accepting()
+                    await _stop_accepting(proxy)
         for addr in [a for a in self.socks if a not in new.addresses]:
             self.socks.pop(addr).close()
         self._open_log_file(cfg.log_file)
@@ -318,7 +318,7 @@ class Gateway:
         if running is not None:
             for proxy in (running.forward, running.reverse):
                 if proxy is not None:
-                    proxy.stop_accepting()
+                    await _stop_accepting(proxy)
         for sock in self.socks.values():
             sock.close()
         self.socks.clear()
@@ -346,3 +346,21 @@ def _client(task: asyncio.Task[Any]) -> bool:
     (pooled upstream connections and other helpers are not waited for, only cancelled at exit)."""
     name = getattr(task.get_coro(), "__qualname__", "")
     return name in ("ForwardProxy._handle", "ReverseProxy._handle")
+
+
+async def _stop_accepting(proxy: Any) -> None:
+    """Stop a proxy's listeners without resetting a connection accepted a moment ago.
+
+    asyncio (3.11) accepts in a selector callback and builds the transport in a task one loop
+    turn later; ``Server.close()`` in between makes that task fail (``Server._attach`` asserts)
+    and the client gets a reset. So: stop reading the listening sockets first (public
+    ``loop.remove_reader``), let the tasks already scheduled attach, then close.
+    """
+    loop = asyncio.get_running_loop()
+    servers = [proxy._server] if getattr(proxy, "_server", None) is not None else list(getattr(proxy, "servers", []))
+    for server in servers:
+        for sock in server.sockets:
+            loop.remove_reader(sock.fileno())
+    for _ in range(3):
+        await asyncio.sleep(0)
+    proxy.stop_accepting()
