@@ -632,29 +632,23 @@ def _no_body(head: RequestHead) -> bool:
 
 def _authority(target: str) -> tuple[str, int]:
     """``host:port`` of a CONNECT (RFC 9110 §9.3.6): the port is required."""
-    if target.startswith("["):
-        host, _, rest = target[1:].partition("]")
-        port_text = rest[1:] if rest.startswith(":") else ""
-    else:
-        host, _, port_text = target.rpartition(":")
-    if not host or not port_text.isdigit() or not 0 < int(port_text) < 65536:
-        raise ValueError("CONNECT target must be host:port with a port from 1 to 65535 (RFC 9110 §9.3.6)")
-    if any(c in host for c in "/@ \\"):
-        raise ValueError("invalid host in the CONNECT target (RFC 9110 §9.3.6)")
-    return host.lower(), int(port_text)
+    return _host_port(target, None)
 
 
-def _host_port(authority: str, default: int) -> tuple[str, int]:
-    """``host`` and ``port`` of a URI authority (RFC 3986 §3.2); ``ValueError`` if malformed."""
+def _host_port(authority: str, default: int | None) -> tuple[str, int]:
+    """``host`` and ``port`` of a URI authority (RFC 3986 §3.2); with ``default`` None the port is
+    required (a CONNECT target). ``ValueError`` with a one-line reason if malformed."""
     if authority.startswith("["):
         host, _, rest = authority[1:].partition("]")
         port_text = rest[1:] if rest.startswith(":") else rest
     else:
-        host, _, port_text = authority.partition(":")
-    port = int(port_text) if port_text else default
-    if not host or not 0 < port < 65536:
-        raise ValueError("malformed authority")
-    return host.lower(), port
+        host, _, port_text = authority.rpartition(":") if ":" in authority else (authority, "", "")
+    if (not port_text and default is None) or (port_text and not port_text.isdigit()) \
+            or not 0 < (int(port_text) if port_text else default or 0) < 65536:
+        raise ValueError("the target must be host:port with a port from 1 to 65535 (RFC 9110 §9.3.6)")
+    if not host or any(c in host for c in "/@ \\"):
+        raise ValueError("invalid host in the target (RFC 3986 §3.2.2)")
+    return host.lower(), int(port_text) if port_text else int(default or 0)
 
 
 def _inner_target(head: RequestHead, ctx: Context) -> tuple[bytes | None, list[tuple[bytes, bytes]]]:
