@@ -92,10 +92,6 @@ def test_requests_ntlm_plain_http(tmp_path: Path, pki: Pki, start_proxy, users: 
     import http.server
     import threading
 
-    from tests.support.procs import free_port
-
-    port = free_port()
-
     class Hello(http.server.BaseHTTPRequestHandler):
         def do_GET(self) -> None:
             body = b"hello\n"
@@ -107,7 +103,8 @@ def test_requests_ntlm_plain_http(tmp_path: Path, pki: Pki, start_proxy, users: 
         def log_message(self, *args: object) -> None:
             pass
 
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", port), Hello)
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Hello)  # port 0: no race with other tests
+    port = server.server_address[1]
     threading.Thread(target=server.serve_forever, daemon=True).start()
     try:
         proxy = start_proxy("--auth", "ntlm", "--users", str(users))
