@@ -50,6 +50,8 @@ class AccessRecord(TypedDict, total=False):
     duration_ms: float | None
     bytes_in: int | None
     bytes_out: int | None
+    # the forward proxy: the client's protocol (HTTP/1.0 | HTTP/1.1 | h2 | tunnel; inspected: the inner one)
+    protocol: str | None
     # the reverse proxy
     listener: str | None
     route: str | None

@@ -132,6 +132,7 @@ class Context:
     access: str = ""  # the access rule that allowed the request (when [[rule]]s are configured)
     user: str | None = None  # the authenticated user of the current request
     conn_user: str | None = None  # the user an NTLM/Negotiate handshake authenticated the connection as
+    protocol: str = ""  # the client's protocol, for the log: HTTP/1.0 | HTTP/1.1 | h2 | tunnel
     auth_state: ConnState = field(default_factory=ConnState)
 
 
@@ -263,6 +264,7 @@ class ForwardProxy:
                 return
             if head is None:
                 return
+            ctx.protocol = "tunnel" if head.method == b"CONNECT" else head.version.decode("latin-1")
             admitted = await self._admit(client, head, ctx, start)
             if admitted is not None:
                 if admitted:
@@ -280,7 +282,7 @@ class ForwardProxy:
         name = ctx.rule if rule is None else rule
         if ctx.access and rule is None:
             name = f"{ctx.access} / {name}" if name else ctx.access
-        self.log.write(client=ctx.client, user=ctx.user, rule=name, **fields)
+        self.log.write(client=ctx.client, user=ctx.user, rule=name, protocol=ctx.protocol or None, **fields)
 
     async def _admit(self, client: Conn, head: RequestHead, ctx: Context, start: float) -> bool | None:
         """None: go on with the request; True/False: answered (407/403), keep the connection or not."""
@@ -531,6 +533,7 @@ class ForwardProxy:
             # a page goes out over HTTP/1.1 when the client offers it, over h2 to an h2-only client
             inner = await self._client_tls(client, hello, ctx, h2="http/1.1" not in (hello.alpn or ()))
             if h2relay.is_h2(inner):  # the page goes out over HTTP/2
+                ctx.protocol = "h2"
                 await h2relay.answer_h2(self, inner, ctx, code, detail, start, action=action)
                 await inner.close()
                 return
@@ -561,6 +564,7 @@ class ForwardProxy:
                            duration_ms=_ms(start))
             return
         try:
+            ctx.protocol = "h2" if h2relay.is_h2(inner) else "HTTP/1.1"
             if h2relay.is_h2(inner):  # the client picked h2: each stream relayed over HTTP/1.1
                 await h2relay.inspect_h2(self, inner, upstream, up_stream, ctx)
             else:
@@ -584,6 +588,7 @@ class ForwardProxy:
                 return
             if head is None:
                 return
+            ctx.protocol = head.version.decode("latin-1")
             url = _https_url(ctx, head)
             try:
                 target, own = _inner_target(head, ctx)
