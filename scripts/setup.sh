@@ -13,7 +13,7 @@ DEV=0
 
 RUNTIME_DEBS=(python3 python3-venv python3-dev gcc libkrb5-dev openssl curl)
 DEV_DEBS=(nginx libnginx-mod-stream apache2 haproxy tinyproxy goaccess heimdal-kdc heimdal-clients
-          libapache2-mod-auth-gssapi wrk procps chromium postgresql squid)
+          libapache2-mod-auth-gssapi wrk procps chromium libnss3-tools postgresql squid)
 
 need=()
 debs=("${RUNTIME_DEBS[@]}")
