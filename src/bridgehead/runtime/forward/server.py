@@ -137,9 +137,10 @@ class Context:
 
 
 class ForwardProxy:
-    def __init__(self, settings: ForwardSettings, *, access_log: AccessLog | None = None) -> None:
+    def __init__(self, settings: ForwardSettings, *, access_log: AccessLog | None = None,
+                 ca: InspectionCA | None = None) -> None:
         self.s = settings
-        self.ca = InspectionCA(Path(settings.state_dir) / "ca")
+        self.ca = ca if ca is not None else InspectionCA(Path(settings.state_dir) / "ca")  # serve: the array's CA
         self.store = Store.open(Path(settings.state_dir), settings.store_url)
         self.log = access_log or AccessLog(settings.access_log)
         self.upstream = UpstreamConnector(settings.upstream_ca, settings.upstream_crl,
