@@ -37,7 +37,8 @@ ORIGIN_ERRORS = frozenset({"upstream-dns-failed", "upstream-unreachable", "upstr
 
 def refusal_action(code: str) -> str:
     """``error`` for a failure to reach or talk to the origin, ``deny`` for a policy refusal."""
-    return "error" if code in ORIGIN_ERRORS else "deny"
+    return "error" if code in ORIGIN_ERRORS or code.startswith("tls-alert-") or code == "tls-wrong-version-number" \
+        else "deny"
 
 
 class PolicyError(ValueError):

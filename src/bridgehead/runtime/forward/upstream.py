@@ -16,9 +16,9 @@ RFC 5246 §7.4.2) as ``bh_server_chain``: Python 3.11's ``ssl`` shows only the l
 browser-grade checks of :mod:`bridgehead.core.server_cert` look at the whole chain.
 
 Validation is browser-grade (see :mod:`bridgehead.runtime.tls`): OpenSSL's verification
-without X509_STRICT, then the explicit checks. Certificate failures map to registry codes
-through OpenSSL's X509_V_ERR numbers (``VERIFY_CODES``). Revocation is checked against
-CRLs given with ``--upstream-crl`` per issuer (OpenSSL's own CRL flag would fail every
+without X509_STRICT, then the explicit checks. Handshake failures map to registry codes in
+the one classify step (:mod:`bridgehead.runtime.classify`: X509_V_ERR numbers, TLS alerts).
+Revocation is checked against CRLs given with ``--upstream-crl`` per issuer (OpenSSL's own CRL flag would fail every
 server whose CA has no CRL loaded).
 
 Cipher suites: :data:`~bridgehead.runtime.tls.CLIENT_CIPHERS`, no static-RSA key exchange.
@@ -53,8 +53,8 @@ from cryptography import x509
 from bridgehead.core.chaining import ChainPolicy, Parent, connect_request, parent_refusal, parse_status_line
 from bridgehead.core.forward_policy import DestinationRule
 from bridgehead.core.server_cert import certificates_from_handshake, check_chain
-from bridgehead.failures import REGISTRY
 from bridgehead.runtime import tls
+from bridgehead.runtime.classify import classify
 from bridgehead.runtime.relay import RelayError
 from bridgehead.runtime.streams import TLSStream
 from bridgehead.wire.http1 import ResponseHead
@@ -63,11 +63,6 @@ HANDSHAKE = 22
 HELLO_REQUEST = 0
 CERTIFICATE = 11
 CERTIFICATE_REQUEST = 13
-
-# OpenSSL X509_V_ERR_* (include/openssl/x509_vfy.h) → registry code, from the registry's x509_errors
-VERIFY_CODES: dict[int, str] = {number: failure.code for failure in REGISTRY.values()
-                                if failure.area == "forward" and failure.code.startswith("upstream-cert-")
-                                for number in failure.x509_errors}
 
 HANDSHAKE_FAILURE_MARKERS = ("handshake failure", "no shared cipher", "no cipher", "insufficient security")
 
@@ -133,15 +128,13 @@ def leaf_not_after(stream: TLSStream) -> dt.datetime | None:
 
 
 def classify_ssl_error(exc: BaseException, chain: list[bytes] | None = None) -> UpstreamFailure:
-    if isinstance(exc, ssl.SSLCertVerificationError):
-        code = VERIFY_CODES.get(exc.verify_code, "upstream-cert-untrusted")
-        detail = f"{exc.verify_message} (X509_V_ERR {exc.verify_code})"
-        if code == "upstream-cert-name-mismatch" and chain:
-            refusal = check_chain(chain[:1])
-            if refusal is not None and refusal.code == "upstream-cert-no-san":
-                return UpstreamFailure(refusal.code, refusal.detail)
-        return UpstreamFailure(code, detail)
-    return UpstreamFailure("upstream-tls-failed", str(exc) or type(exc).__name__)
+    """The one classify step (:mod:`bridgehead.runtime.classify`), plus the chain's no-SAN refinement."""
+    code, detail = classify(exc)
+    if code == "upstream-cert-name-mismatch" and chain:
+        refusal = check_chain(chain[:1])
+        if refusal is not None and refusal.code == "upstream-cert-no-san":
+            return UpstreamFailure(refusal.code, refusal.detail)
+    return UpstreamFailure(code, detail)
 
 
 def _handshake_failure(exc: BaseException) -> bool:
