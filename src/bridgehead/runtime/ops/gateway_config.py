@@ -18,6 +18,9 @@
     [admin]
     listen = "127.0.0.1:9090"              # /metrics, /healthz and the console; loopback by default
     password_hash = "scrypt$…"             # `bridgehead config hash-password`
+    tls_cert = "admin.pem"                 # optional: the console over HTTPS (tls_key with it)
+    tls_key = "admin.key"
+    client_ca = "admins-ca.pem"            # optional: certificates it issued sign in without a password
 
 Relative paths resolve against the file's directory (for a version from the store: the
 directory it was applied from, so members share one layout such as /etc/bridgehead).
@@ -45,7 +48,7 @@ __all__ = ["AdminSettings", "ConfigError", "GatewayConfig", "parse", "parse_text
 _TOP = {"store", "state_dir", "drain_timeout", "log_file", "forward", "admin", "access_log", "read_timeout",
         "rule", "chain",
         "listener", "route"}
-_ADMIN = {"listen", "password_hash", "session_ttl", "client_ca"}
+_ADMIN = {"listen", "password_hash", "session_ttl", "client_ca", "tls_cert", "tls_key"}
 
 
 @dataclass
@@ -54,7 +57,13 @@ class AdminSettings:
     port: int = 9090
     password_hash: str | None = None
     session_ttl: float = 8 * 3600.0
-    client_ca: Path | None = None
+    client_ca: Path | None = None  # admins' CA: a certificate it issued signs in without a password
+    tls_cert: Path | None = None  # the admin listener speaks HTTPS with this certificate (chain) and key
+    tls_key: Path | None = None
+
+    @property
+    def tls(self) -> bool:
+        return self.tls_cert is not None
 
 
 @dataclass
@@ -94,7 +103,7 @@ def parse(data: dict[str, Any], text: str, source: Path, *, state_dir: Path | No
         source=source, text=text, state_dir=state, store=store_url,
         drain_timeout=parse_duration(data.get("drain_timeout", "30s")),
         log_file=(base / str(data["log_file"])) if data.get("log_file") else None,
-        admin=_admin(data.get("admin", {}), base, bind),
+        admin=_admin(data.get("admin", {}), base, bind, check_files),
     )
     if "forward" in data:
         rules = {k: data[k] for k in ("rule", "chain") if k in data}  # [[rule]]/[[chain]] at the top level
@@ -120,7 +129,7 @@ def _host(address: str, bind: str | None) -> str:
     return f"[{bind}]:{port}" if ":" in bind else f"{bind}:{port}"
 
 
-def _admin(value: Any, base: Path, bind: str | None) -> AdminSettings:
+def _admin(value: Any, base: Path, bind: str | None, check_files: bool = True) -> AdminSettings:
     if not isinstance(value, dict):
         raise ConfigError("admin must be a table ([admin])")
     extra = set(value) - _ADMIN
@@ -130,9 +139,19 @@ def _admin(value: Any, base: Path, bind: str | None) -> AdminSettings:
     password_hash = value.get("password_hash")
     if password_hash is not None and not (isinstance(password_hash, str) and password_hash.startswith("scrypt$")):
         raise ConfigError("admin.password_hash must come from 'bridgehead config hash-password' (scrypt$…)")
-    client_ca = base / str(value["client_ca"]) if value.get("client_ca") else None
+    client_ca, tls_cert, tls_key = (base / str(value[k]) if value.get(k) else None
+                                    for k in ("client_ca", "tls_cert", "tls_key"))
+    if (tls_cert is None) != (tls_key is None):
+        raise ConfigError("admin: tls_cert and tls_key go together (the admin listener's certificate and key)")
+    if client_ca is not None and tls_cert is None:
+        raise ConfigError("admin: client_ca needs tls_cert and tls_key (client certificates need HTTPS)")
+    if check_files and tls_cert is not None and tls_key is not None:
+        from bridgehead.runtime.ops.console_tls import check_files as check_tls_files
+
+        check_tls_files(tls_cert, tls_key, client_ca)
     return AdminSettings(host=host, port=port, password_hash=password_hash,
-                         session_ttl=parse_duration(value.get("session_ttl", "8h")), client_ca=client_ca)
+                         session_ttl=parse_duration(value.get("session_ttl", "8h")), client_ca=client_ca,
+                         tls_cert=tls_cert, tls_key=tls_key)
 
 
 def _forward(value: Any, base: Path, state: Path, store_url: str | None, bind: str | None) -> ForwardSettings:
