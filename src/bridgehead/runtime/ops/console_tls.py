@@ -14,7 +14,7 @@ So with ``[admin] tls_cert``/``tls_key`` the public socket is served here:
   validity, clientAuth EKU when an EKU is present) → :class:`Peer` with the subject, or the
   registry code that refuses it (``edge-client-cert-untrusted``, ``-expired``, ``-not-acceptable``).
 * The decrypted bytes are relayed to uvicorn on a private ``127.0.0.1`` socket. The relay
-  connection's local address is the key of :attr:`TLSFront.peers`: the app looks its
+  connection's local address is the key of ``TLSFront.peers``: the app looks its
   request's client address up there. A connection to the private socket that did not come
   through the relay is not in the table, and the app refuses it.
 """
