@@ -171,7 +171,9 @@ def _print_check(settings: Any) -> None:
         if rule.methods:
             parts.append(f"method {', '.join(rule.methods)}")
         if rule.needs_user:
-            parts.append(f"users {', '.join(rule.users)}" if rule.users else "authenticated users")
+            who = [f"users {', '.join(rule.users)}"] if rule.users else []
+            who += [f"groups {', '.join(rule.groups)} ({len(rule.members)} member(s))"] if rule.groups else []
+            parts.append(" or ".join(who) or "authenticated users")
         click.echo(f"  rule {number} {rule.name!r}: {rule.action.value}: {'; '.join(parts)}")
     policy = settings.policy
     for number, src in enumerate(policy.sources, 1):
@@ -221,9 +223,11 @@ def _material(cert: Path, key: Path, chain: Path | None) -> Any:
 
 @ca.command("export")
 @state_dir_option
+@click.option("--store", "store_url", metavar="URL", default=None,
+              help="An array's store (postgresql+psycopg://…): print the array's CA kept there instead.")
 @click.option("--der", is_flag=True, help="DER instead of PEM (for Windows certificate import); the signing CA only.")
 @click.option("--next", "next_only", is_flag=True, help="Only the CA staged by 'ca rotate'.")
-def ca_export(state_dir: Path, der: bool, next_only: bool) -> None:
+def ca_export(state_dir: Path, store_url: str | None, der: bool, next_only: bool) -> None:
     """Print the CA certificate(s) clients must trust; never creates a CA.
 
     During a rotation's overlap the PEM output holds the signing CA and the next one, so
@@ -234,6 +238,9 @@ def ca_export(state_dir: Path, der: bool, next_only: bool) -> None:
 
     from bridgehead.runtime.forward.ca import rotation
 
+    if store_url is not None:
+        _export_array_ca(store_url, der, next_only)
+        return
     authority = _ca_or_fail(state_dir)
     staged = rotation(_ca_dir(state_dir))
     certs = [authority.certificate]
@@ -246,6 +253,33 @@ def ca_export(state_dir: Path, der: bool, next_only: bool) -> None:
         sys.stdout.buffer.write(certs[-1 if next_only else 0].public_bytes(serialization.Encoding.DER))
         return
     sys.stdout.write("".join(c.public_bytes(serialization.Encoding.PEM).decode() for c in certs))
+
+
+def _export_array_ca(store_url: str, der: bool, next_only: bool) -> None:
+    """``ca export --store URL``: the array's CA certificate from the store (the key stays there, encrypted)."""
+    from cryptography.hazmat.primitives import serialization
+
+    from bridgehead.runtime.forward.ca import CAError, array_certificates
+    from bridgehead.runtime.store import Store
+
+    if next_only:
+        raise CliError("--next: rotation of an array's CA is not supported (the store holds one CA)")
+    try:
+        certs = array_certificates(Store(store_url))
+    except CAError as exc:
+        raise CliError(str(exc)) from None
+    except Exception as exc:  # a bad URL or an unreachable database: one line
+        from sqlalchemy.engine import make_url
+
+        try:
+            shown = make_url(store_url).render_as_string(hide_password=True)
+        except Exception:
+            shown = "the given URL"
+        raise CliError(f"cannot open the store {shown}: {str(exc).splitlines()[0] if str(exc) else exc}") from None
+    if der:
+        sys.stdout.buffer.write(certs[0].public_bytes(serialization.Encoding.DER))
+        return
+    sys.stdout.write(certs[0].public_bytes(serialization.Encoding.PEM).decode())
 
 
 @ca.command("import")

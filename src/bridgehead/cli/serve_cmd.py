@@ -68,7 +68,7 @@ def serve(config_file: Path | None, store_url: str | None, member: str | None, b
         store_dir = _state_dir_of(text, config_file.resolve().parent) if config_file is not None else Path("state")
     cs = open_store(store_url, store_dir)
     gateway = Gateway(cs, member or socket.gethostname(), config_file=None if embedded else config_file,
-                      state_dir=state_dir, bind=bind, author=default_author())
+                      state_dir=state_dir, bind=bind, author=default_author(), array=store_url is not None)
     try:
         if embedded:
             assert config_file is not None
@@ -93,7 +93,10 @@ def _ready(gateway: Any) -> None:
     err.print(f"bridgehead serve: member [bold]{gateway.member}[/bold], configuration version {running.version}")
     if cfg.forward is not None:
         err.print(f"  forward proxy on {cfg.forward.host}:{cfg.forward.port} (access log {cfg.forward.access_log})")
-        err.print(f"  CA certificate: {cfg.state_dir / 'ca' / 'ca.pem'}")
+        if gateway.array:
+            err.print(f"  CA certificate: in the store (bridgehead ca export --store {gateway.store_label})")
+        else:
+            err.print(f"  CA certificate: {cfg.state_dir / 'ca' / 'ca.pem'}")
     for x in cfg.reverse.listeners if cfg.reverse else ():
         err.print(f"  reverse listener {x.name} on {x.host}:{x.port}")
     admin = gateway.admin

@@ -53,8 +53,11 @@ class Running:
 
 class Gateway:
     def __init__(self, cstore: ConfigStore, member: str, *, config_file: Path | None = None,
-                 state_dir: Path | None = None, bind: str | None = None, author: str = "serve") -> None:
+                 state_dir: Path | None = None, bind: str | None = None, author: str = "serve",
+                 array: bool = False) -> None:
         self.cstore = cstore
+        self.array = array  # an explicit --store: the inspection CA and revocation state live in the store
+        self._array_ca: tuple[bytes, Any] | None = None
         self.member = member
         self.config_file = config_file
         self.state_dir = state_dir
@@ -181,7 +184,8 @@ class Gateway:
                 s = cfg.forward
                 sock = self._socket(s.host, s.port, fresh)
                 new.addresses.append((s.host, s.port))
-                new.forward = ForwardProxy(s, access_log=self._log("forward", s.access_log))
+                ca = await asyncio.to_thread(self._ca_for, cfg) if self.array else None
+                new.forward = ForwardProxy(s, access_log=self._log("forward", s.access_log), ca=ca)
                 await new.forward.start(sock.dup())
             if cfg.reverse is not None:
                 socks = {}
@@ -208,6 +212,28 @@ class Gateway:
         self._open_log_file(cfg.log_file)
         if self.admin is not None:
             await self.admin.ensure(cfg.admin)
+
+    def _ca_for(self, cfg: GatewayConfig) -> Any:
+        """The array's inspection CA from the store (created there by the first member); loaded once per
+        passphrase. A missing or wrong passphrase refuses the version (``CAError``)."""
+        from bridgehead.runtime.forward.ca import ArrayCA, array_material, fingerprint, read_passphrase
+
+        passphrase = read_passphrase(getattr(cfg, "ca_key_passphrase_file", None))
+        if self._array_ca is not None and self._array_ca[0] == passphrase:
+            return self._array_ca[1]
+        material, created = array_material(self.cstore.store, passphrase, member=self.member)
+        ca = ArrayCA(material, created=created, location=f"the store {self.store_label}")
+        log.warning("%s the array's inspection CA %s", "created" if created else "using",
+                    fingerprint(material.certificate))
+        self._array_ca = (passphrase, ca)
+        return ca
+
+    @property
+    def store_label(self) -> str:
+        """The store URL without its password (for logs and pages)."""
+        from sqlalchemy.engine import make_url
+
+        return make_url(self.cstore.store.url).render_as_string(hide_password=True)
 
     # ---- logs ------------------------------------------------------------------------------
     def _open_log_file(self, path: Path | None) -> None:

@@ -9,6 +9,7 @@ unreachable; it comes back → a new version reaches every member again.
 from __future__ import annotations
 
 import json
+import os
 import socket
 import subprocess
 import sys
@@ -78,7 +79,8 @@ def test_three_members_apply_error_rollback_and_database_restart(tmp_path: Path)
             for name in MEMBERS:
                 ctx = running([BRIDGEHEAD, "serve", "--store", url, "--member", name, "--bind", ADDRS[name],
                                "--state-dir", str(tmp_path / name)], port=admin, host=ADDRS[name],
-                              log=tmp_path / f"{name}.log", cwd=tmp_path)
+                              log=tmp_path / f"{name}.log", cwd=tmp_path,
+                              env={**os.environ, "BRIDGEHEAD_CA_PASSPHRASE": "array test passphrase"})
                 procs.append(ctx)
                 ctx.__enter__()
             status, _ = _until(url, _all("synced", 1))
@@ -102,7 +104,7 @@ def test_three_members_apply_error_rollback_and_database_restart(tmp_path: Path)
 
                 def m1_error(s: dict[str, Any]) -> bool:
                     by = {m["name"]: m for m in s["members"]}
-                    return by["m1"]["state"] == "error" and by["m2"]["state"] == "synced" \
+                    return bool(by["m1"]["state"] == "error") and by["m2"]["state"] == "synced" \
                         and by["m3"]["state"] == "synced"
 
                 status, _ = _until(url, m1_error)

@@ -30,7 +30,7 @@ from sqlalchemy.exc import IntegrityError
 
 from bridgehead.core.ops.diff import config_diff
 from bridgehead.core.ops.sync import MemberReport
-from bridgehead.runtime.store import Store, create_tables
+from bridgehead.runtime.store import Store, create_tables, records
 
 log = logging.getLogger("bridgehead.config")
 
@@ -150,6 +150,20 @@ class ConfigStore:
     def forget(self, name: str) -> bool:
         with self.engine.begin() as conn:
             return bool(conn.execute(members.delete().where(members.c.name == name)).rowcount)
+
+
+def insert_if_absent(store: Store, namespace: str, key: str, value: dict[str, Any]) -> bool:
+    """Write a record only if none exists (``INSERT … ON CONFLICT DO NOTHING``): the first of several
+    members starting at once wins, the others read the winner's record. ``True`` if this call wrote it."""
+    from sqlalchemy.dialects import postgresql as pg_dialect
+    from sqlalchemy.dialects import sqlite as sqlite_dialect
+
+    dialect = pg_dialect if store.is_postgres else sqlite_dialect
+    stmt = dialect.insert(records).values(namespace=namespace, key=key, value=value, expires_at=None,
+                                          updated_at=time.time())
+    stmt = stmt.on_conflict_do_nothing(index_elements=[records.c.namespace, records.c.key]).returning(records.c.key)
+    with store.engine.begin() as conn:
+        return conn.execute(stmt).first() is not None  # RETURNING: a row only when this INSERT wrote it
 
 
 def _version(row: Any) -> Version:
