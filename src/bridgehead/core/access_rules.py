@@ -4,17 +4,19 @@ Pure decisions over plain values; the runtime resolves source host names and aut
 
 A rule (``[[rule]]`` in the forward TOML) has ``name``, ``action`` (allow | deny), and optional
 ``source`` (IP, CIDR, host name), ``destination`` (domain, ``*.domain``, IP, CIDR, ``:port``),
-``method``, ``users`` and ``authenticate``. Evaluation for one request, rule by rule:
+``method``, ``users``, ``groups`` and ``authenticate``. Evaluation for one request, rule by rule:
 
 1. a rule whose source, destination or method does not match is skipped;
-2. a rule that needs an authenticated user (``authenticate = true`` or a ``users`` list):
+2. a rule that needs an authenticated user (``authenticate = true``, a ``users`` or a ``groups``
+   list):
 
    * the client has not authenticated: if its source is exempt from authentication (an
      inspection exception by source, the DirSync server whose service account cannot answer a
-     407), a rule *without* a ``users`` list applies to it anonymously; otherwise the answer is
-     ``authenticate`` (407, RFC 9110 §15.5.8) naming the rule;
-   * the client has authenticated as a user the ``users`` list does not name: the rule does not
-     apply (TMG: a rule applies to the users it lists), the next rule is tried;
+     407), a rule *without* a ``users``/``groups`` list applies to it anonymously; otherwise the
+     answer is ``authenticate`` (407, RFC 9110 §15.5.8) naming the rule;
+   * the client has authenticated as a user that neither the ``users`` list names nor a member
+     of the ``groups`` is: the rule does not apply (TMG: a rule applies to the users and groups
+     it lists), the next rule is tried.
 
 3. otherwise the rule decides: ``allow`` or ``deny``.
 
@@ -22,8 +24,11 @@ No rule matched: ``deny`` (TMG's "Default rule"). No rule at all: sources on loo
 allowed, every other source is denied — a proxy started without rules is never open.
 
 User names compare case-insensitively; ``alice`` names ``alice``, ``CORP\\alice`` and
-``alice@EXAMPLE.TEST``, while ``CORP\\alice`` or ``alice@EXAMPLE.TEST`` name only that user;
-``*`` names any authenticated user.
+``alice@EXAMPLE.TEST``, while ``CORP\\alice`` names only that user, and ``alice@EXAMPLE.TEST`` only
+that one too, however it is written (``EXAMPLE.TEST\\alice`` is how a Negotiate logon reports it);
+``*`` names any authenticated user. Groups come from the users file (the runtime resolves each
+group to its members' names, :func:`bridgehead.core.proxy_auth.group_members`, into
+``AccessRule.members``); a member entry names users exactly as a ``users`` entry does.
 
 The open-proxy guard (:func:`open_proxy_problem`): a listener on a non-loopback address is
 refused at start-up when no rule restricts sources or requires authentication, or when an
@@ -55,15 +60,17 @@ class AccessRule:
     methods: tuple[str, ...] = ()
     users: tuple[str, ...] = ()
     authenticate: bool = False
+    groups: tuple[str, ...] = ()
+    members: tuple[str, ...] = ()  # the users-file names in ``groups`` (resolved by the runtime)
 
     @property
     def needs_user(self) -> bool:
-        return self.authenticate or bool(self.users)
+        return self.authenticate or bool(self.users) or bool(self.groups)
 
     def names_user(self, user: str) -> bool:
-        if not self.users:
+        if not self.users and not self.groups:
             return True
-        return any(user_matches(entry, user) for entry in self.users)
+        return any(user_matches(entry, user) for entry in (*self.users, *self.members))
 
 
 @dataclass(frozen=True)
@@ -77,22 +84,29 @@ NO_RULE_NAME = "default (no [[rule]]: loopback sources only)"
 DEFAULT_DENY_NAME = "default rule (no rule matched)"
 
 
+def _split_user(name: str) -> tuple[str, str]:
+    """``(domain, user)`` of ``DOMAIN\\user`` or ``user@REALM`` (the same account: Negotiate users
+    are reported as ``REALM\\user``), ``("", user)`` for a bare name; lower-cased."""
+    text = name.strip().lower()
+    if "\\" in text:
+        domain, _, user = text.rpartition("\\")
+        return domain, user
+    user, _, domain = text.partition("@")
+    return domain, user
+
+
 def user_matches(entry: str, user: str) -> bool:
     """Whether the rule's user entry names the authenticated ``user`` (see the module)."""
-    e, u = entry.strip().lower(), user.strip().lower()
-    if e == "*":
+    if entry.strip() == "*":
         return True
-    if e == u:
-        return True
-    if "\\" in e or "@" in e:
-        return False
-    bare = u.rsplit("\\", 1)[-1].split("@", 1)[0]
-    return e == bare
+    e_domain, e_user = _split_user(entry)
+    u_domain, u_user = _split_user(user)
+    return e_user == u_user and (not e_domain or e_domain == u_domain)
 
 
 def parse_rule(data: Mapping[str, object], number: int) -> AccessRule:
     """One ``[[rule]]`` table; ``PolicyError`` names the key that is wrong."""
-    known = {"name", "action", "source", "destination", "method", "users", "authenticate"}
+    known = {"name", "action", "source", "destination", "method", "users", "groups", "authenticate"}
     unknown = set(data) - known
     if unknown:
         raise PolicyError(f"unknown key(s) {', '.join(sorted(unknown))} (known: {', '.join(sorted(known))})")
@@ -105,13 +119,13 @@ def parse_rule(data: Mapping[str, object], number: int) -> AccessRule:
     authenticate = data.get("authenticate", False)
     if not isinstance(authenticate, bool):
         raise PolicyError(f"authenticate must be true or false, not {authenticate!r}")
-    lists = {key: _strings(data.get(key, []), key) for key in ("source", "destination", "method", "users")}
+    lists = {key: _strings(data.get(key, []), key) for key in ("source", "destination", "method", "users", "groups")}
     return AccessRule(
         name=name.strip(), action=Verdict(action),
         sources=tuple(SourceRule.parse(s) for s in lists["source"]),
         destinations=tuple(DestinationRule.parse(d) for d in lists["destination"]),
         methods=tuple(m.upper() for m in lists["method"]),
-        users=tuple(lists["users"]), authenticate=authenticate,
+        users=tuple(lists["users"]), authenticate=authenticate, groups=tuple(lists["groups"]),
     )
 
 
@@ -152,7 +166,7 @@ def evaluate(
             continue
         if rule.needs_user:
             if user is None:
-                if exempt and not rule.users:
+                if exempt and not rule.users and not rule.groups:
                     return AccessDecision(rule.action, rule.name,
                                           f"rule {rule.name!r} ({rule.action.value}); source {client} is exempt "
                                           "from authentication")

@@ -234,3 +234,112 @@ def test_no_rule_denies_non_loopback_source(tmp_path: Path, pki: Pki, start_prox
     proxy = start_proxy()
     done = curl(pki, proxy, f"http://127.0.0.1:{proxy.port}/", "--interface", "127.0.0.5")
     assert status_of(done) != 403
+
+
+GROUPS = """
+[forward]
+listen = "127.0.0.1:{port}"
+auth = ["basic", "ntlm"]
+users = "{users}"
+
+[[rule]]
+name = "Sales to the CRM"
+action = "allow"
+groups = ["sales"]
+
+[[rule]]
+name = "Everyone else denied"
+action = "deny"
+authenticate = true
+"""
+
+
+def add_member(path: Path, name: str, *args: str, password: str | None = PASSWORD) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([BRIDGEHEAD, "users", "add", str(path), name, *args],
+                          input=None if password is None else password + "\n",
+                          capture_output=True, text=True, timeout=60)
+
+
+def test_groups_in_rules_basic_and_ntlm(tmp_path: Path, pki: Pki, start_proxy) -> None:
+    """``[[rule]] groups``: a member (Basic, NTLM by user name) passes; a user outside gets the page
+    naming the rule that decided; the users file keeps the groups beside the hash."""
+    from tests.support.procs import free_port
+
+    path = tmp_path / "users.txt"
+    done = add_member(path, "CORP\\alice", "--group", "sales", "--group", "vpn")
+    assert done.returncode == 0 and "groups: sales, vpn" in done.stdout, done.stderr
+    assert add_member(path, "bob", password="bob-Pw1").returncode == 0
+    # a password change keeps the groups; the hash stays beside them on one line
+    assert add_member(path, "CORP\\alice").returncode == 0
+    line = next(ln for ln in path.read_text().splitlines() if ln.startswith("CORP\\alice:"))
+    assert line.endswith(":sales,vpn") and line.count(":") == 3 and PASSWORD not in line
+    port = free_port()
+    proxy = start_proxy("--config", str(write(tmp_path, GROUPS.format(port=port, users=path))))
+    with python_origin(tmp_path, pki.server) as origin:
+        url = f"https://{ORIGIN_HOST}:{origin}/crm"
+        ok = curl(pki, proxy, url, "--cacert", str(proxy.ca), "--proxy-user", f"alice:{PASSWORD}")
+        assert status_of(ok) == 200, ok.stderr
+        ntlm = curl(pki, proxy, url, "--cacert", str(proxy.ca), "--proxy-ntlm", "--proxy-user",
+                    f"CORP\\alice:{PASSWORD}")
+        assert status_of(ntlm) == 200, ntlm.stderr
+        outside = curl(pki, proxy, "http://crm.example.test/", "--proxy-user", "bob:bob-Pw1")
+        assert status_of(outside) == 403 and "Everyone else denied" in outside.stdout
+        outside_ntlm = curl(pki, proxy, "http://crm.example.test/", "--proxy-ntlm", "--proxy-user", "bob:bob-Pw1")
+        assert status_of(outside_ntlm) == 403 and "Everyone else denied" in outside_ntlm.stdout
+    records = proxy.records(expect=4)
+    allowed = [r for r in records if r["status"] == 200]
+    assert {r["user"] for r in allowed} == {"CORP\\alice"} and len(allowed) == 2
+    assert all("Sales to the CRM" in str(r["rule"]) for r in allowed)
+    denied = [r for r in records if r["code"] == "forward-rule-denied"]
+    assert [r["user"] for r in denied] == ["bob", "bob"] and all(r["rule"] == "Everyone else denied" for r in denied)
+
+
+def test_groups_for_negotiate_users_and_config_errors(tmp_path: Path, pki: Pki, start_proxy,
+                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    """A Kerberos user has no password in the users file: a membership-only entry
+    (``--no-password``) gives ``alice@EXAMPLE.TEST`` her group; a group nobody is in is refused."""
+    from tests.support.procs import free_port
+
+    path = tmp_path / "users.txt"
+    assert add_member(path, "bob", password="bob-Pw1").returncode == 0
+    refused = add_member(path, "alice@EXAMPLE.TEST", "--no-password", password=None)
+    assert refused.returncode == 2 and refused.stderr.count("\n") == 1 and "--group" in refused.stderr
+    done = add_member(path, "alice@EXAMPLE.TEST", "--no-password", "--group", "sales", password=None)
+    assert done.returncode == 0, done.stderr
+    assert "alice@EXAMPLE.TEST:::sales" in path.read_text().splitlines()
+    # a membership-only entry never verifies a password (Basic with an empty one is refused)
+    typo = write(tmp_path, GROUPS.format(port=3128, users=path).replace('["sales"]', '["saels"]'))
+    check = subprocess.run([BRIDGEHEAD, "forward", "--check", "--config", str(typo)], capture_output=True,
+                           text=True, timeout=30)
+    assert check.returncode == 2 and check.stderr.count("\n") == 1 and "group 'saels'" in check.stderr
+    if not kdc.heimdal_available():
+        pytest.fail("Heimdal KDC missing: scripts/setup.sh --dev installs heimdal-kdc")
+    realm = kdc.Realm.create(tmp_path / "realm")
+    realm.start()
+    try:
+        env = {**pki.client_env(), **realm.env()}
+        got = subprocess.run(["kinit", "--password-file=STDIN", "alice@EXAMPLE.TEST"], input="alice-Pw1\n",
+                             capture_output=True, text=True, env=env, timeout=30)
+        assert got.returncode == 0, got.stderr
+        monkeypatch.setenv("KRB5_CONFIG", str(realm.conf))
+        port = free_port()
+        cfg = GROUPS.format(port=port, users=path).replace('["basic", "ntlm"]', '["negotiate", "basic"]')
+        cfg = cfg.replace("[forward]\n", f'[forward]\nkeytab = "{realm.keytab("proxy")}"\n')
+        proxy = start_proxy("--config", str(write(tmp_path, cfg)))
+        with python_origin(tmp_path, pki.server) as origin:
+            argv = ["curl", "-sS", "--max-time", "20", "-o", "-", "-w", "\n%{http_code}", "--noproxy", "",
+                    "--proxy", f"http://{kdc.host('proxy')}:{proxy.port}", "--proxy-negotiate", "--proxy-user", ":",
+                    "--resolve", f"{kdc.host('proxy')}:{proxy.port}:127.0.0.1",
+                    "--resolve", f"{ORIGIN_HOST}:{origin}:127.0.0.1",
+                    "--cacert", str(proxy.ca), f"https://{ORIGIN_HOST}:{origin}/krb"]
+            done = subprocess.run(argv, capture_output=True, text=True, env=env, timeout=60)
+            assert done.stdout.endswith("\n200"), done.stderr
+            empty = curl(pki, proxy, "http://crm.example.test/", "--proxy-user", "alice@EXAMPLE.TEST:")
+            assert status_of(empty) == 407
+            bob = curl(pki, proxy, "http://crm.example.test/", "--proxy-user", "bob:bob-Pw1")
+            assert status_of(bob) == 403 and "Everyone else denied" in bob.stdout
+        records = proxy.records(expect=3)
+        assert any(r["user"] == "EXAMPLE.TEST\\alice" and r["status"] == 200 and "Sales to the CRM" in str(r["rule"])
+                   for r in records), records
+    finally:
+        realm.stop()

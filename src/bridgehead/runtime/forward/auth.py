@@ -143,18 +143,26 @@ class ProxyAuth:
         return AuthResult("ok", "Basic", user=user.name)
 
 
-def add_user(path: Path, name: str, password: str) -> bool:
-    """Add or replace ``name`` in the users file (created 0600, replaced atomically); True if replaced."""
+def add_user(path: Path, name: str, password: str | None, groups: list[str] | None = None) -> bool:
+    """Add or replace ``name`` in the users file (created 0600, replaced atomically); True if replaced.
+
+    ``password`` None writes a membership-only entry (no hashes; Negotiate users). ``groups`` None
+    keeps the groups an existing entry has; a list replaces them."""
     import os
     import tempfile
 
     from bridgehead.core.proxy_auth import make_user, render_users, upsert
 
     users = load_users(path) if path.exists() else []
+    if groups is None:
+        old = next((u for u in users if u.name.lower() == name.lower()), None)  # the entry upsert replaces
+        groups = list(old.groups) if old is not None else []
     try:
-        new = make_user(name, password)
+        new = make_user(name, password, groups)
     except UsersFormatError as exc:
         raise AuthConfigError(str(exc)) from None
+    if password is None and not new.groups:
+        raise AuthConfigError("--no-password makes an entry for group membership only: give --group")
     users, replaced = upsert(users, new)
     directory = path.parent if str(path.parent) else Path(".")
     try:

@@ -48,6 +48,8 @@ too; serve's ``[admin]``, ``[[listener]]``, ``[[route]]`` belong to other listen
     source = ["10.0.0.0/8"]
     authenticate = true
     users = ["CORP\\alice", "bob"]        # optional; any authenticated user without it
+    groups = ["sales"]                      # optional: members by the users file
+                                            # (bridgehead users add FILE USER --group sales)
 
 With ``auth`` and no rule the proxy requires authentication from every source (rule
 ``default (authenticated users)``); without either only loopback sources are allowed.
@@ -315,6 +317,10 @@ def _access(data: dict[str, Any], settings: ForwardSettings, fail: Callable[[str
             settings.auth = ProxyAuth(schemes, users, keytab if "negotiate" in schemes else None)
         except AuthConfigError as exc:
             raise fail("auth" if str(exc).startswith("auth") else "users", str(exc)) from None
+        try:
+            rules = _resolve_groups(rules, users, users_path)
+        except ValueError as exc:
+            raise fail("rule", str(exc)) from None
         if not rules:  # authentication turned on without rules: every source must authenticate
             rules = [AccessRule("default (authenticated users)", Verdict.ALLOW, authenticate=True)]
     else:
@@ -328,6 +334,34 @@ def _access(data: dict[str, Any], settings: ForwardSettings, fail: Callable[[str
     if problem:
         raise fail("open_proxy", problem)
     settings.rules, settings.open_proxy = rules, open_proxy
+
+
+def _resolve_groups(rules: list[AccessRule], users: list[Any], users_path: Path | None) -> list[AccessRule]:
+    """Each rule's ``groups`` resolved to the users-file names of their members (``AccessRule.members``).
+
+    A group no entry of the users file is in is refused (a misspelt group would otherwise make its
+    rule apply to nobody without a word)."""
+    import dataclasses
+
+    from bridgehead.core.proxy_auth import group_members
+
+    out = []
+    for rule in rules:
+        if not rule.groups:
+            out.append(rule)
+            continue
+        if users_path is None:
+            raise ValueError(f"rule {rule.name!r} names groups but there is no users file (users = FILE, --users "
+                             "FILE): group membership is kept there ('bridgehead users add FILE USER --group G')")
+        members: list[str] = []
+        for group in rule.groups:
+            found = group_members(users, group)
+            if not found:
+                raise ValueError(f"rule {rule.name!r}: no user of {users_path} is in group {group!r} "
+                                 "('bridgehead users add FILE USER --group G')")
+            members += found
+        out.append(dataclasses.replace(rule, members=tuple(dict.fromkeys(members))))
+    return out
 
 
 CHAIN_KEYS = ("parent", "parent_password_file", "chain", "on_channel_binding_failure")
