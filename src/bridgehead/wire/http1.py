@@ -36,6 +36,7 @@ Error messages describe the fault; they never quote request bytes (they reach lo
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -155,6 +156,12 @@ class Framing:
     length: int = 0
 
 
+# The framings without a length, made once (a frozen dataclass costs ~1 µs to build).
+_NONE = Framing(NO_BODY)
+_CHUNKED = Framing(CHUNKED)
+_UNTIL_CLOSE = Framing(UNTIL_CLOSE)
+
+
 def _check_line_endings(region: bytes | bytearray) -> None:
     """RFC 9112 §2.2: a bare CR or LF in a head is refused at once, not waited on."""
     crlf = region.count(b"\r\n")
@@ -194,6 +201,7 @@ def _field_line(line: bytes, number: int) -> tuple[bytes, bytes]:
 
 
 def _parse_fields(lines: list[bytes]) -> Headers:
+    """The reference parser, line by line: it names the faulty line (the fast path falls back to it)."""
     if len(lines) > MAX_HEADERS:
         raise HeadTooLarge(f"more than {MAX_HEADERS} header fields")
     headers = Headers()
@@ -201,6 +209,47 @@ def _parse_fields(lines: list[bytes]) -> Headers:
         if line:
             headers.items.append(_field_line(line, number))
     return headers
+
+
+# The same grammar as _field_line for a whole block of field lines, run by the regex engine in C (the
+# per-line Python path cost ~1 µs a field). Values are matched greedily and their trailing SP/HTAB
+# stripped afterwards: a lazy value with a trailing [ \t]* would backtrack quadratically on long runs of
+# spaces. A block that does not match is parsed by _parse_fields, which raises the precise error.
+_FIELD_LINE = rb"[" + _TCHAR + rb"]+:[ \t]*[^\x00-\x08\x0a-\x1f\x7f]*\r\n"
+_FIELD_BLOCK = re.compile(rb"(?:" + _FIELD_LINE + rb")*")
+_FIELD_SPLIT = re.compile(rb"([" + _TCHAR + rb"]+):[ \t]*([^\x00-\x08\x0a-\x1f\x7f]*)\r\n")
+
+
+def _parse_block(data: bytes, start: int) -> Headers:
+    """Fields from ``start`` (just past the start line) to the blank line that ends ``data``."""
+    end = len(data) - 2
+    if data.endswith(b"\r\n\r\n") or (end == start and data.endswith(b"\r\n")):
+        if _FIELD_BLOCK.fullmatch(data, start, end) is not None:
+            items = [(k, v.rstrip(b" \t")) for k, v in _FIELD_SPLIT.findall(data, start, end)]
+            if len(items) > MAX_HEADERS:
+                raise HeadTooLarge(f"more than {MAX_HEADERS} header fields")
+            return Headers(items)
+    return _parse_fields(data[start:].split(b"\r\n"))
+
+
+def _index(headers: Headers) -> dict[bytes, list[bytes]]:
+    """Field values by lower-cased name, in order (one pass; every framing decision reads it)."""
+    index: dict[bytes, list[bytes]] = {}
+    for key, value in headers.items:
+        lkey = key.lower()
+        found = index.get(lkey)
+        if found is None:
+            index[lkey] = [value]
+        else:
+            found.append(value)
+    return index
+
+
+def _tokens(index: dict[bytes, list[bytes]]) -> frozenset[bytes]:
+    values = index.get(b"connection")
+    if not values:
+        return frozenset()
+    return frozenset(t for value in values for t in (p.strip().lower() for p in value.split(b",")) if t)
 
 
 def is_absolute_form(target: bytes) -> bool:
@@ -242,8 +291,8 @@ def _check_target(method: bytes, target: bytes) -> None:
     raise HttpError("request target is neither origin-form nor absolute-form (RFC 9112 §3.2)")
 
 
-def _check_host(head: RequestHead) -> None:
-    hosts = head.headers.get_all(b"host")
+def _check_host(head: RequestHead, index: dict[bytes, list[bytes]]) -> None:
+    hosts = index.get(b"host", ())
     if len(hosts) > 1:
         raise HttpError("more than one Host header (RFC 9112 §3.2)")
     if hosts and not valid_host(hosts[0]):
@@ -256,8 +305,8 @@ def _check_host(head: RequestHead) -> None:
 def parse_request_head(data: bytes) -> RequestHead:
     """Parse a request head (bytes up to and including the blank line)."""
     _check_line_endings(data)
-    lines = data.split(b"\r\n")
-    parts = lines[0].split(b" ")
+    first = data.find(b"\r\n")
+    parts = (data if first < 0 else data[:first]).split(b" ")
     if len(parts) != 3:
         raise HttpError("malformed request line: it must be METHOD SP TARGET SP VERSION (RFC 9112 §3)")
     method, target, version = parts
@@ -266,26 +315,28 @@ def parse_request_head(data: bytes) -> RequestHead:
     if not _VERSION.fullmatch(version):
         raise HttpError("unsupported HTTP version: HTTP/1.0 and HTTP/1.1 only (RFC 9112 §2.3)")
     _check_target(method, target)
-    head = RequestHead(method, target, version, _parse_fields(lines[1:]))
-    _check_host(head)
-    request_framing(head)  # validates Content-Length / Transfer-Encoding
+    head = RequestHead(method, target, version, _parse_block(data, first + 2) if first >= 0 else Headers())
+    index = _index(head.headers)
+    _check_host(head, index)
+    _request_framing(version, index)  # validates Content-Length / Transfer-Encoding
     return head
 
 
 def parse_response_head(data: bytes) -> ResponseHead:
     """Parse a response head (bytes up to and including the blank line)."""
     _check_line_endings(data)
-    lines = data.split(b"\r\n")
-    version, _, rest = lines[0].partition(b" ")
+    first = data.find(b"\r\n")
+    version, _, rest = (data if first < 0 else data[:first]).partition(b" ")
     status_text, _, reason = rest.partition(b" ")
     if not _VERSION.fullmatch(version) or len(status_text) != 3 or not status_text.isdigit() \
             or _FIELD_VALUE_BAD.search(reason.replace(b"\t", b" ")):
         raise HttpError("malformed status line (RFC 9112 §4)")
-    return ResponseHead(version, int(status_text), reason, _parse_fields(lines[1:]))
+    return ResponseHead(version, int(status_text), reason,
+                        _parse_block(data, first + 2) if first >= 0 else Headers())
 
 
-def _content_length(headers: Headers) -> int | None:
-    values = headers.get_all(b"content-length")
+def _content_length(index: dict[bytes, list[bytes]]) -> int | None:
+    values = index.get(b"content-length")
     if not values:
         return None
     seen = set()
@@ -300,8 +351,8 @@ def _content_length(headers: Headers) -> int | None:
     return int(only)
 
 
-def _codings(headers: Headers) -> list[bytes] | None:
-    values = headers.get_all(b"transfer-encoding")
+def _codings(index: dict[bytes, list[bytes]]) -> list[bytes] | None:
+    values = index.get(b"transfer-encoding")
     if not values:
         return None
     codings = [c.strip(b" \t").lower() for v in values for c in v.split(b",")]
@@ -310,8 +361,8 @@ def _codings(headers: Headers) -> list[bytes] | None:
     return codings
 
 
-def _chunked_last(headers: Headers, *, request: bool) -> bool | None:
-    codings = _codings(headers)
+def _chunked_last(index: dict[bytes, list[bytes]], *, request: bool) -> bool | None:
+    codings = _codings(index)
     if codings is None:
         return None
     if codings.count(b"chunked") > 1 or (b"chunked" in codings and codings[-1] != b"chunked"):
@@ -323,42 +374,53 @@ def _chunked_last(headers: Headers, *, request: bool) -> bool | None:
 
 def request_framing(head: RequestHead) -> Framing:
     """How the request body is framed (RFC 9112 §6.3 rules 3-6)."""
-    chunked = _chunked_last(head.headers, request=True)
-    length = _content_length(head.headers)
+    return _request_framing(head.version, _index(head.headers))
+
+
+def _request_framing(version: bytes, index: dict[bytes, list[bytes]]) -> Framing:
+    chunked = _chunked_last(index, request=True)
+    length = _content_length(index)
     if chunked is not None and length is not None:
         raise HttpError("both Content-Length and Transfer-Encoding (RFC 9112 §6.3, request smuggling)")
     if chunked is not None:
         if not chunked:
             raise HttpError("request Transfer-Encoding without final chunked (RFC 9112 §6.3)")
-        if head.version == b"HTTP/1.0":
+        if version == b"HTTP/1.0":
             raise HttpError("Transfer-Encoding in an HTTP/1.0 request (RFC 9112 §6.1)")
-        return Framing(CHUNKED)
+        return _CHUNKED
     if length:
         return Framing(LENGTH, length)
-    return Framing(NO_BODY)
+    return _NONE
 
 
 def response_framing(head: ResponseHead, request_method: bytes) -> Framing:
     """How the response body is framed (RFC 9112 §6.3 rules 1-7)."""
-    if request_method == b"HEAD" or head.status < 200 or head.status in (204, 304):
-        return Framing(NO_BODY)
-    if request_method == b"CONNECT" and 200 <= head.status < 300:
-        return Framing(NO_BODY)
-    chunked = _chunked_last(head.headers, request=False)
-    length = _content_length(head.headers)
+    return _response_framing(head.status, request_method, _index(head.headers))
+
+
+def _response_framing(status: int, request_method: bytes, index: dict[bytes, list[bytes]]) -> Framing:
+    if request_method == b"HEAD" or status < 200 or status in (204, 304):
+        return _NONE
+    if request_method == b"CONNECT" and 200 <= status < 300:
+        return _NONE
+    chunked = _chunked_last(index, request=False)
+    length = _content_length(index)
     if chunked is not None and length is not None:
         raise HttpError("both Content-Length and Transfer-Encoding in a response (RFC 9112 §6.3)")
     if chunked:
-        return Framing(CHUNKED)
+        return _CHUNKED
     if chunked is False:
-        return Framing(UNTIL_CLOSE)
+        return _UNTIL_CLOSE
     if length is not None:
-        return Framing(LENGTH, length) if length else Framing(NO_BODY)
-    return Framing(UNTIL_CLOSE)
+        return Framing(LENGTH, length) if length else _NONE
+    return _UNTIL_CLOSE
 
 
 def keep_alive(version: bytes, headers: Headers) -> bool:
-    tokens = headers.connection_tokens()
+    return _keep_alive(version, _tokens(_index(headers)))
+
+
+def _keep_alive(version: bytes, tokens: frozenset[bytes]) -> bool:
     if b"close" in tokens:
         return False
     if version == b"HTTP/1.0":
@@ -383,26 +445,6 @@ def strip_hop_by_hop(headers: Headers, *, keep: Iterable[bytes] = ()) -> None:
     protected = NEVER_HOP_BY_HOP | {normalise_name(k) for k in keep}
     named = {t for t in headers.connection_tokens() if normalise_name(t) not in protected}
     headers.remove(*HOP_BY_HOP, *named)
-
-
-def _write_framing(headers: Headers, framing: Framing, had_length: bool) -> None:
-    """Replace the framing fields by one canonical field written from the proxy's decision."""
-    codings = _codings(headers)
-    position = next((i for i, (k, _) in enumerate(headers.items)
-                     if k.lower() in (b"content-length", b"transfer-encoding")), len(headers.items))
-    headers.remove(b"content-length", b"transfer-encoding")
-    if framing.kind == CHUNKED:
-        field_: tuple[bytes, bytes] | None = (b"Transfer-Encoding", b", ".join(codings or [b"chunked"]))
-    elif framing.kind == LENGTH:
-        field_ = (b"Content-Length", str(framing.length).encode())
-    elif framing.kind == UNTIL_CLOSE and codings:
-        field_ = (b"Transfer-Encoding", b", ".join(codings))
-    elif had_length:
-        field_ = (b"Content-Length", b"0")
-    else:
-        field_ = None
-    if field_ is not None:
-        headers.items.insert(min(position, len(headers.items)), field_)
 
 
 @dataclass(frozen=True)
@@ -432,27 +474,89 @@ def prepare_request(head: RequestHead, *, owned: Iterable[bytes] = (), own: Iter
     ``owned``: normalised names the client may not send (the proxy's and identity fields);
     ``own``: the proxy's fields, set last (they replace a client field of the same name).
     """
-    framing = request_framing(head)
-    had_length = head.headers.get(b"content-length") is not None
-    expect = head.headers.get(b"expect")
-    upgrade = head.headers.get(b"upgrade")
-    if b"upgrade" not in head.headers.connection_tokens() or head.version != b"HTTP/1.1" \
-            or framing.kind != NO_BODY or len(head.headers.get_all(b"upgrade")) != 1:
+    index = _index(head.headers)
+    framing = _request_framing(head.version, index)
+    tokens = _tokens(index)
+    expect = index.get(b"expect")
+    upgrades = index.get(b"upgrade")
+    upgrade = upgrades[0] if upgrades and len(upgrades) == 1 else None
+    if b"upgrade" not in tokens or head.version != b"HTTP/1.1" or framing.kind != NO_BODY:
         upgrade = None  # RFC 9110 §7.8: only with "Connection: upgrade", not on HTTP/1.0; no body first
-    decision = Outgoing(framing, keep_alive(head.version, head.headers),
-                        expect is not None and expect.lower() == b"100-continue", upgrade)
+    decision = Outgoing(framing, _keep_alive(head.version, tokens),
+                        expect is not None and expect[0].lower() == b"100-continue", upgrade)
     own = list(own)
-    strip_hop_by_hop(head.headers)
+    drop = _hop_by_hop(tokens)
     if decision.expect_continue:
-        head.headers.remove(b"expect")  # answered by the proxy itself (RFC 9110 §10.1.1)
-    head.headers.remove_normalised([*owned, *(k for k, _ in own)], owned_prefixes)
-    _write_framing(head.headers, framing, had_length)
-    for name, value in own:
-        head.headers.set(name, value)
+        drop.add(b"expect")  # answered by the proxy itself (RFC 9110 §10.1.1)
+    owned_names = _normalised((*owned, *(k for k, _ in own)))
+    _rebuild(head.headers, drop, owned_names, owned_prefixes, framing, b"content-length" in index)
+    if own:
+        _set_all(head.headers, own)
     if upgrade is not None:  # hop-by-hop, so set again by the proxy for the next hop
-        head.headers.set(b"Connection", b"Upgrade")
-        head.headers.set(b"Upgrade", upgrade)
+        _set_all(head.headers, [(b"Connection", b"Upgrade"), (b"Upgrade", upgrade)])
     return decision
+
+
+@functools.lru_cache(maxsize=256)
+def _normalised(names: tuple[bytes, ...]) -> frozenset[bytes]:
+    """The normalised names of a proxy's owned fields (the same few tuples on every request: cached)."""
+    return frozenset(normalise_name(n) for n in names)
+
+
+def _hop_by_hop(tokens: frozenset[bytes]) -> set[bytes]:
+    """Lower-cased names to remove: the hop-by-hop fields and those a Connection token names,
+    never the framing fields or Host (RFC 9110 §7.6.1; see :func:`strip_hop_by_hop`)."""
+    return {*HOP_BY_HOP, *(t for t in tokens if normalise_name(t) not in NEVER_HOP_BY_HOP)}
+
+
+def _rebuild(headers: Headers, drop: set[bytes], owned: frozenset[bytes], prefixes: tuple[bytes, ...],
+             framing: Framing | None, had_length: bool) -> None:
+    """In one pass: remove ``drop`` (exact, lower-cased) and ``owned``/``prefixes`` (normalised) names,
+    then — unless ``framing`` is None — replace the framing fields by one canonical field at the place
+    of the first (what strip_hop_by_hop, remove_normalised and _write_framing do one after another)."""
+    out: list[tuple[bytes, bytes]] = []
+    position = -1
+    te: list[bytes] = []
+    for key, value in headers.items:
+        lkey = key.lower()
+        if lkey in drop:
+            continue
+        nkey = lkey.replace(b"_", b"-") if b"_" in lkey else lkey
+        if nkey in owned or (prefixes and nkey.startswith(prefixes)):
+            continue
+        if framing is not None and (lkey == b"content-length" or lkey == b"transfer-encoding"):
+            if position < 0:
+                position = len(out)
+            if lkey == b"transfer-encoding":
+                te.append(value)
+            continue
+        out.append((key, value))
+    if framing is not None:
+        codings = [c.strip(b" \t").lower() for v in te for c in v.split(b",")]
+        if framing.kind == CHUNKED:
+            field_: tuple[bytes, bytes] | None = (b"Transfer-Encoding", b", ".join(codings or [b"chunked"]))
+        elif framing.kind == LENGTH:
+            field_ = (b"Content-Length", str(framing.length).encode())
+        elif framing.kind == UNTIL_CLOSE and codings:
+            field_ = (b"Transfer-Encoding", b", ".join(codings))
+        elif had_length:
+            field_ = (b"Content-Length", b"0")
+        else:
+            field_ = None
+        if field_ is not None:
+            out.insert(position if position >= 0 else len(out), field_)
+    headers.items = out
+
+
+def _set_all(headers: Headers, fields: Iterable[tuple[bytes, bytes]]) -> None:
+    """``Headers.set`` for each field in turn (a later field replaces any of the same name)."""
+    present = {k.lower() for k, _ in headers.items}
+    for name, value in fields:
+        lname = name.lower()
+        if lname in present:
+            headers.items = [(k, v) for k, v in headers.items if k.lower() != lname]
+        headers.items.append((name, value))
+        present.add(lname)
 
 
 def prepare_switch(head: ResponseHead, asked: bytes) -> bytes:
@@ -473,14 +577,14 @@ def prepare_switch(head: ResponseHead, asked: bytes) -> bytes:
 
 def prepare_response(head: ResponseHead, request_method: bytes) -> tuple[Framing, bool]:
     """The response's framing and whether the server keeps the connection; fields made canonical."""
-    framing = response_framing(head, request_method)
-    had_length = head.headers.get(b"content-length") is not None
-    keep = keep_alive(head.version, head.headers)
-    strip_hop_by_hop(head.headers)
+    index = _index(head.headers)
+    framing = _response_framing(head.status, request_method, index)
+    tokens = _tokens(index)
     describes_other = request_method == b"HEAD" or head.status in (204, 304) or head.status < 200
-    if not describes_other:  # on HEAD/204/304 the length describes another message: left as sent
-        _write_framing(head.headers, framing, had_length)
-    return framing, keep
+    # on HEAD/204/304 the length describes another message: left as sent
+    _rebuild(head.headers, _hop_by_hop(tokens), frozenset(), (), None if describes_other else framing,
+             b"content-length" in index)
+    return framing, _keep_alive(head.version, tokens)
 
 
 class ChunkedScanner:
