@@ -9,13 +9,10 @@ Exit status: 0 when the scan ran, 1 when no input file could be read, 2 for bad 
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 import click
-from rich.console import Console
-from rich.markup import escape
-from rich.progress import BarColumn, DownloadColumn, Progress, TransferSpeedColumn
-from rich.table import Table
 
 from bridgehead.cli.common import CliError, emit_json, json_option
 from bridgehead.core.logscan import Filters, normalise_time
@@ -59,8 +56,11 @@ def scan(paths: tuple[Path, ...], since: str | None, until: str | None, url_glob
     """Scan log files or directories (IIS/TMG W3C, FREB, Event XML, bridgehead JSON; .gz too)."""
     filters = Filters(since=_time(since, "--since"), until=_time(until, "--until"), url=url_glob)
     path_list = list(paths)
-    err = Console(stderr=True)
-    if not as_json and err.is_terminal and _total_size(path_list) >= PROGRESS_MIN_BYTES:
+    if not as_json and sys.stderr.isatty() and _total_size(path_list) >= PROGRESS_MIN_BYTES:
+        from rich.console import Console  # rich is imported only for human output (--json starts faster)
+        from rich.progress import BarColumn, DownloadColumn, Progress, TransferSpeedColumn
+
+        err = Console(stderr=True)
         columns = (BarColumn(), DownloadColumn(), TransferSpeedColumn())
         with Progress(*columns, console=err, transient=True) as bar:
             task = bar.add_task("scan", total=_total_size(path_list))
@@ -83,6 +83,10 @@ def _nothing_to_read(report: logfiles.ScanReport, paths: list[Path]) -> str:
 
 
 def _print_scan(report: logfiles.ScanReport) -> None:
+    from rich.console import Console
+    from rich.markup import escape
+    from rich.table import Table
+
     out = Console(highlight=False)
     files = Table(title="files", show_lines=False)
     for col in ("path", "format", "records", "errors"):
@@ -128,6 +132,10 @@ def _print_scan(report: logfiles.ScanReport) -> None:
 def freb(directory: Path, url_glob: str, header_glob: str | None, status: int | None, copy_to: Path | None,
          as_json: bool) -> None:
     """Filter FREB traces (fr*.xml) by URL, header content and status; list and optionally copy them."""
+    from rich.console import Console
+    from rich.markup import escape
+    from rich.table import Table
+
     try:
         report = logfiles.freb_filter(directory, url_glob, header_glob, status, copy_to)
     except OSError as exc:

@@ -28,7 +28,7 @@ from typing import IO, Any
 from bridgehead.core import logscan
 from bridgehead.core.logscan import FileResult, Filters, Findings
 from bridgehead.failures import by_number
-from bridgehead.wire import authsummary, freb, tmgtext, w3c, winevent
+from bridgehead.wire import freb, tmgtext, w3c, winevent
 
 BLOCK = 8 * 1024 * 1024
 SNIFF = 64 * 1024
@@ -343,6 +343,8 @@ _OWN_SUMMARY = re.compile(r"^[A-Za-z-]{2,20} \[[^\]]{1,400}\]$")
 
 def _authorization(value: str) -> str:
     """The decoded summary of a logged Authorization value; bridgehead's own summaries as written."""
+    from bridgehead.wire import authsummary  # PyJWT/cryptography: imported when needed (logs scan start-up)
+
     summary = authsummary.summarize(value)
     if "error" in summary and _OWN_SUMMARY.match(value.strip()):
         return value.strip()
