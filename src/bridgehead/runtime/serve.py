@@ -81,6 +81,7 @@ class Gateway:
         self._doorbell: Doorbell | None = None
         self._apply_lock = asyncio.Lock()
         self.metrics.count_bypass_with(self._bypass_count)
+        self.metrics.revocation_ages.source = self._revocation_ages
 
     # ---- configuration -------------------------------------------------------------------
     def read_file(self) -> tuple[str, Path]:
@@ -175,6 +176,7 @@ class Gateway:
 
     async def _swap(self, cfg: GatewayConfig, number: int) -> None:
         from bridgehead.runtime.forward.server import ForwardProxy
+        from bridgehead.runtime.reverse.revocation import SharedRevocation
         from bridgehead.runtime.reverse.server import ReverseProxy
 
         fresh: list[socket.socket] = []
@@ -193,6 +195,9 @@ class Gateway:
                     socks[x.name] = self._socket(x.host, x.port, fresh).dup()
                     new.addresses.append((x.host, x.port))
                 new.reverse = ReverseProxy(cfg.reverse, access_log=self._log("reverse", cfg.reverse.access_log))
+                shared = SharedRevocation(self.cstore.store)  # CRLs one member fetched reach the others
+                for rt in new.reverse.listeners.values():
+                    rt.revocation.shared = shared
                 await new.reverse.start_on(socks)
         except BaseException:
             for proxy in (new.forward, new.reverse):
@@ -284,6 +289,28 @@ class Gateway:
             return float(len(running.forward.store.list("bypass")))
         except Exception:
             return float("nan")
+
+    def _revocation_ages(self) -> list[tuple[str, str, str, float]]:
+        """Per listener and CRL source: how old the array's newest copy in the store is (members look there at
+        least every second while they serve requests, see runtime/reverse/revocation.py)."""
+        from bridgehead.runtime.reverse.revocation import SharedRevocation
+
+        running = self.running
+        if running is None or running.config.reverse is None or not self.store_ok:
+            return []
+        try:
+            entries = {str(e.get("source")): e for e in SharedRevocation(self.cstore.store).all()}
+        except Exception:  # the store went away since the last poll
+            return []
+        now = time.time()
+        out = []
+        for x in running.config.reverse.listeners:
+            for where in x.revocation.crl:
+                entry = entries.get(where)
+                if entry is not None:
+                    age = max(0.0, now - float(entry["fetched_at"]))
+                    out.append((x.name, where, str(entry.get("issuer", "")), age))
+        return out
 
     def health(self) -> dict[str, Any]:
         return {"status": "draining" if self.draining else ("ok" if self.running else "starting"),

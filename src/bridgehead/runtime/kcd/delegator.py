@@ -8,7 +8,9 @@ for one user share one exchange. Failures become :class:`DelegationError` with a
 (KDC down → krb-kdc-unreachable, 504; user unknown → krb-client-unknown, 403; …).
 
 What the access log gets (:meth:`KerberosDelegator.log_fields`, per request via a context variable): the mapped
-user, the rule, the SPN, whether a cached ticket was used, the code of a failure — never a ticket.
+user, the rule, the SPN, whether a cached ticket was used, the code of a failure — never a ticket — and
+``kcd_kdc_ms``, how long this request's ticket acquisition at the KDC took (S4U2Self + S4U2Proxy, success
+or failure; absent on a cache hit). ``/metrics`` turns it into ``bridgehead_kdc_latency_seconds``.
 """
 
 from __future__ import annotations
@@ -148,6 +150,15 @@ class KerberosDelegator:
         return obtained.token, False
 
     async def _obtain(self, user: str, spn: str) -> _Obtained:
+        start = time.perf_counter()
+        try:
+            return await self._exchange(user, spn)
+        finally:
+            fields = _fields.get()
+            if fields is not None:
+                fields["kcd_kdc_ms"] = round((time.perf_counter() - start) * 1000.0, 3)
+
+    async def _exchange(self, user: str, spn: str) -> _Obtained:
         await self._run(self.proxy.get, stage="acquire", user=user, spn=spn)
         imp = await self._run(self.proxy.impersonate, user, stage="s4u2self", user=user, spn=spn)
         self.counters.s4u2self += 1

@@ -10,6 +10,11 @@ version, whether the store answers) are read when Prometheus scrapes.
     bridgehead_handshake_failures_total{side,code}    side = upstream | edge
     bridgehead_client_cert_splices_total              ClientHello replayed to a server asking for a certificate
     bridgehead_kcd_ticket_cache_total{result}         hit | miss (routes with identity = "kerberos")
+    bridgehead_kdc_latency_seconds{result}            histogram: ticket acquisition at the KDC on a cache miss
+                                                      (S4U2Self + S4U2Proxy), result = ok | error
+    bridgehead_revocation_cache_age_seconds{listener,source,issuer}
+                                                      gauge: age of the CRL each listener's revocation cache
+                                                      holds (the array's newest copy, from the store)
     bridgehead_request_duration_seconds{action}       histogram
     bridgehead_learned_bypass_entries                 gauge (store)
     bridgehead_config_applied_version / _latest_version, bridgehead_store_reachable
@@ -24,11 +29,32 @@ from pathlib import Path
 from typing import IO, Any
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from prometheus_client.core import GaugeMetricFamily, Metric
 
 from bridgehead.runtime.accesslog import AccessLog
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 _BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0)
+_KDC_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
+
+Ages = Callable[[], list[tuple[str, str, str, float]]]  # (listener, source, issuer, seconds)
+
+
+class _RevocationAges:
+    """A custom collector: the revocation cache ages, read when Prometheus scrapes."""
+
+    def __init__(self) -> None:
+        self.source: Ages | None = None
+
+    def describe(self) -> list[Metric]:
+        return []
+
+    def collect(self) -> list[Metric]:
+        family = GaugeMetricFamily("bridgehead_revocation_cache_age_seconds", "Age of the CRL a listener's "
+                                   "revocation cache holds, per source", labels=["listener", "source", "issuer"])
+        for listener, source, issuer, age in (self.source() if self.source is not None else []):
+            family.add_metric([listener, source, issuer], age)
+        return [family]
 
 
 class Metrics:
@@ -42,6 +68,10 @@ class Metrics:
         self.splices = Counter("bridgehead_client_cert_splices", "Connections spliced because the server "
                                "asked for a client certificate", registry=r)
         self.kcd = Counter("bridgehead_kcd_ticket_cache", "KCD ticket cache lookups", ["result"], registry=r)
+        self.kdc = Histogram("bridgehead_kdc_latency_seconds", "KCD ticket acquisition at the KDC (cache miss)",
+                             ["result"], buckets=_KDC_BUCKETS, registry=r)
+        self.revocation_ages = _RevocationAges()
+        r.register(self.revocation_ages)
         self.duration = Histogram("bridgehead_request_duration_seconds", "Request or tunnel duration",
                                   ["action"], buckets=_BUCKETS, registry=r)
         self.applied = Gauge("bridgehead_config_applied_version", "Configuration version this member serves",
@@ -70,6 +100,9 @@ class Metrics:
         cached = record.get("kcd_cached")
         if cached is not None:
             self.kcd.labels("hit" if cached else "miss").inc()
+        kdc_ms = record.get("kcd_kdc_ms")
+        if isinstance(kdc_ms, int | float):
+            self.kdc.labels("error" if record.get("kcd_code") else "ok").observe(float(kdc_ms) / 1000.0)
         duration = record.get("duration_ms")
         if isinstance(duration, int | float):
             self.duration.labels(action).observe(float(duration) / 1000.0)

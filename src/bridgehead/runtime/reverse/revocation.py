@@ -5,17 +5,32 @@ Fetching runs in a thread (file read or ``urllib``), one fetch per source at a t
 request re-checks its connection's certificate, so a long-lived keep-alive connection is
 cut within ``max_age`` of the revocation too. Unreachable or stale sources make the answer
 ``unknown``, and the listener's ``fail`` mode decides (fail-open is logged).
+
+Shared between the members of an array (``bridgehead serve``: :class:`SharedRevocation` on the
+configuration store): a CRL one member fetched is published (DER, when it was fetched, its
+thisUpdate/nextUpdate) and every member looks at the store before fetching and, while its own
+copy is fresh, at most every ``SHARED_LOOK`` seconds. A member adopts a list from the store when
+it is newer (thisUpdate, then CRL Number, RFC 5280 §5.2.3) or the same list fetched later, after
+checking its signature and nextUpdate against its own ``client_ca`` as for a fetched one; an
+older list never replaces a newer one, in the store or in memory. So a certificate that one
+member saw revoked in a fresh CRL is refused by every member within ``SHARED_LOOK`` seconds, and
+the array fetches each CRL about once per ``max_age``. A store that does not answer changes
+nothing: the member fetches and decides on its own. OCSP answers stay per member (each used at
+most ``max_age``).
 """
 
 from __future__ import annotations
 
 import asyncio
+import base64
 import datetime as dt
+import hashlib
 import logging
 import time
 import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from cryptography import x509
 from cryptography.x509.oid import AuthorityInformationAccessOID
@@ -23,15 +38,59 @@ from cryptography.x509.oid import AuthorityInformationAccessOID
 from bridgehead.core.reverse import revocation as rv
 from bridgehead.core.reverse.model import RevocationSettings
 
+if TYPE_CHECKING:
+    from bridgehead.runtime.store import Store
+
 log = logging.getLogger("bridgehead.reverse.revocation")
+
+SHARED_LOOK = 1.0  # seconds between looks at the store for a newer CRL while the own copy is fresh
+NAMESPACE = "revocation-crl"
 
 
 @dataclass
 class _Cached:
-    fetched_at: float
+    fetched_at: float  # monotonic
     crl: x509.CertificateRevocationList | None = None
     ocsp: rv.OcspAnswer | None = None
     error: str | None = None
+    fetched_wall: float = 0.0  # epoch seconds (compared across members)
+
+
+def _order(crl: x509.CertificateRevocationList) -> tuple[dt.datetime, int]:
+    """Which of two lists from one issuer is newer: thisUpdate, then the CRL Number (RFC 5280 §5.2.3)."""
+    try:
+        number = crl.extensions.get_extension_for_class(x509.CRLNumber).value.crl_number
+    except x509.ExtensionNotFound:
+        number = -1
+    return crl.last_update_utc, number
+
+
+class SharedRevocation:
+    """The CRLs the members of an array fetched, in the store (namespace ``revocation-crl``, one record per
+    source): ``{"source", "der", "fetched_at", "this_update", "next_update", "issuer"}``."""
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+
+    @staticmethod
+    def key(where: str) -> str:
+        return where if len(where) <= 400 else "sha256:" + hashlib.sha256(where.encode()).hexdigest()
+
+    def get(self, where: str) -> dict[str, Any] | None:
+        record = self.store.get(NAMESPACE, self.key(where))
+        return record.value if record is not None else None
+
+    def put(self, where: str, crl: x509.CertificateRevocationList, fetched_wall: float) -> None:
+        from cryptography.hazmat.primitives.serialization import Encoding
+
+        self.store.put(NAMESPACE, self.key(where), {
+            "source": where, "der": base64.b64encode(crl.public_bytes(Encoding.DER)).decode(),
+            "fetched_at": fetched_wall, "this_update": crl.last_update_utc.timestamp(),
+            "next_update": crl.next_update_utc.timestamp() if crl.next_update_utc else None,
+            "issuer": crl.issuer.rfc4514_string()})
+
+    def all(self) -> list[dict[str, Any]]:
+        return [r.value for r in self.store.list(NAMESPACE)]
 
 
 def _fetch_bytes(where: str, timeout: float, body: bytes | None = None) -> bytes:
@@ -52,6 +111,9 @@ class RevocationChecker:
         self._ocsp: dict[tuple[str, int], _Cached] = {}
         self._locks: dict[object, asyncio.Lock] = {}
         self.fetches = 0
+        self.shared: SharedRevocation | None = None  # set by serve: the array's CRLs in the store
+        self.adopted = 0  # lists taken from the store instead of fetched
+        self._looked: dict[str, float] = {}
 
     def issuer_of(self, cert: x509.Certificate, chain: list[x509.Certificate]) -> x509.Certificate | None:
         for candidate in [*chain, *self.trust]:
@@ -94,9 +156,20 @@ class RevocationChecker:
         label = f"crl:{where}"
         async with self._lock(where):
             cached = self._crls.get(where)
-            if not self._fresh(cached, cached.crl.next_update_utc if cached and cached.crl else None) or \
-                    (cached is not None and cached.error is not None):
+            usable = self._usable(cached)
+            if self.shared is not None and (not usable or time.monotonic() >= self._looked.get(where, 0.0)):
+                self._looked[where] = time.monotonic() + SHARED_LOOK
+                adopted = await asyncio.to_thread(self._from_shared, where, cached)
+                if adopted is not None:
+                    self.adopted += 1
+                    cached = self._crls[where] = adopted
+                    usable = self._usable(cached)
+            if not usable:
                 cached = self._crls[where] = await asyncio.to_thread(self._load_crl, where)
+                if self.shared is not None and cached.crl is not None:
+                    newer = await asyncio.to_thread(self._publish, where, cached)
+                    if newer is not None:
+                        cached = self._crls[where] = newer
         assert cached is not None  # loaded above unless fresh (and a fresh entry exists)
         if cached.error is not None:
             return rv.SourceResult(label, rv.UNKNOWN, cached.error)
@@ -106,18 +179,58 @@ class RevocationChecker:
         status, detail = rv.crl_status(cached.crl, cert)
         return rv.SourceResult(label, status, detail)
 
+    def _usable(self, cached: _Cached | None) -> bool:
+        return cached is not None and cached.error is None and \
+            self._fresh(cached, cached.crl.next_update_utc if cached.crl else None)
+
+    def _checked(self, data: bytes) -> x509.CertificateRevocationList:
+        """A CRL signed by a CA of ``client_ca`` and not past its nextUpdate (RFC 5280 §6.3.3), else an error."""
+        crl = rv.load_crl(data)
+        issuer = next((c for c in self.trust if c.subject == crl.issuer), None)
+        if issuer is None:
+            raise rv.RevocationDataError(f"CRL issuer {crl.issuer.rfc4514_string()} is not in client_ca")
+        rv.check_crl(crl, issuer, dt.datetime.now(dt.UTC))
+        return crl
+
     def _load_crl(self, where: str) -> _Cached:
         self.fetches += 1
-        now = time.monotonic()
+        now, wall = time.monotonic(), time.time()
         try:
-            crl = rv.load_crl(_fetch_bytes(where, self.settings.timeout))
-            issuer = next((c for c in self.trust if c.subject == crl.issuer), None)
-            if issuer is None:
-                raise rv.RevocationDataError(f"CRL issuer {crl.issuer.rfc4514_string()} is not in client_ca")
-            rv.check_crl(crl, issuer, dt.datetime.now(dt.UTC))
-            return _Cached(now, crl=crl)
+            return _Cached(now, crl=self._checked(_fetch_bytes(where, self.settings.timeout)), fetched_wall=wall)
         except (OSError, ValueError) as exc:
-            return _Cached(now, error=f"{type(exc).__name__}: {exc}")
+            return _Cached(now, error=f"{type(exc).__name__}: {exc}", fetched_wall=wall)
+
+    def _from_shared(self, where: str, cached: _Cached | None) -> _Cached | None:
+        """The store's list for ``where`` if it is newer than ``cached`` (or the same list fetched later)."""
+        assert self.shared is not None
+        try:
+            entry = self.shared.get(where)
+            if entry is None:
+                return None
+            crl = self._checked(base64.b64decode(str(entry["der"])))
+            fetched_wall = float(entry["fetched_at"])
+        except Exception as exc:  # store unreachable or a list that does not check out: decide alone
+            log.debug("shared CRL %s not used: %s", where, exc)
+            return None
+        if cached is not None and cached.crl is not None:
+            mine, theirs = _order(cached.crl), _order(crl)
+            if theirs < mine or (theirs == mine and fetched_wall <= cached.fetched_wall):
+                return None
+        age = max(0.0, time.time() - fetched_wall)
+        return _Cached(time.monotonic() - age, crl=crl, fetched_wall=fetched_wall)
+
+    def _publish(self, where: str, cached: _Cached) -> _Cached | None:
+        """Put a fetched list in the store unless the store holds a newer one, which is returned instead."""
+        assert self.shared is not None and cached.crl is not None
+        newer = self._from_shared(where, None)
+        if newer is not None and newer.crl is not None and _order(newer.crl) > _order(cached.crl):
+            self.adopted += 1
+            return newer
+        try:
+            self.shared.put(where, cached.crl, cached.fetched_wall)
+        except Exception as exc:  # store unreachable: this member still uses what it fetched
+            log.debug("shared CRL %s not published: %s", where, exc)
+        return None
 
     async def _ocsp_result(self, cert: x509.Certificate, issuer: x509.Certificate | None) -> rv.SourceResult:
         url = self.settings.ocsp if self.settings.ocsp != "aia" else _aia_ocsp(cert)
