@@ -19,8 +19,8 @@ from pathlib import Path
 import pytest
 import requests
 
-from tests.runtime.kcd.test_kcd_live import ALICE, REALM, Lab, _curl, host, lab, spn  # noqa: F401 (fixture)
-from tests.support.kdc import heimdal_available
+from tests.runtime.kcd.test_kcd_live import ALICE, Lab, _curl, lab  # noqa: F401 (fixture)
+from tests.support.kdc import REALM, heimdal_available, host, spn
 from tests.support.procs import free_port, running, wait_port
 
 pytestmark = pytest.mark.skipif(not heimdal_available(), reason="heimdal-kdc not installed (scripts/setup.sh)")
