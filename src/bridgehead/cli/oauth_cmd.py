@@ -438,6 +438,8 @@ def run_oauth_probe(url: str, state_dir: Path, now_text: str | None, params: dic
         verify=not params.get("insecure"),
         timeout=float(params.get("timeout") or 10.0),
         tls_max={"1.2": ssl.TLSVersion.TLSv1_2, "1.3": ssl.TLSVersion.TLSv1_3}.get(params.get("tls_max") or ""),
+        proxy=params.get("proxy"),
+        client_cert=params.get("client_cert"),
         cert_failure=cert_failure,
         cert_detail=cert_detail,
     )

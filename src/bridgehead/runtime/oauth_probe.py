@@ -14,6 +14,12 @@ Steps (each one either passes or stops the probe with a registry code and its fi
    through its ``x-ms-diagnostics`` number to the registry (2000003 without Expected/Actual →
    ``oauth-host-header-missing``).
 
+Every connection honours ``connect_to`` (TCP goes there, SNI and Host stay the URL's), ``proxy``
+(``CONNECT`` through an HTTP proxy, RFC 9110 §9.3.6, refusals named as the forward proxy names a
+parent's), ``tls_max`` and ``client_cert`` (presented when the server sends a CertificateRequest);
+TLS failures are named by the one classify step (:mod:`bridgehead.runtime.classify`), except a
+reset during the handshake, which is Test-OAuthConnectivity's ``oauth-connection-reset``.
+
 Requests are written by hand on a TLS socket (HTTP/1.1, or HTTP/1.0 when the Host header is
 deliberately left out, which HTTP/1.1 forbids — RFC 9112 §3.2) and read with
 :class:`http.client.HTTPResponse`, so the probe controls Host exactly.
@@ -82,6 +88,8 @@ class ProbeOptions:
     verify: bool = True
     timeout: float = 10.0
     tls_max: ssl.TLSVersion | None = None
+    proxy: tuple[str, int] | None = None  # HTTP proxy to CONNECT through
+    client_cert: tuple[str, str] | None = None  # (certificate, key) to present
     cert_failure: str | None = None  # set by the caller when the token certificate is missing/expired
     cert_detail: str = ""
 
@@ -151,9 +159,9 @@ def _run(opts: ProbeOptions, make_token: TokenMaker, report: ProbeReport) -> Non
         raise _Stop(Step("token-certificate", False, opts.cert_detail, opts.cert_failure))
     report.steps.append(Step("token-certificate", True, opts.cert_detail or "usable"))
 
-    target = opts.connect_to or host
+    target = opts.proxy[0] if opts.proxy else (opts.connect_to or host)
     try:
-        infos = socket.getaddrinfo(target, port, type=socket.SOCK_STREAM)
+        infos = socket.getaddrinfo(target, opts.proxy[1] if opts.proxy else port, type=socket.SOCK_STREAM)
     except (socket.gaierror, UnicodeError):
         raise _Stop(
             Step("dns", False, f"The remote name could not be resolved: '{target}'", "oauth-name-not-resolved")
@@ -161,10 +169,11 @@ def _run(opts: ProbeOptions, make_token: TokenMaker, report: ProbeReport) -> Non
     address = infos[0][4]
     report.steps.append(Step("dns", True, f"{target} → {address[0]}"))
 
-    ctx = client_context(cafiles=opts.cafiles, verify=opts.verify, system_store=not opts.cafiles)
+    ctx = client_context(cafiles=opts.cafiles, verify=opts.verify, system_store=not opts.cafiles,
+                         client_cert=opts.client_cert)
     if opts.tls_max is not None:
         ctx.maximum_version = opts.tls_max
-    tls = _connect(address, host, port, ctx, opts.timeout, report)
+    tls = _connect(address, host, port, ctx, opts, report)
     version = tls.version()
     tls.close()
     report.steps.append(Step("tls", True, f"{version} with {host}"))
@@ -245,9 +254,38 @@ def _realm_from(trusted: str) -> str:
     return "*"
 
 
+def _tunnel(raw: socket.socket, opts: ProbeOptions, host: str, port: int) -> None:
+    """``CONNECT`` through ``opts.proxy`` (RFC 9110 §9.3.6); a refusal stops the probe with its code."""
+    from bridgehead.core.chaining import Parent, connect_request, parent_refusal, parse_status_line
+
+    assert opts.proxy is not None
+    parent = Parent(*opts.proxy)
+    dest = opts.connect_to or host
+    head = b""
+    try:
+        raw.sendall(connect_request(dest, port, parent))
+        while b"\r\n\r\n" not in head and len(head) < 16384:
+            data = raw.recv(1)
+            if not data:
+                break
+            head += data
+        status = parse_status_line(head)
+    except (OSError, ValueError) as exc:
+        raw.close()
+        raise _Stop(Step("tcp", False, f"proxy {parent}: no answer to CONNECT {dest}:{port} ({exc})",
+                         "parent-proxy-unreachable")) from None
+    refusal = parent_refusal(status, parent, f"{dest}:{port}")
+    if refusal is not None:
+        raw.close()
+        raise _Stop(Step("tcp", False, refusal[1], refusal[0]))
+
+
 def _connect(
-    address: Any, host: str, port: int, ctx: ssl.SSLContext, timeout: float, report: ProbeReport
+    address: Any, host: str, port: int, ctx: ssl.SSLContext, opts: ProbeOptions, report: ProbeReport
 ) -> ssl.SSLSocket:
+    timeout = opts.timeout
+    if opts.proxy is not None:
+        address = (address[0], opts.proxy[1])
     try:
         raw = socket.create_connection(address[:2], timeout=timeout)
     except TimeoutError:
@@ -273,8 +311,12 @@ def _connect(
                 "upstream-unreachable",
             )
         ) from None
+    if opts.proxy is not None:
+        _tunnel(raw, opts, host, port)
     if not any(s.name == "tcp" for s in report.steps):
-        report.steps.append(Step("tcp", True, f"connected to {address[0]}:{port}"))
+        via = f" through the proxy {address[0]}:{address[1]}" if opts.proxy else ""
+        report.steps.append(Step("tcp", True, f"connected to {opts.connect_to or host if opts.proxy else address[0]}"
+                                 f":{port}{via}"))
     try:
         return ctx.wrap_socket(raw, server_hostname=host)
     except ssl.SSLCertVerificationError as exc:
@@ -291,13 +333,14 @@ def _connect(
         OSError,
     ) as exc:
         raw.close()
+        code, _ = classify(exc)  # an explicit TLS alert keeps its own code; a bare reset is Exchange's wording
         raise _Stop(
             Step(
                 "tls",
                 False,
                 "The underlying connection was closed: An unexpected error occurred on "
                 f"a receive ({type(exc).__name__}: {exc})",
-                "oauth-connection-reset",
+                code if code.startswith("tls-") else "oauth-connection-reset",
             )
         ) from None
 
@@ -311,7 +354,7 @@ def _request(
     host_value: str,
     token: str | None,
 ) -> tuple[int, dict[str, list[str]], bytes]:
-    tls = _connect(address, host, port, ctx, opts.timeout, ProbeReport(""))
+    tls = _connect(address, host, port, ctx, opts, ProbeReport(""))
     version = "HTTP/1.1" if opts.send_host else "HTTP/1.0"
     lines = [f"POST {EWS_PATH} {version}"]
     if opts.send_host:

@@ -391,7 +391,7 @@ def test_probe_tls_mismatch_connection_reset(lab, tmp_path):
     ]
     with running(argv, port=port, log=tmp_path / "s_server.log"):
         rc, report = probe(lab, f"https://owa.example.test:{port}/", "--tls-max", "1.2")
-    assert rc == 1 and report["failure"] == "oauth-connection-reset"
+    assert rc == 1 and report["failure"] == "tls-alert-70"  # protocol_version, as the classify step names it
     assert "The underlying connection was closed" in failed_step(report)["detail"]
 
 

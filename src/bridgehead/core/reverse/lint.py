@@ -34,6 +34,7 @@ class RouteFacts:
     extended_protection: str | None = None  # none | allow | require | unknown (probed)
     requests_client_cert: bool | None = None  # backend sent a CertificateRequest
     notes: list[str] = field(default_factory=list)
+    failures: list[tuple[str, str]] = field(default_factory=list)  # (registry code, detail) the probe met
 
 
 @dataclass(frozen=True)
@@ -127,6 +128,8 @@ def _route_findings(route: Route, f: RouteFacts) -> list[Finding]:
     if route.mode == Mode.PASSTHROUGH and route.client_certificate != ClientCert.OFF:
         out.append(Finding(INFO, None, subject, "passthrough: client certificates go end to end; the backend, "
                            "not bridgehead, checks them (client_certificate is not enforced here)"))
+    for code, detail in f.failures:
+        out.append(Finding(ERROR, code, subject, detail))
     for note in f.notes:
         out.append(Finding(INFO, None, subject, note))
     return out
