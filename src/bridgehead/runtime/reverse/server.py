@@ -481,7 +481,7 @@ class ReverseProxy:
             await self._refuse(inner, rt, state, route, exc.code, exc.detail, start, identity=identity, **ctx)
             return False
         try:
-            ex = await exchange(inner, upstream, head, owned=fields[0], own=fields[1])
+            ex = await exchange(inner, upstream, head, owned=fields[0], own=fields[1], peer="backend")
         except (RelayError, ssl.SSLError, ConnectionError, TimeoutError, OSError, HttpError) as exc:
             await upstream.close()
             state.backends.pop(route.name, None)
