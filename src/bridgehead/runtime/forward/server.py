@@ -39,6 +39,7 @@ from typing import Any
 from bridgehead.core import access_rules, errorpage
 from bridgehead.core.access_rules import AccessRule, Verdict
 from bridgehead.core.chaining import ChainPolicy
+from bridgehead.core.forward_ocsp import OcspPolicy
 from bridgehead.core.forward_policy import Action, DestinationRule, ForwardPolicy
 from bridgehead.core.proxy.inspection import (
     AnswerRequest,
@@ -71,6 +72,7 @@ from bridgehead.runtime.forward.upstream import (
     leaf_not_after,
     plain_request,
     renegotiation_requested,
+    upstream_note,
 )
 from bridgehead.runtime.limits import ConnectionLimits
 from bridgehead.runtime.pool import UpstreamPool
@@ -111,6 +113,7 @@ class ForwardSettings:
     auth: ProxyAuth | None = None  # proxy authentication (auth = [...], users, keytab)
     open_proxy: bool = False
     h2_only: str = "inspect"  # inspect | tunnel | block: a client offering h2 but not http/1.1
+    ocsp: OcspPolicy | None = None  # OCSP for origin certificates ([forward] ocsp, [[ocsp]]); None: off
 
     def client_deadlines(self) -> Deadlines:
         """The client-side deadlines, the per-read one being ``read_timeout``."""
@@ -133,6 +136,7 @@ class Context:
     user: str | None = None  # the authenticated user of the current request
     conn_user: str | None = None  # the user an NTLM/Negotiate handshake authenticated the connection as
     protocol: str = ""  # the client's protocol, for the log: HTTP/1.0 | HTTP/1.1 | h2 | tunnel
+    upstream_note: tuple[str, str] | None = None  # code, detail: allowed with a warning (OCSP fail = open)
     auth_state: ConnState = field(default_factory=ConnState)
 
 
@@ -145,7 +149,7 @@ class ForwardProxy:
         self.log = access_log or AccessLog(settings.access_log)
         self.upstream = UpstreamConnector(settings.upstream_ca, settings.upstream_crl,
                                           handshake_timeout=settings.read_timeout, legacy_tls=settings.legacy_tls,
-                                          chain=settings.chain)
+                                          chain=settings.chain, ocsp=settings.ocsp)
         self.source_names: dict[str, frozenset[Any]] = {}
         self._pool = UpstreamPool(idle_timeout=min(30.0, settings.read_timeout))
         self._server: asyncio.base_events.Server | None = None
@@ -283,6 +287,8 @@ class ForwardProxy:
         name = ctx.rule if rule is None else rule
         if ctx.access and rule is None:
             name = f"{ctx.access} / {name}" if name else ctx.access
+        if ctx.upstream_note is not None and not fields.get("code"):
+            fields.update(code=ctx.upstream_note[0], reason=fields.get("reason") or ctx.upstream_note[1])
         self.log.write(client=ctx.client, user=ctx.user, rule=name, protocol=ctx.protocol or None, **fields)
 
     async def _admit(self, client: Conn, head: RequestHead, ctx: Context, start: float) -> bool | None:
@@ -508,6 +514,7 @@ class ForwardProxy:
                     event: Event = UpstreamFailed(exc.code, exc.detail)
                     await self._carry_out(layer.handle(event), client, ctx, hello, layer, start)
                     return
+                ctx.upstream_note = upstream_note(upstream)
                 event = UpstreamReady(cert_request_in_handshake(upstream), bool(getattr(upstream.obj, "bh_failed",
                                                                                         False)))
                 await self._carry_out(layer.handle(event), client, ctx, hello, layer, start, upstream)
