@@ -18,6 +18,8 @@ class Code(StrEnum):
     UPSTREAM_CERT_NAME_MISMATCH = "upstream-cert-name-mismatch"
     UPSTREAM_CERT_NOT_SERVER = "upstream-cert-not-server"
     UPSTREAM_CERT_REVOKED = "upstream-cert-revoked"
+    UPSTREAM_OCSP_UNAVAILABLE = "upstream-ocsp-unavailable"
+    UPSTREAM_OCSP_SOFT_FAIL = "upstream-ocsp-soft-fail"
     UPSTREAM_CERT_LEAF_IS_CA = "upstream-cert-leaf-is-ca"
     UPSTREAM_CERT_NO_SAN = "upstream-cert-no-san"
     UPSTREAM_CERT_NAME_CONSTRAINTS = "upstream-cert-name-constraints"

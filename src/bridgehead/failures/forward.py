@@ -136,6 +136,38 @@ ENTRIES: tuple[Failure, ...] = (
         signatures=(r"certificate (has been )?revoked", r"\bCRYPT_E_REVOKED\b", r"\b12230\b"),
     ),
     Failure(
+        code="upstream-ocsp-unavailable",
+        hresult=(0x80092013,),
+        area="forward",
+        title="The server certificate's revocation status could not be checked (OCSP, fail = closed)",
+        cause="The OCSP responder named in the server certificate's Authority Information Access did not give a "
+        "usable answer within ocsp_timeout (unreachable, timed out, an error status, a bad signature, or "
+        "'unknown'), and the OCSP policy for this destination is fail = closed, so the connection is refused.",
+        fix="Make the responder reachable from the proxy (through the parent proxy if [[chain]] routes its host "
+        "there) or raise ocsp_timeout; or set fail = \"open\" for this destination in [[ocsp]] (allowed and "
+        "logged upstream-ocsp-soft-fail, as browsers do).",
+        references=("RFC 6960 §2.3", "RFC 5280 §4.2.2.1", "RFC 5019"),
+        windows=("CRYPT_E_REVOCATION_OFFLINE 0x80092013", "CERT_TRUST_REVOCATION_STATUS_UNKNOWN"),
+        signatures=(r"upstream-ocsp-unavailable", r"\bCRYPT_E_REVOCATION_OFFLINE\b"),
+    ),
+    Failure(
+        code="upstream-ocsp-soft-fail",
+        area="forward",
+        status=200,
+        title="The server certificate's revocation status was unknown; the connection was allowed (OCSP, "
+        "fail = open)",
+        cause="The OCSP responder named in the server certificate's Authority Information Access did not give a "
+        "usable answer within ocsp_timeout. The OCSP policy for this destination is fail = open (the default, "
+        "as Chrome and Windows soft-fail), so the connection went on; a revoked certificate would not have been "
+        "noticed while the responder was down.",
+        fix="Make the responder reachable from the proxy (through the parent proxy if [[chain]] routes its host "
+        "there); for destinations where a revoked certificate must never pass, set fail = \"closed\" in "
+        "[[ocsp]].",
+        references=("RFC 6960 §2.3", "RFC 5280 §4.2.2.1"),
+        windows=("CERT_TRUST_REVOCATION_STATUS_UNKNOWN",),
+        signatures=(r"upstream-ocsp-soft-fail",),
+    ),
+    Failure(
         code="upstream-cert-leaf-is-ca",
         hresult=(0x800B0103,),
         area="forward",

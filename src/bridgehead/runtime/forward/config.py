@@ -14,10 +14,16 @@
     parent = "http://proxy-user@parent.corp.example:3128"   # default route (web chaining)
     parent_password_file = "parent.pass"                     # or BRIDGEHEAD_PARENT_PASSWORD
     on_channel_binding_failure = "learn"                     # learn | log
+    ocsp = "open"                       # open | closed | off: OCSP for origin certificates (default open)
+    ocsp_timeout = "3s"                 # the longest wait for the responder
 
     [[chain]]                           # per destination; first match wins, before `parent`
     destination = ["*.corp.example", "10.0.0.0/8"]
     via = "direct"                      # or "http://[user@]HOST:PORT" (+ password_file)
+
+    [[ocsp]]                            # per destination; first match wins, before `ocsp`
+    destination = ["*.bank.example"]
+    fail = "closed"                     # open | closed | off
 
     [[client_cert_rule]]                # per destination; first match wins
     destination = "api.partner.example"
@@ -65,6 +71,9 @@ from pathlib import Path
 from typing import Any
 
 from bridgehead.core.access_rules import AccessRule, Verdict, open_proxy_problem, parse_rule
+from bridgehead.core.forward_ocsp import DEFAULT_MODE as DEFAULT_OCSP_MODE
+from bridgehead.core.forward_ocsp import OcspPolicy
+from bridgehead.core.forward_ocsp import parse_policy as parse_ocsp_policy
 from bridgehead.core.forward_policy import (
     Action,
     CertRequestAction,
@@ -126,6 +135,8 @@ def load_file(path: Path) -> dict[str, Any]:
             data.pop(key, None)
         if "store" in data:
             data["store_url"] = data.pop("store")
+        if isinstance(data.get("ocsp"), list) and "ocsp" in section:  # [forward] ocsp = "..." + [[ocsp]]
+            data["ocsp_tables"] = data.pop("ocsp")
         both = set(section) & set(data)
         if both:
             raise ConfigError(f"{path}: {', '.join(sorted(both))} set both at the top level and in [forward]")
@@ -190,7 +201,7 @@ def build(data: dict[str, Any], source: Path | None = None, file_keys: Collectio
     known = {"listen", "state_dir", "access_log", "default", "on_client_cert_request", "upstream_ca",
              "upstream_crl", "learn_ttl", "exception_source", "exception_destination", "client_cert_rule",
              "read_timeout", "store_url", "legacy_tls", "auth", "users", "keytab", "open_proxy", "rule", "h2_only",
-             *LIMIT_KEYS}
+             *LIMIT_KEYS, *OCSP_KEYS}
     known |= set(CHAIN_KEYS)
     unknown = set(data) - known
     if unknown:
@@ -255,6 +266,7 @@ def build(data: dict[str, Any], source: Path | None = None, file_keys: Collectio
     except ValueError as exc:
         raise fail("legacy_tls", str(exc)) from None
     settings.chain, settings.on_channel_binding_failure = parse_chaining(data, fail)
+    settings.ocsp = parse_ocsp(data, fail)
     limits = parse_limits(data, fail)
     settings.deadlines = Deadlines(head=limits["head_timeout"], idle=limits["idle_timeout"],
                                    read=settings.read_timeout, body_rate=limits["body_min_rate"],
@@ -362,6 +374,30 @@ def _resolve_groups(rules: list[AccessRule], users: list[Any], users_path: Path 
             members += found
         out.append(dataclasses.replace(rule, members=tuple(dict.fromkeys(members))))
     return out
+
+
+OCSP_KEYS = ("ocsp", "ocsp_timeout", "ocsp_tables")
+
+
+def parse_ocsp(data: dict[str, Any], fail: Callable[[str, str], ConfigError]) -> OcspPolicy:
+    """``ocsp = "open" | "closed" | "off"``, ``ocsp_timeout`` and the ``[[ocsp]]`` tables.
+
+    In one flat file ``ocsp`` is either the default (a string) or the tables (``[[ocsp]]``, the
+    default then stays ``open``); in serve's layout ``[forward] ocsp`` and top-level ``[[ocsp]]``
+    go together."""
+    raw = data.get("ocsp", DEFAULT_OCSP_MODE)
+    tables = data.get("ocsp_tables", [])
+    if isinstance(raw, list):
+        tables, raw = raw, DEFAULT_OCSP_MODE
+    try:
+        timeout = parse_duration(data.get("ocsp_timeout", "3s"))
+    except (ConfigError, AttributeError, ValueError):
+        raise fail("ocsp_timeout", f"invalid duration {data.get('ocsp_timeout')!r} (use e.g. 3s)") from None
+    try:
+        return parse_ocsp_policy(raw, tables, timeout)
+    except PolicyError as exc:
+        text = str(exc)
+        raise fail(text.split(" ", 1)[0].split(":", 1)[0], text) from None
 
 
 CHAIN_KEYS = ("parent", "parent_password_file", "chain", "on_channel_binding_failure")

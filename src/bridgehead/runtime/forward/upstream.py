@@ -19,7 +19,11 @@ Validation is browser-grade (see :mod:`bridgehead.runtime.tls`): OpenSSL's verif
 without X509_STRICT, then the explicit checks. Handshake failures map to registry codes in
 the one classify step (:mod:`bridgehead.runtime.classify`: X509_V_ERR numbers, TLS alerts).
 Revocation is checked against CRLs given with ``--upstream-crl`` per issuer (OpenSSL's own CRL flag would fail every
-server whose CA has no CRL loaded).
+server whose CA has no CRL loaded). Then OCSP (:mod:`bridgehead.runtime.forward.ocsp`, the policy
+``[forward] ocsp`` / ``[[ocsp]]``): a revoked leaf is refused ``upstream-cert-revoked``; no answer
+refuses (``fail = closed``, ``upstream-ocsp-unavailable``) or is noted on the stream for the access
+record (``fail = open``, :func:`upstream_note`). A handshake that carried a CertificateRequest is
+not checked: the connection is dropped and the client's own handshake spliced (the client checks).
 
 Cipher suites: :data:`~bridgehead.runtime.tls.CLIENT_CIPHERS`, no static-RSA key exchange.
 When a handshake fails with a handshake-failure alert, one more connection offers *only*
@@ -51,10 +55,12 @@ from typing import Any
 from cryptography import x509
 
 from bridgehead.core.chaining import ChainPolicy, Parent, connect_request, parent_refusal, parse_status_line
+from bridgehead.core.forward_ocsp import OcspPolicy
 from bridgehead.core.forward_policy import DestinationRule
 from bridgehead.core.server_cert import certificates_from_handshake, check_chain
 from bridgehead.runtime import tls
 from bridgehead.runtime.classify import classify
+from bridgehead.runtime.forward.ocsp import OcspChecker
 from bridgehead.runtime.relay import RelayError
 from bridgehead.runtime.streams import TLSStream
 from bridgehead.wire.http1 import ResponseHead
@@ -119,6 +125,12 @@ def server_chain(stream: TLSStream) -> list[bytes]:
     return chain
 
 
+def upstream_note(stream: TLSStream) -> tuple[str, str] | None:
+    """``(code, detail)`` for the access record of a connection allowed with a warning (OCSP fail = open)."""
+    note: tuple[str, str] | None = getattr(stream.obj, "bh_note", None)
+    return note
+
+
 def leaf_not_after(stream: TLSStream) -> dt.datetime | None:
     """The server certificate's notAfter (UTC), for the minted leaf's lifetime."""
     chain = server_chain(stream)
@@ -178,8 +190,11 @@ class UpstreamConnector:
 
     def __init__(self, cafiles: list[Path], crlfiles: list[Path], *, connect_timeout: float = 10.0,
                  handshake_timeout: float = 15.0, legacy_tls: Sequence[DestinationRule] = (),
-                 chain: ChainPolicy | None = None) -> None:
+                 chain: ChainPolicy | None = None, ocsp: OcspPolicy | None = None) -> None:
         self.chain = chain or ChainPolicy()
+        self.ocsp = OcspChecker(ocsp, self.open_http, self.route, self._trusted) \
+            if ocsp is not None and ocsp.enabled else None
+        self._trust: list[x509.Certificate] | None = None
         self.cafiles = [Path(p) for p in cafiles]
         self.crls = CRLSet.load([Path(p) for p in crlfiles], self.cafiles)
         self.connect_timeout = connect_timeout
@@ -300,7 +315,24 @@ class UpstreamConnector:
         if leaf and self.crls.revoked(leaf):
             stream.abort()
             raise UpstreamFailure("upstream-cert-revoked", "serial number listed in the issuer's CRL")
+        if self.ocsp is not None and not cert_request_in_handshake(stream):
+            verdict = await self.ocsp.check(host, port, server_chain(stream))
+            if verdict.refuse is not None:
+                stream.abort()
+                raise UpstreamFailure(*verdict.refuse)
+            stream.obj.bh_note = verdict.note  # type: ignore[attr-defined]
         return stream
+
+    def _trusted(self) -> list[x509.Certificate]:
+        """The CAs the upstream leg trusts (``--upstream-ca`` or the system's), for finding an issuer."""
+        if self._trust is None:
+            import warnings
+
+            ders = self.context().get_ca_certs(binary_form=True)
+            with warnings.catch_warnings():  # a system CA with a negative serial: cryptography warns, still loads
+                warnings.simplefilter("ignore")
+                self._trust = [x509.load_der_x509_certificate(der) for der in ders]
+        return self._trust
 
     async def _speaks_only_rsa_key_exchange(self, host: str, port: int, server_name: str) -> bool:
         """One bounded extra handshake offering only static-RSA suites (nothing is verified or sent)."""
