@@ -437,3 +437,12 @@ def test_kcd_test_resolves_a_relative_keytab_against_the_config_file(lab: Lab) -
     code, report = _kcd_test(_config(lab, "relative", keytab="relative-proxy.keytab"), "relative")
     assert code == 0, report
     assert report["checks"][0]["data"]["keytab"] == str(lab.dir / "relative-proxy.keytab")
+
+
+def test_kcd_test_probe_names_an_unreachable_backend_as_the_proxies_do(lab: Lab) -> None:
+    """The delegated ticket is issued but nothing listens at the backend: the one classify step's code."""
+    from tests.support.procs import free_port
+
+    code, report = _kcd_test(_config(lab, "closed", port=free_port()), "closed", ALICE, "--probe")
+    assert code == 1 and _failed(report) == ("probe", "upstream-unreachable"), report
+    assert "could not be reached" in report["checks"][-1]["detail"]

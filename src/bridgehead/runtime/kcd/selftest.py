@@ -11,7 +11,9 @@ Checks, in order (a failed check skips the ones that depend on it):
 7. ``protocol-transition``  the S4U2Self ticket is forwardable (AD: "use any authentication protocol")
 8. ``spn``        the KDC knows the SPN (the proxy's own ticket to it, no delegation involved)
 9. ``s4u2proxy``  a ticket for the user to the SPN: the SPN is in the proxy's delegation list
-10. ``probe``     (--probe) the backend accepts ``Authorization: Negotiate`` with that ticket
+10. ``probe``     (--probe) the backend accepts ``Authorization: Negotiate`` with that ticket, over the
+   route's TLS (backend CA, SNI, the bridging certificate when the backend asks for one); a connection
+   failure carries the code of the one classify step (:mod:`bridgehead.runtime.classify`)
 
 Each failure carries a registry code, the cause for this case and the fix.
 """
@@ -36,6 +38,7 @@ from bridgehead.core.kcd.mapping import valid_principal
 from bridgehead.core.kcd.spn import alternative_spns, render_spn, spn_principal, spn_warnings
 from bridgehead.core.reverse.model import Route
 from bridgehead.failures import get
+from bridgehead.runtime.classify import classify as classify_exception
 from bridgehead.wire.keytab import KeytabError, parse_keytab
 
 
@@ -304,8 +307,8 @@ class SelfTest:
         host, port = self.route.backend.connect_to
         where = f"{self.route.backend.url}{self.probe_path} (at {host}:{port})"
         if err is not None:
-            self.checks.append(Check("probe", "fail", f"{where}: {err}", code="kcd-delegated-401-403",
-                                     cause="the backend could not be reached", fix="Check the route's backend."))
+            code, detail = err
+            self.checks.append(_failure("probe", code, f"{where}: the backend could not be reached: {detail}"))
             return False
         if status in (401, 403):
             self.checks.append(_failure(
@@ -320,15 +323,19 @@ class SelfTest:
         return status < 400
 
 
-def probe_backend(route: Route, path: str, token: bytes, timeout: float) -> tuple[int, str | None, str | None]:
-    """One GET with the delegated token to the route's backend (pinned address, SNI = backend host)."""
+def probe_backend(route: Route, path: str, token: bytes, timeout: float
+                  ) -> tuple[int, str | None, tuple[str, str] | None]:
+    """One GET with the delegated token to the route's backend (pinned address, SNI = backend host,
+    the bridging certificate); a failure is ``(registry code, detail)``."""
     from bridgehead.runtime.tls import client_context
 
     host, port = route.backend.connect_to
     conn: http.client.HTTPConnection
+    bridging = route.bridging_certificate
     try:
         if route.backend.scheme == "https":
-            ctx = client_context(cafiles=route.backend_ca)
+            ctx = client_context(cafiles=route.backend_ca,
+                                 client_cert=(bridging.cert, bridging.key) if bridging else None)
             conn = http.client.HTTPSConnection(host, port, timeout=timeout, context=ctx)
             raw = socket.create_connection((host, port), timeout=timeout)
             conn.sock = ctx.wrap_socket(raw, server_hostname=route.backend.host)
@@ -341,5 +348,8 @@ def probe_backend(route: Route, path: str, token: bytes, timeout: float) -> tupl
         challenge = resp.getheader("WWW-Authenticate")
         conn.close()
         return resp.status, (challenge.split()[0] if challenge else None), None  # the scheme word, no token
-    except (OSError, http.client.HTTPException) as exc:
-        return 0, None, short(str(exc))
+    except OSError as exc:
+        code, detail = classify_exception(exc)
+        return 0, None, (code, short(detail))
+    except http.client.HTTPException as exc:
+        return 0, None, ("upstream-bad-response", short(f"{type(exc).__name__}: {exc}"))
