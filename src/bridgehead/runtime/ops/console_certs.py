@@ -3,8 +3,9 @@
 Read with ``cryptography`` from the files the running version names (and the store for the
 Auth Certificates), judged by :mod:`bridgehead.core.ops.expiry`:
 
-* forward: the inspection CA (``<state_dir>/ca/ca.pem``, the staged ``next/`` CA during a
-  rotation), its ``chain.pem``, the client certificates of ``[[client_cert_rule]]`` (``present``);
+* forward: the inspection CA the forward proxy mints from (``<state_dir>/ca/ca.pem`` or, for
+  an array, the store's) and its chain, the staged ``next/`` CA during a rotation, the client
+  certificates of ``[[client_cert_rule]]`` (``present``);
 * reverse: each ``[[listener]]`` certificate (every certificate of the file: leaf and chain),
   its ``client_ca`` trust list, the CRL files of its revocation settings (``nextUpdate``;
   a CRL URL is fetched by the listener when a client certificate is checked, not here), and
@@ -19,7 +20,7 @@ from __future__ import annotations
 
 import datetime as dt
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from cryptography import x509
 
@@ -59,14 +60,21 @@ def _why(exc: Exception) -> str:
     return exc.strerror or str(exc) if isinstance(exc, OSError) else f"not PEM/DER: {exc}"
 
 
-def collect(cfg: GatewayConfig, store: Store | None) -> list[Item]:
+def collect(cfg: GatewayConfig, store: Store | None, forward_ca: Any = None) -> list[Item]:
+    """``forward_ca`` is the running forward proxy's CA (a state directory's or the array's, from the store)."""
     items: list[Item] = []
     if cfg.forward is not None:
         ca_dir = Path(cfg.forward.state_dir) / "ca"
-        if (ca_dir / "ca.pem").exists():
-            items += _certs("inspection CA", "forward", ca_dir / "ca.pem")
-        if (ca_dir / "chain.pem").exists():
-            items += _certs("inspection CA chain", "forward", ca_dir / "chain.pem")
+        if forward_ca is not None:
+            where = str(getattr(forward_ca, "cert_path", "")) or "the store"
+            for i, cert in enumerate([forward_ca.certificate, *getattr(forward_ca, "chain", [])]):
+                items.append(Item("inspection CA" if i == 0 else f"inspection CA (chain {i})", "forward",
+                                  cert.subject.rfc4514_string(), cert.not_valid_after_utc, where))
+        else:
+            if (ca_dir / "ca.pem").exists():
+                items += _certs("inspection CA", "forward", ca_dir / "ca.pem")
+            if (ca_dir / "chain.pem").exists():
+                items += _certs("inspection CA chain", "forward", ca_dir / "chain.pem")
         if (ca_dir / "next" / "ca.pem").exists():
             items += _certs("next inspection CA (rotation)", "forward", ca_dir / "next" / "ca.pem")
         for rule in cfg.forward.policy.cert_rules:

@@ -152,9 +152,11 @@ async def access_log(admin: AdminServer, request: Request, session: Session, for
             f"<button>Filter</button></form><p>{len(records)} record(s), newest first</p>"
             "<table id=records><tr><th>time</th><th>service</th><th>action</th><th>host</th><th>user</th>"
             f"<th>status</th><th>code</th><th>url</th></tr>{rows}</table>"
-            # live: reload with the same filters unless the admin is typing in them
-            "<script>setInterval(() => { if (!document.querySelector('#filters').contains(document.activeElement))"
-            " location.reload() }, 5000)</script>")
+            # live: every 5 s the same URL (same filters) is fetched and its table replaces this one
+            "<script>setInterval(async () => { const r = await fetch(location.href, {credentials: 'same-origin'});"
+            " if (!r.ok) return; const doc = new DOMParser().parseFromString(await r.text(), 'text/html');"
+            " const fresh = doc.querySelector('#records'); if (fresh) document.querySelector('#records')"
+            ".replaceWith(fresh) }, 5000)</script>")
     return _html("Live access log", body, session)
 
 
@@ -162,7 +164,8 @@ async def certs(admin: AdminServer, request: Request, session: Session, form: di
     running = admin.gateway.running
     if running is None:
         return _html("Certificate expiry", "<p>No configuration is running yet.</p>", session)
-    items = await asyncio.to_thread(console_certs.collect, running.config, admin.gateway.cstore.store)
+    forward_ca = getattr(running.forward, "ca", None) if running.forward is not None else None
+    items = await asyncio.to_thread(console_certs.collect, running.config, admin.gateway.cstore.store, forward_ca)
     rows = board(items, console_certs.now())
     counts = {u: sum(1 for r in rows if r.urgency == u) for u in ("expired", "red", "amber", "ok", "unknown")}
     table = "".join(

@@ -131,6 +131,8 @@ class TLSFront:
             key = (str(local[0]), int(local[1]))
             self.peers[key] = peer  # before the first byte reaches uvicorn
             await self._relay(stream, up_reader, up_writer)
+        except asyncio.CancelledError:  # stop(): the connection ends here (asyncio's stream callback
+            pass  # would log a cancelled handler as an error)
         except (OSError, EdgeTLSError) as exc:
             log.info("admin listener: connection from %s ended: %s", address, exc)
         finally:
