@@ -161,3 +161,27 @@ def test_ocsp_settings_are_checked(tmp_path: Path) -> None:
     done = subprocess.run([BRIDGEHEAD, "forward", "--check", "--config", str(config(tmp_path, 'ocsp = "maybe"\n'))],
                           capture_output=True, text=True, timeout=30)
     assert done.returncode == 2 and done.stderr.count("\n") == 1 and "ocsp must be" in done.stderr, done.stderr
+
+
+def test_the_responder_is_asked_through_the_parent_proxy(tmp_path: Path, pki: Pki, start_proxy: Any,
+                                                        ocsp_pki: OcspPki) -> None:
+    """Chained: the OCSP POST takes the route of the responder's host — here the default parent, a
+    squid that wants Basic credentials — in absolute-form, with the parent's Proxy-Authorization."""
+    from tests.support.squid import squid_parent
+
+    password = "Ocsp-chain-Pw1"
+    with squid_parent(tmp_path, users={"chain": password}) as parent, responder(tmp_path, ocsp_pki), \
+            python_origin(tmp_path, ocsp_pki.good) as good, python_origin(tmp_path, ocsp_pki.revoked) as revoked:
+        secret = tmp_path / "parent.pass"
+        secret.write_text(password + "\n")
+        cfg = config(tmp_path, f'[forward]\nocsp = "closed"\nparent = "http://chain@127.0.0.1:{parent.port}"\n'
+                               f'parent_password_file = "{secret}"\n')
+        proxy = start_proxy("--upstream-ca", str(ocsp_pki.ca.cert), "--config", str(cfg))
+        ok = fetch(pki, proxy, good)
+        assert status_of(ok) == 200, ok.stdout + ok.stderr
+        refused = fetch(pki, proxy, revoked)
+        assert status_of(refused) == 502 and code_header(refused) == "upstream-cert-revoked", refused.stdout
+        posts = [line for line in parent.access_lines(expect=4)
+                 if f"POST http://127.0.0.1:{ocsp_pki.port}/" in line and " chain " in line]
+        assert len(posts) == 2, parent.access_lines(timeout=0)
+    assert password not in proxy.log.read_text()
