@@ -12,8 +12,11 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
+import shutil
 import socket
 import sys
+import tempfile
 import tomllib
 from importlib import resources
 from pathlib import Path
@@ -24,6 +27,7 @@ from rich.console import Console
 
 from bridgehead.cli.common import CliError
 from bridgehead.cli.config_cmd import default_author, open_store, store_option
+from bridgehead.cli.workers import WORKERS
 
 
 def _state_dir_of(text: str, base: Path) -> Path:
@@ -43,10 +47,33 @@ def _state_dir_of(text: str, base: Path) -> Path:
               help="Address replacing the host part of every listen address (members side by side).")
 @click.option("--state-dir", type=click.Path(file_okay=False, path_type=Path), default=None,
               help="State directory (CA, SQLite store, default logs); default the file's state_dir.")
+@click.option("--workers", type=WORKERS, default=1, show_default=True,
+              help="Worker processes for the forward and reverse listeners (auto = one per CPU core); the "
+                   "admin listener, the store watcher and the apply run once, in the parent.")
 @click.option("-v", "--verbose", is_flag=True, help="Log diagnostics to stderr.")
 def serve(config_file: Path | None, store_url: str | None, member: str | None, bind: str | None,
-          state_dir: Path | None, verbose: bool) -> None:
+          state_dir: Path | None, workers: int, verbose: bool) -> None:
     """Run the forward and reverse listeners and the admin listener (console, /metrics, /healthz)."""
+    metrics_dir = _multiprocess_metrics() if workers > 1 else None
+    try:
+        _serve(config_file, store_url, member, bind, state_dir, workers, verbose)
+    finally:
+        if metrics_dir is not None:
+            shutil.rmtree(metrics_dir, ignore_errors=True)
+
+
+def _multiprocess_metrics() -> str:
+    """Counters of several workers are summed through prometheus_client's multiprocess files: the
+    directory must be known before anything imports prometheus_client (its value class is chosen then)."""
+    if "prometheus_client" in sys.modules:  # pragma: no cover - a programming error, not bad input
+        raise RuntimeError("prometheus_client was imported before serve --workers set PROMETHEUS_MULTIPROC_DIR")
+    path = tempfile.mkdtemp(prefix="bridgehead-metrics-")
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = path
+    return path
+
+
+def _serve(config_file: Path | None, store_url: str | None, member: str | None, bind: str | None,
+           state_dir: Path | None, workers: int, verbose: bool) -> None:
     from bridgehead.runtime.forward.config import ConfigError
     from bridgehead.runtime.serve import Gateway
 
@@ -81,8 +108,10 @@ def serve(config_file: Path | None, store_url: str | None, member: str | None, b
     except ConfigError as exc:
         raise CliError(f"{config_file}: {exc}") from None
     if cs.latest_number() is None:
-        click.echo(f"bridgehead serve: no configuration in {store_url} yet; waiting for 'bridgehead config "
-                   "apply FILE --store URL'", err=True)
+        click.echo(f"bridgehead serve: no configuration in {gateway.store_label} yet; waiting for "
+                   "'bridgehead config apply FILE --store URL'", err=True)
+    if workers > 1:
+        gateway.start_workers(workers)
     asyncio.run(gateway.run(on_ready=_ready))
 
 
@@ -90,7 +119,8 @@ def _ready(gateway: Any) -> None:
     err = Console(stderr=True, highlight=False, soft_wrap=True)
     running = gateway.running
     cfg = running.config
-    err.print(f"bridgehead serve: member [bold]{gateway.member}[/bold], configuration version {running.version}")
+    err.print(f"bridgehead serve: member [bold]{gateway.member}[/bold], configuration version {running.version}"
+              + (f", {len(gateway.pool.workers)} workers" if gateway.pool is not None else ""))
     if cfg.forward is not None:
         err.print(f"  forward proxy on {cfg.forward.host}:{cfg.forward.port} (access log {cfg.forward.access_log})")
         if gateway.array:

@@ -12,6 +12,12 @@ How it works:
   forward/reverse proxy object starts accepting on a duplicate of the same socket, then the
   old one stops accepting. Connections already accepted finish on the object that accepted
   them, with the configuration they started with.
+* Workers (``--workers N``, :mod:`bridgehead.runtime.serve_workers`): the parent process runs
+  the admin listener, the watcher, the apply and the store reports once, binds the listening
+  sockets and hands them with each version to N forked workers, which run the forward and
+  reverse listeners on them (:meth:`Gateway.run_worker`); a version counts as applied when
+  every worker applied it. SIGTERM to the parent (or to the whole group, as systemd sends it)
+  drains every worker; metrics are summed over the workers (see ``runtime/ops/metrics.py``).
 * Signals: SIGHUP re-reads the file (one node) or the store (member), validates and swaps;
   an invalid file is refused with a log line. SIGUSR1 and SIGHUP reopen the access logs and
   ``log_file`` (logrotate). SIGTERM/SIGINT stop accepting, let in-flight connections finish
@@ -22,7 +28,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
+import os
 import signal
 import socket
 import time
@@ -54,8 +62,10 @@ class Running:
 class Gateway:
     def __init__(self, cstore: ConfigStore, member: str, *, config_file: Path | None = None,
                  state_dir: Path | None = None, bind: str | None = None, author: str = "serve",
-                 array: bool = False) -> None:
+                 array: bool = False, worker_index: int | None = None) -> None:
         self.cstore = cstore
+        self.worker_index = worker_index  # set in a worker process of --workers N
+        self.pool: Any = None  # the parent of --workers N: a serve_workers.WorkerPool
         self.array = array  # an explicit --store: the inspection CA and revocation state live in the store
         self._array_ca: tuple[bytes, Any] | None = None
         self.member = member
@@ -80,7 +90,7 @@ class Gateway:
         self._own: set[asyncio.Task[Any]] = set()
         self._doorbell: Doorbell | None = None
         self._apply_lock = asyncio.Lock()
-        self.metrics.count_bypass_with(self._bypass_count)
+        self.metrics.state.source = self._state
         self.metrics.revocation_ages.source = self._revocation_ages
 
     # ---- configuration -------------------------------------------------------------------
@@ -112,15 +122,11 @@ class Gateway:
             if self.store_ok:
                 log.warning("configuration store unreachable, serving version %s: %s", self.applied, exc)
             self.store_ok = False
-            self.metrics.reachable.set(0)
             return
         if not self.store_ok:
             log.warning("configuration store reachable again")
         self.store_ok = True
-        self.metrics.reachable.set(1)
         self.latest = latest
-        if latest is not None:
-            self.metrics.latest.set(latest)
         applied: int | None = None
         failed: int | None = None
         if latest is not None and latest != self.applied and latest != self.failed_version:
@@ -152,7 +158,6 @@ class Gateway:
             self.failed_version = None
             self.last_error = None
             self.applied_at = time.time()
-            self.metrics.applied.set(version.number)
             log.warning("serving configuration version %s", version.number)
             return True
 
@@ -171,7 +176,8 @@ class Gateway:
     def _log(self, service: str, path: Path | None) -> MeteredAccessLog:
         key = (service, str(path))
         if key not in self.logs:
-            self.logs[key] = MeteredAccessLog(self.metrics, path, service=service)
+            fixed = {"worker": self.worker_index} if self.worker_index is not None else None
+            self.logs[key] = MeteredAccessLog(self.metrics, path, fixed=fixed, service=service)
         return self.logs[key]
 
     async def _swap(self, cfg: GatewayConfig, number: int) -> None:
@@ -179,6 +185,9 @@ class Gateway:
         from bridgehead.runtime.reverse.revocation import SharedRevocation
         from bridgehead.runtime.reverse.server import ReverseProxy
 
+        if self.pool is not None:
+            await self._swap_workers(cfg, number)
+            return
         fresh: list[socket.socket] = []
         new = Running(cfg, number)
         try:
@@ -217,6 +226,55 @@ class Gateway:
         self._open_log_file(cfg.log_file)
         if self.admin is not None:
             await self.admin.ensure(cfg.admin)
+
+    async def _swap_workers(self, cfg: GatewayConfig, number: int) -> None:
+        """The parent of --workers N: bind what the version needs, hand it to every worker, wait for all."""
+        fresh: list[socket.socket] = []
+        addresses: list[tuple[str, int]] = []
+        if cfg.forward is not None:
+            addresses.append((cfg.forward.host, cfg.forward.port))
+        addresses += [(x.host, x.port) for x in (cfg.reverse.listeners if cfg.reverse else ())]
+        try:
+            socks = [self._socket(host, port, fresh) for host, port in addresses]
+            workers = self.pool.alive()
+            if not workers:
+                raise ConfigError("no worker process is running")
+            message = {"op": "apply", "version": number, "source": cfg.text, "base_dir": str(cfg.source.parent),
+                       "addresses": [list(a) for a in addresses]}
+            replies = await asyncio.gather(*(asyncio.to_thread(self.pool.ask, w, message, socks) for w in workers))
+            errors = [str(r.get("error")) for r in replies if not r.get("ok")]
+            if errors:
+                raise ConfigError("; ".join(errors))
+        except BaseException:
+            for sock in fresh:
+                self.socks = {k: v for k, v in self.socks.items() if v is not sock}
+                sock.close()
+            raise
+        new = Running(cfg, number, addresses=addresses)
+        self.running = new
+        for addr in [a for a in self.socks if a not in addresses]:
+            self.socks.pop(addr).close()
+        self._open_log_file(cfg.log_file)
+        if self.admin is not None:
+            await self.admin.ensure(cfg.admin)
+
+    def start_workers(self, count: int) -> None:
+        """Fork ``count`` workers (before the event loop starts); this process becomes their parent."""
+        from bridgehead.runtime.serve_workers import WorkerPool
+
+        url = self.cstore.store.url
+
+        def child(index: int, control: socket.socket, records: socket.socket) -> int:
+            from bridgehead.runtime.store import Store
+
+            self.cstore.engine.dispose(close=False)  # the parent's pooled connections stay the parent's
+            worker = Gateway(ConfigStore(Store(url)), self.member, state_dir=self.state_dir, bind=self.bind,
+                             author=self.author, array=self.array, worker_index=index)
+            asyncio.run(worker.run_worker(control, records))
+            signal.signal(signal.SIGTERM, signal.SIG_IGN)  # the group's SIGTERM may come late: flush first
+            return 0
+
+        self.pool = WorkerPool.fork(count, child)
 
     def _ca_for(self, cfg: GatewayConfig) -> Any:
         """The array's inspection CA from the store (created there by the first member); loaded once per
@@ -257,6 +315,9 @@ class Gateway:
             root.addHandler(self.log_handler)
 
     def reopen_logs(self) -> None:
+        if self.pool is not None:  # the workers hold the access logs
+            for w in self.pool.alive():
+                self._task(asyncio.to_thread(self.pool.ask, w, {"op": "reopen"}, (), 10.0))
         for access in self.logs.values():
             try:
                 access.reopen()
@@ -281,14 +342,18 @@ class Gateway:
         self.failed_version = None  # a SIGHUP retries a version that failed before
         await self.sync_once()
 
-    def _bypass_count(self) -> float:
+    def _state(self) -> dict[str, float | None]:
+        """The gauges of /metrics: applied and newest version, store reachable, learned bypass entries."""
+        bypass: float | None = None
         running = self.running
-        if running is None or running.forward is None:
-            return 0.0
-        try:
-            return float(len(running.forward.store.list("bypass")))
-        except Exception:
-            return float("nan")
+        if running is not None and running.config.forward is not None:
+            try:
+                bypass = float(len(self.cstore.store.list("bypass"))) if self.store_ok else float("nan")
+            except Exception:
+                bypass = float("nan")
+        return {"applied": float(self.applied) if self.applied is not None else None,
+                "latest": float(self.latest) if self.latest is not None else None,
+                "reachable": 1.0 if self.store_ok else 0.0, "bypass": bypass}
 
     def _revocation_ages(self) -> list[tuple[str, str, str, float]]:
         """Per listener and CRL source: how old the array's newest copy in the store is (members look there at
@@ -313,9 +378,12 @@ class Gateway:
         return out
 
     def health(self) -> dict[str, Any]:
-        return {"status": "draining" if self.draining else ("ok" if self.running else "starting"),
-                "member": self.member, "applied_version": self.applied, "latest_version": self.latest,
-                "store_reachable": self.store_ok, "error": self.last_error}
+        out: dict[str, Any] = {"status": "draining" if self.draining else ("ok" if self.running else "starting"),
+               "member": self.member, "applied_version": self.applied, "latest_version": self.latest,
+               "store_reachable": self.store_ok, "error": self.last_error}
+        if self.pool is not None:
+            out["workers"] = {"configured": len(self.pool.workers), "running": len(self.pool.alive())}
+        return out
 
     # ---- the main loop ---------------------------------------------------------------------
     def _task(self, coro: Any) -> asyncio.Task[Any]:
@@ -342,6 +410,8 @@ class Gateway:
 
             self._doorbell = Doorbell(self.cstore.store.url, ring)
             self._doorbell.start()
+        if self.pool is not None:
+            self._read_worker_records(loop)
         await self.sync_once()
         if self.running is not None and on_ready is not None:
             on_ready(self)
@@ -364,7 +434,84 @@ class Gateway:
             if before is None and self.running is not None and on_ready is not None:
                 on_ready(self)
 
+    def _read_worker_records(self, loop: asyncio.AbstractEventLoop) -> None:
+        from bridgehead.runtime.serve_workers import read_records
+
+        for w in self.pool.workers:
+            w.records.setblocking(False)
+
+            def readable(sock: socket.socket = w.records) -> None:
+                if not read_records(sock, self.metrics.keep):
+                    loop.remove_reader(sock.fileno())
+
+            loop.add_reader(w.records.fileno(), readable)
+
+    # ---- a worker process of --workers N ------------------------------------------------------
+    async def run_worker(self, control: socket.socket, records: socket.socket) -> None:
+        """Serve what the parent sends until it says stop, SIGTERM comes, or the parent goes away."""
+        from bridgehead.runtime.serve_workers import relay_to
+
+        loop = asyncio.get_running_loop()
+        self._stop = asyncio.Event()
+        self._own.add(asyncio.current_task())  # type: ignore[arg-type]
+        loop.add_signal_handler(signal.SIGTERM, self._stop.set)
+        loop.add_signal_handler(signal.SIGINT, self._stop.set)
+        loop.add_signal_handler(signal.SIGHUP, lambda: None)  # the parent reloads and sends the version
+        loop.add_signal_handler(signal.SIGUSR1, self.reopen_logs)
+        self.metrics.relay = relay_to(records)
+        control.setblocking(False)
+        loop.add_reader(control.fileno(), self._on_control, control)
+        await self._stop.wait()
+        loop.remove_reader(control.fileno())
+        await self.drain()
+
+    def _on_control(self, control: socket.socket) -> None:
+        from bridgehead.runtime.serve_workers import MAX_MESSAGE
+
+        assert self._stop is not None
+        try:
+            data, fds, _flags, _addr = socket.recv_fds(control, MAX_MESSAGE, 64)
+        except BlockingIOError:
+            return
+        except OSError:
+            data, fds = b"", []
+        if not data:  # the parent has gone away
+            self._stop.set()
+            return
+        message = json.loads(data)
+        op = message.get("op")
+        if op == "apply":
+            self._task(self._apply_sent(control, message, fds))
+            return
+        for fd in fds:
+            os.close(fd)
+        if op == "reopen":
+            self.reopen_logs()
+            self._reply(control, {"ok": True})
+        elif op == "stop":
+            self._stop.set()
+
+    async def _apply_sent(self, control: socket.socket, message: dict[str, Any], fds: list[int]) -> None:
+        for (host, port), fd in zip(message["addresses"], fds, strict=False):
+            key = (str(host), int(port))
+            if key in self.socks:  # the same listening socket as before: keep the one we have
+                os.close(fd)
+            else:
+                self.socks[key] = socket.socket(fileno=fd)
+        number = int(message["version"])
+        version = Version(number, "", 0.0, str(message["source"]), str(message["base_dir"]), "", "")
+        ok = self.applied == number or await self.apply(version)
+        self._reply(control, {"ok": ok, "error": None if ok else f"worker {self.worker_index}: {self.last_error}"})
+
+    @staticmethod
+    def _reply(control: socket.socket, answer: dict[str, Any]) -> None:
+        with contextlib.suppress(OSError):
+            control.send(json.dumps(answer).encode())
+
     async def drain(self) -> None:
+        if self.pool is not None:
+            await self._drain_workers()
+            return
         self.draining = True
         running = self.running
         timeout = running.config.drain_timeout if running else 0.0
@@ -392,6 +539,19 @@ class Gateway:
             await asyncio.wait(pending, timeout=min(left, 0.5))
         for access in self.logs.values():
             access.close()
+
+
+    async def _drain_workers(self) -> None:
+        self.draining = True
+        timeout = self.running.config.drain_timeout if self.running else 0.0
+        log.warning("draining: %d worker(s) stop accepting; in-flight connections get %.0f s",
+                    len(self.pool.alive()), timeout)
+        for w in self.pool.alive():
+            self.pool.tell(w, {"op": "stop"})
+        for sock in self.socks.values():
+            sock.close()
+        self.socks.clear()
+        await asyncio.to_thread(self.pool.wait, timeout + 5.0)
 
 
 def _client(task: asyncio.Task[Any]) -> bool:
