@@ -31,6 +31,10 @@ Rules (registry codes):
   401/403 → kcd-delegated-401-403 (the seed-004 signs behind a publishing rule).
 - TMG Log Viewer text (``Denied Connection … Status: 12229 … Rule: …``, seed 000): the record's
   Status → the entry with that TMG code (or Winsock number), with rule, source and request.
+- Windows events (exported Event XML and ``.evtx`` records alike): the event's text — its rendered
+  Message, or for data-only events the Event Viewer sentence rebuilt by
+  :mod:`bridgehead.wire.eventmessages` (Schannel 36874/36887/36888, KDC 14/16/27, 4771) — is
+  matched by ``explain``; its best entry is the finding.
 """
 
 from __future__ import annotations
@@ -45,7 +49,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from bridgehead.failures import REGISTRY, by_number, by_tmg
-from bridgehead.wire import tmgtext, w3c
+from bridgehead.wire import eventmessages, tmgtext, w3c
 
 if TYPE_CHECKING:
     from bridgehead.wire import freb, winevent
@@ -646,10 +650,13 @@ def event_findings(event: winevent.WinEvent, where: str, findings: Findings, fil
     """The best registry match of one event's text as a finding; ``False`` if nothing matched."""
     from bridgehead.core.explain import explain
 
-    time = event.time[:19] or None
+    time = event.time[:19].replace(" ", "T") or None  # python-evtx writes "YYYY-MM-DD HH:MM:SS.ffffff+00:00"
     if not filters.in_time(time):
         return True
-    result = explain(f"{event.provider}\n{event.text()}", limit=1)
+    text = event.text()
+    if not any(name == "Message" for name, _ in event.data):  # data only (.evtx, wevtutil): Event Viewer's text
+        text = "\n".join(t for t in (eventmessages.render(event.provider, event.event_id, event.data), text) if t)
+    result = explain(f"{event.provider}\n{text}", limit=1)
     if not result.matches:
         return False
     code = result.matches[0].failure.code

@@ -8,7 +8,8 @@ thing. ``signatures`` (case-insensitive regular expressions) and ``numbers`` (Wi
 NTSTATUS / TMG numbers) let ``explain`` recognise the failure in foreign text.
 
 Entries live in one module per area (``forward``, ``ntlm``, ``oauth``, ...; ``tls_alerts``
-for the TLS alert family, ``families`` for failures met in other software's wording); the
+for the TLS alert family, ``families`` for failures met in other software's wording, ``logs`` for
+those met in the logs ``logs scan`` reads); the
 signatures in ``wording`` (how other software says the same thing) are appended to the
 entries they name. This module collects them into :data:`REGISTRY` and refuses duplicates at import time. :class:`Code`
 (``failures/codes.py``, generated from the registry by ``python -m
@@ -19,7 +20,7 @@ from __future__ import annotations
 
 import dataclasses
 
-from bridgehead.failures import families, forward, general, kerberos, ntlm, oauth, reverse, tls_alerts, wording
+from bridgehead.failures import families, forward, general, kerberos, logs, ntlm, oauth, reverse, tls_alerts, wording
 from bridgehead.failures.codes import Code
 from bridgehead.failures.model import Failure
 
@@ -28,7 +29,7 @@ __all__ = ["REGISTRY", "Code", "Failure", "by_number", "by_tls_alert", "by_tmg",
 
 def _collect() -> dict[str, Failure]:
     table: dict[str, Failure] = {}
-    for module in (forward, ntlm, oauth, kerberos, reverse, general, tls_alerts, families):
+    for module in (forward, ntlm, oauth, kerberos, reverse, general, tls_alerts, families, logs):
         for entry in module.ENTRIES:
             if entry.code in table:
                 raise ValueError(f"duplicate failure code {entry.code!r} in {module.__name__}")

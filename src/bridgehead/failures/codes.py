@@ -138,3 +138,7 @@ class Code(StrEnum):
     APPPROXY_CONNECTOR_UNAUTHORIZED = "appproxy-connector-unauthorized"
     MRSPROXY_DISABLED = "mrsproxy-disabled"
     HYBRID_OAUTH_NOT_CONFIGURED = "hybrid-oauth-not-configured"
+    KRB_PREAUTH_FAILED = "krb-preauth-failed"
+    EXCHANGE_FRONTEND_AUTH_FAILED = "exchange-frontend-auth-failed"
+    EXCHANGE_BACKEND_UNAVAILABLE = "exchange-backend-unavailable"
+    MRS_TRANSIENT_FAILURE = "mrs-transient-failure"

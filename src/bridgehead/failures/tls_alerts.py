@@ -83,7 +83,7 @@ def alert_signatures(number: int) -> tuple[str, ...]:
         rf"received fatal alert:? {rfc.replace('_', '')}\b",  # PAN-OS decryption log (CertificateUnknown)
         rf"\balert[_ ]{_spaced(rfc)}\b",
         rf"\btls: {re.escape(go)}\b",  # Go crypto/tls (remote error: tls: ...)
-        rf"\bfatal alert (?:code )?(?:is )?{number}\b",  # Schannel 36887 / 36888
+        rf"\bfatal (?:alert|error) (?:code )?(?:is )?{number}\b",  # Schannel 36887 (alert) / 36888 (error code)
         rf"\b(?:ssl )?alert (?:number|code|description) {number}\b",  # OpenSSL 'SSL alert number 48'
         rf"\bTLS1?_ALERT_[A-Z_]*\b[^\n]{{0,3}}\b{number}\b",  # Schannel/winerror names with number
     ]

@@ -3,7 +3,8 @@
 Each path may be a file or a directory (walked, sorted). ``.gz`` is recognised by its magic
 bytes, not its name. The format is sniffed from the first 64 KiB: W3C (``#Software``/
 ``#Fields``; TMG when its field names appear), FREB (``<failedRequest``), Windows Event XML
-(``<Event``), bridgehead's JSON access log (``{`` with ``"ts"``). UTF-16 files (BOM) are
+(``<Event``), Windows ``.evtx`` files (``ElfFile`` magic; :mod:`bridgehead.runtime.evtxfile`),
+bridgehead's JSON access log (``{`` with ``"ts"``). UTF-16 files (BOM) are
 transcoded. Every problem is one error line on that file's result; the rest of the input is
 still scanned. Nothing here interprets records: that is :mod:`bridgehead.core.logscan`.
 
@@ -28,6 +29,7 @@ from typing import IO, Any
 from bridgehead.core import logscan
 from bridgehead.core.logscan import FileResult, Filters, Findings
 from bridgehead.failures import by_number
+from bridgehead.runtime import evtxfile
 from bridgehead.wire import freb, tmgtext, w3c, winevent
 
 BLOCK = 8 * 1024 * 1024
@@ -90,7 +92,10 @@ def _utf16(fh: IO[bytes]) -> IO[bytes]:
 
 
 def sniff(head: bytes) -> str:
-    """``iis`` | ``tmg`` | ``freb`` | ``event-xml`` | ``bridgehead-json`` | ``tmg-text`` | ``unknown`` | ``binary``."""
+    """``iis`` | ``tmg`` | ``freb`` | ``event-xml`` | ``evtx`` | ``bridgehead-json`` | ``tmg-text`` | ``unknown`` |
+    ``binary``."""
+    if head.startswith(evtxfile.MAGIC):
+        return "evtx"
     stripped = head.lstrip(b"\xef\xbb\xbf \t\r\n")
     if stripped.startswith(b"#"):
         fields = re.search(rb"^#Fields:([^\n]*)", stripped, re.M)
@@ -176,11 +181,14 @@ def _scan_file(path: Path, result: FileResult, findings: Findings, filters: Filt
                 result.error(f"larger than {MAX_XML} bytes, not parsed")
                 return
             _scan_xml(kind, body, result, findings, filters)
+        elif kind == "evtx":  # Windows event log file, read directly
+            raw.seek(0)
+            evtxfile.scan(path, raw, isinstance(raw, gzip.GzipFile), result, findings, filters)
         elif kind == "binary":
             result.error("binary content (NUL bytes): not a log format bridgehead reads")
         else:
-            result.error("unrecognised format (expected IIS/TMG W3C, TMG Log Viewer text, FREB XML, Event XML or "
-                         "bridgehead JSON)")
+            result.error("unrecognised format (expected IIS/TMG W3C, TMG Log Viewer text, FREB XML, Event XML, "
+                         ".evtx or bridgehead JSON)")
 
 
 def _bounded_lines(reader: io.BufferedReader, result: FileResult) -> Iterator[bytes]:
