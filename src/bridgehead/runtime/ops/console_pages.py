@@ -80,7 +80,7 @@ async def config(admin: AdminServer, request: Request, session: Session, form: d
         except Exception as exc:  # one line for the admin, the old version stays
             message = f'<p class="err" id=result>Refused: {e(str(exc))}</p>'
         else:
-            version = await asyncio.to_thread(g.cstore.add, text, str(base), session.user or "console")
+            version = await asyncio.to_thread(g.cstore.add, text, str(base), session.user[:200] or "console")
             warn = "".join(f"<li>{code_link(f.code or '')} {e(f.subject)}: {e(f.message)}</li>"
                            for f in cfg.findings)
             message = f'<p class="ok" id=result>Applied as version {version.number}.</p>' + \
