@@ -47,16 +47,20 @@ def _state_dir_of(text: str, base: Path) -> Path:
               help="Address replacing the host part of every listen address (members side by side).")
 @click.option("--state-dir", type=click.Path(file_okay=False, path_type=Path), default=None,
               help="State directory (CA, SQLite store, default logs); default the file's state_dir.")
-@click.option("--workers", type=WORKERS, default=1, show_default=True,
-              help="Worker processes for the forward and reverse listeners (auto = one per CPU core); the "
-                   "admin listener, the store watcher and the apply run once, in the parent.")
+@click.option("--workers", type=WORKERS, default=None,
+              help="Worker processes for the forward and reverse listeners (auto = one per CPU core; default "
+                   "the file's `workers`, else 1); the admin listener, the store watcher and the apply run once, "
+                   "in the parent.")
 @click.option("-v", "--verbose", is_flag=True, help="Log diagnostics to stderr.")
 def serve(config_file: Path | None, store_url: str | None, member: str | None, bind: str | None,
-          state_dir: Path | None, workers: int, verbose: bool) -> None:
+          state_dir: Path | None, workers: int | None, verbose: bool) -> None:
     """Run the forward and reverse listeners and the admin listener (console, /metrics, /healthz)."""
+    from_file = workers is None
+    if workers is None:
+        workers = _workers_in_file(config_file, store_url, state_dir)
     metrics_dir = _multiprocess_metrics() if workers > 1 else None
     try:
-        _serve(config_file, store_url, member, bind, state_dir, workers, verbose)
+        _serve(config_file, store_url, member, bind, state_dir, workers, from_file, verbose)
     finally:
         if metrics_dir is not None:
             shutil.rmtree(metrics_dir, ignore_errors=True)
@@ -72,8 +76,35 @@ def _multiprocess_metrics() -> str:
     return path
 
 
+def _workers_in_file(config_file: Path | None, store_url: str | None, state_dir: Path | None) -> int:
+    """The top-level ``workers`` of the file (one node) or of the store's newest version (a member); 1 without.
+    Read before anything else starts: the processes are forked once."""
+    from bridgehead.runtime.forward.config import ConfigError
+    from bridgehead.runtime.ops.gateway_config import workers_of
+
+    text: str | None = None
+    if config_file is not None:
+        try:
+            text = config_file.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError):
+            return 1  # _serve reports an unreadable file in one line
+    elif store_url is not None:
+        latest = open_store(store_url, state_dir or Path("state")).latest()
+        text = latest.source if latest is not None else None
+    if text is None:
+        return 1
+    try:
+        value = tomllib.loads(text).get("workers", 1)
+    except tomllib.TOMLDecodeError:
+        return 1  # reported by the validation in _serve
+    try:
+        return workers_of(value)
+    except ConfigError as exc:
+        raise CliError(f"{config_file or 'the stored configuration'}: {exc}") from None
+
+
 def _serve(config_file: Path | None, store_url: str | None, member: str | None, bind: str | None,
-           state_dir: Path | None, workers: int, verbose: bool) -> None:
+           state_dir: Path | None, workers: int, from_file: bool, verbose: bool) -> None:
     from bridgehead.runtime.forward.config import ConfigError
     from bridgehead.runtime.serve import Gateway
 
@@ -110,6 +141,7 @@ def _serve(config_file: Path | None, store_url: str | None, member: str | None, 
     if cs.latest_number() is None:
         click.echo(f"bridgehead serve: no configuration in {gateway.store_label} yet; waiting for "
                    "'bridgehead config apply FILE --store URL'", err=True)
+    gateway.workers_from_file = from_file
     if workers > 1:
         gateway.start_workers(workers)
     asyncio.run(gateway.run(on_ready=_ready))

@@ -66,6 +66,8 @@ class Gateway:
         self.cstore = cstore
         self.worker_index = worker_index  # set in a worker process of --workers N
         self.pool: Any = None  # the parent of --workers N: a serve_workers.WorkerPool
+        self.workers = 1  # processes serving (set by start_workers)
+        self.workers_from_file = False  # the count came from the file's `workers` (not --workers)
         self.array = array  # an explicit --store: the inspection CA and revocation state live in the store
         self._array_ca: tuple[bytes, Any] | None = None
         self.member = member
@@ -158,6 +160,9 @@ class Gateway:
             self.failed_version = None
             self.last_error = None
             self.applied_at = time.time()
+            if self.worker_index is None and self.workers_from_file and cfg.workers != self.workers:
+                log.warning("workers = %d in version %d: the number of worker processes is fixed at start "
+                            "(%d now); restart the service to change it", cfg.workers, version.number, self.workers)
             log.warning("serving configuration version %s", version.number)
             return True
 
@@ -275,13 +280,14 @@ class Gateway:
             return 0
 
         self.pool = WorkerPool.fork(count, child)
+        self.workers = count
 
     def _ca_for(self, cfg: GatewayConfig) -> Any:
         """The array's inspection CA from the store (created there by the first member); loaded once per
         passphrase. A missing or wrong passphrase refuses the version (``CAError``)."""
         from bridgehead.runtime.forward.ca import ArrayCA, array_material, fingerprint, read_passphrase
 
-        passphrase = read_passphrase(getattr(cfg, "ca_key_passphrase_file", None))
+        passphrase = read_passphrase(cfg.ca_key_passphrase_file)
         if self._array_ca is not None and self._array_ca[0] == passphrase:
             return self._array_ca[1]
         material, created = array_material(self.cstore.store, passphrase, member=self.member)

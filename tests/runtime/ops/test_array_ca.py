@@ -58,9 +58,10 @@ def _leaf_via(proxy: tuple[str, int], host: str, port: int) -> x509.Certificate:
     return x509.load_der_x509_certificate(der)
 
 
-def _conf(tmp: Path, fwd: int, admin: int, upstream_ca: Path) -> Path:
+def _conf(tmp: Path, fwd: int, admin: int, upstream_ca: Path, passphrase_file: str = "") -> Path:
     conf = tmp / "gateway.toml"
-    conf.write_text(f'state_dir = "state"\ndrain_timeout = "2s"\n[forward]\nlisten = "127.0.0.1:{fwd}"\n'
+    extra = f'ca_key_passphrase_file = "{passphrase_file}"\n' if passphrase_file else ""
+    conf.write_text(f'state_dir = "state"\ndrain_timeout = "2s"\n[forward]\nlisten = "127.0.0.1:{fwd}"\n{extra}'
                     f'upstream_ca = ["{upstream_ca}"]\n[admin]\nlisten = "127.0.0.1:{admin}"\n')
     return conf
 
@@ -69,8 +70,9 @@ def test_two_members_mint_from_the_one_array_ca_export_prints(tmp_path: Path) ->
     pki = TestCA.create(tmp_path / "pki")
     origin_cert = pki.issue("origin", ips=["127.0.0.1"])
     origin_port, fwd, admin = free_port(), free_port(), free_port()
-    conf = _conf(tmp_path, fwd, admin, pki.cert)
-    env = {**os.environ, "BRIDGEHEAD_CA_PASSPHRASE": PASS}
+    (tmp_path / "ca.pass").write_text(PASS + "\n")  # [forward] ca_key_passphrase_file, beside the file
+    conf = _conf(tmp_path, fwd, admin, pki.cert, "ca.pass")
+    env = {**os.environ, "BRIDGEHEAD_CA_PASSPHRASE": "the file wins over the environment"}
     with pg_cluster() as pg, running([sys.executable, TLS_SERVER, "--port", str(origin_port), "--cert",
                                       str(origin_cert.cert), "--key", str(origin_cert.key)], port=origin_port):
         url = pg.url
@@ -116,7 +118,10 @@ def test_two_members_mint_from_the_one_array_ca_export_prints(tmp_path: Path) ->
             for m in reversed(members):
                 m.__exit__(None, None, None)
 
-        # a third member with the wrong passphrase: the version is refused there, with the reason
+        # version 2 without the file; a third member whose BRIDGEHEAD_CA_PASSPHRASE is not the array's
+        # passphrase refuses it, with the reason
+        _conf(tmp_path, fwd, admin, pki.cert)
+        assert _bh("config", "apply", str(conf), "--store", url).returncode == 0
         wrong = {**env, "BRIDGEHEAD_CA_PASSPHRASE": "not the array's passphrase"}
         with running([BRIDGEHEAD, "serve", "--store", url, "--member", "m3", "--bind", "127.0.0.4", "--state-dir",
                       str(tmp_path / "m3")], log=tmp_path / "m3.log", env=wrong, cwd=tmp_path):

@@ -175,3 +175,19 @@ def test_workers_flag_refuses_bad_values(tmp_path: Path) -> None:
         out = subprocess.run([BRIDGEHEAD, "serve", "--workers", value], capture_output=True, text=True, timeout=30,
                              cwd=tmp_path)
         assert out.returncode == 2 and message in out.stderr and "Traceback" not in out.stderr
+
+
+def test_workers_key_in_the_file(tmp_path: Path) -> None:
+    fwd, admin = free_port(), free_port()
+    conf = tmp_path / "gateway.toml"
+    conf.write_text(_config(fwd, admin, "workers = 2"))
+    with running([BRIDGEHEAD, "serve", "--config", str(conf)], port=admin, log=tmp_path / "serve.out", cwd=tmp_path,
+                 timeout=30) as proc:
+        health = requests.get(f"http://127.0.0.1:{admin}/healthz", timeout=5).json()
+        assert health["workers"] == {"configured": 2, "running": 2}
+        assert len(_children(proc.pid)) == 2
+    conf.write_text(_config(fwd, admin, "workers = 0"))
+    out = subprocess.run([BRIDGEHEAD, "serve", "--config", str(conf)], capture_output=True, text=True, timeout=30,
+                         cwd=tmp_path)
+    assert out.returncode == 2 and out.stderr.count("\n") == 1
+    assert 'workers must be 1 to 64 or "auto", not 0' in out.stderr

@@ -115,7 +115,8 @@ def parse_listen(text: str) -> tuple[str, int]:
     return host, int(port)
 
 
-SERVE_ONLY = ("admin", "listener", "route", "drain_timeout", "log_file")  # serve's, not the forward proxy's
+SERVE_ONLY = ("admin", "listener", "route", "drain_timeout", "log_file", "workers")  # serve's, not forward's
+SERVE_ONLY_FORWARD = ("ca_key_passphrase_file",)  # [forward] keys of serve's array CA (runtime/forward/ca.py)
 
 
 def load_file(path: Path) -> dict[str, Any]:
@@ -133,6 +134,8 @@ def load_file(path: Path) -> dict[str, Any]:
         section = data.pop("forward")
         for key in SERVE_ONLY:
             data.pop(key, None)
+        for key in SERVE_ONLY_FORWARD:
+            section.pop(key, None)
         if "store" in data:
             data["store_url"] = data.pop("store")
         if isinstance(data.get("ocsp"), list) and "ocsp" in section:  # [forward] ocsp = "..." + [[ocsp]]

@@ -3,12 +3,14 @@
     store = "postgresql+psycopg://bridgehead@db/bridgehead"   # optional; SQLite under state_dir
     state_dir = "/var/lib/bridgehead"
     drain_timeout = "30s"                  # SIGTERM: in-flight requests get this long
+    workers = "auto"                       # worker processes (1-64 or auto; read at start, --workers wins)
     log_file = "/var/log/bridgehead/bridgehead.log"   # optional; reopened on SIGUSR1/SIGHUP
 
     [forward]                              # the settings of `bridgehead forward --config`
     listen = "127.0.0.1:8080"
     access_log = "/var/log/bridgehead/forward-access.log"
     exception_destination = ["*.microsoftonline.com"]
+    ca_key_passphrase_file = "ca.pass"     # arrays: the passphrase of the CA key kept in the store
 
     [[listener]]                           # the reverse proxy's listeners and routes, as in docs/reverse.md
     ...
@@ -45,7 +47,7 @@ from bridgehead.runtime.reverse.preflight import preflight
 
 __all__ = ["AdminSettings", "ConfigError", "GatewayConfig", "parse", "parse_text"]
 
-_TOP = {"store", "state_dir", "drain_timeout", "log_file", "forward", "admin", "access_log", "read_timeout",
+_TOP = {"store", "state_dir", "drain_timeout", "log_file", "forward", "admin", "access_log", "read_timeout", "workers",
         "rule", "chain",
         "listener", "route"}
 _ADMIN = {"listen", "password_hash", "session_ttl", "client_ca", "tls_cert", "tls_key"}
@@ -78,6 +80,8 @@ class GatewayConfig:
     forward: ForwardSettings | None = None
     reverse: ReverseConfig | None = None
     findings: list[Finding] = field(default_factory=list)
+    workers: int = 1  # serve's worker processes (the file's `workers`; fixed at start)
+    ca_key_passphrase_file: Path | None = None  # [forward]: an array's CA key passphrase (runtime/forward/ca.py)
 
 
 def parse_text(text: str, source: Path, *, state_dir: Path | None = None, bind: str | None = None,
@@ -105,8 +109,13 @@ def parse(data: dict[str, Any], text: str, source: Path, *, state_dir: Path | No
         log_file=(base / str(data["log_file"])) if data.get("log_file") else None,
         admin=_admin(data.get("admin", {}), base, bind, check_files),
     )
+    cfg.workers = workers_of(data.get("workers", 1))
     if "forward" in data:
         rules = {k: data[k] for k in ("rule", "chain") if k in data}  # [[rule]]/[[chain]] at the top level
+        if isinstance(data["forward"], dict) and "ca_key_passphrase_file" in data["forward"]:
+            forward = dict(data["forward"])
+            cfg.ca_key_passphrase_file = base / str(forward.pop("ca_key_passphrase_file"))
+            data = {**data, "forward": forward}
         cfg.forward = _forward({**data["forward"], **rules} if isinstance(data["forward"], dict) else data["forward"],
                                base, state, store_url, bind)
     if "listener" in data or "route" in data:
@@ -120,6 +129,17 @@ def parse(data: dict[str, Any], text: str, source: Path, *, state_dir: Path | No
         raise ConfigError("nothing to serve: add a [forward] section and/or [[listener]]/[[route]] tables")
     _distinct_addresses(cfg)
     return cfg
+
+
+def workers_of(value: Any) -> int:
+    """``workers = N`` (1 to 64) or ``"auto"`` (the CPU cores this process may run on)."""
+    import os
+
+    if isinstance(value, str) and value.strip().lower() == "auto":
+        return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= 64:
+        raise ConfigError(f'workers must be 1 to 64 or "auto", not {value!r}')
+    return value
 
 
 def _host(address: str, bind: str | None) -> str:
