@@ -176,9 +176,10 @@ class AdminServer:
 
     def sign_in_hint(self) -> str:
         assert self.settings is not None
-        cert = " or with a client certificate from [admin] client_ca" if self.settings.client_ca else ""
+        # the TOML keys dotted, not "[admin] …": serve prints this with rich, where "[admin]" is markup
+        cert = " or with a client certificate issued by admin.client_ca" if self.settings.client_ca else ""
         if self.settings.password_hash:
-            return f"sign in as admin with the password of [admin] password_hash{cert}"
+            return f"sign in as admin with the password whose hash is admin.password_hash{cert}"
         self.password_hash()
         return f"sign in as admin with the password in {self.generated_password_file}{cert}"
 

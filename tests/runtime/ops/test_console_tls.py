@@ -105,6 +105,8 @@ def test_https_console_client_certificates(tmp_path: Path) -> None:
         direct = requests.get(f"http://127.0.0.1:{private.pop()}/healthz", timeout=5)
         assert direct.status_code == 403 and "HTTPS address" in direct.text
     log = (tmp_path / "serve.log").read_text()
+    assert f"console: {base}/  (sign in as admin with the password whose hash is admin.password_hash or with a " \
+        "client certificate issued by admin.client_ca)" in log
     assert "CN=Alice Admin signed in (certificate)" in log
     for code in ("edge-client-cert-untrusted", "edge-client-cert-expired", "edge-client-cert-not-acceptable"):
         assert f"refused: {code}" in log
