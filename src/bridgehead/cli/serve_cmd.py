@@ -145,6 +145,8 @@ def _serve(config_file: Path | None, store_url: str | None, member: str | None, 
     if workers > 1:
         gateway.start_workers(workers)
     asyncio.run(gateway.run(on_ready=_ready))
+    if gateway.exit_code:
+        raise SystemExit(gateway.exit_code)
 
 
 def _ready(gateway: Any) -> None:

@@ -68,6 +68,8 @@ class Gateway:
         self.pool: Any = None  # the parent of --workers N: a serve_workers.WorkerPool
         self.workers = 1  # processes serving (set by start_workers)
         self.workers_from_file = False  # the count came from the file's `workers` (not --workers)
+        self.worker_error: str | None = None  # a worker that exited on its own (it is not replaced)
+        self.exit_code = 0
         self.array = array  # an explicit --store: the inspection CA and revocation state live in the store
         self._array_ca: tuple[bytes, Any] | None = None
         self.member = member
@@ -359,7 +361,8 @@ class Gateway:
                 bypass = float("nan")
         return {"applied": float(self.applied) if self.applied is not None else None,
                 "latest": float(self.latest) if self.latest is not None else None,
-                "reachable": 1.0 if self.store_ok else 0.0, "bypass": bypass}
+                "reachable": 1.0 if self.store_ok else 0.0, "bypass": bypass,
+                "workers": float(len(self.pool.alive())) if self.pool is not None else 1.0}
 
     def _revocation_ages(self) -> list[tuple[str, str, str, float]]:
         """Per listener and CRL source: how old the array's newest copy in the store is (members look there at
@@ -386,7 +389,7 @@ class Gateway:
     def health(self) -> dict[str, Any]:
         out: dict[str, Any] = {"status": "draining" if self.draining else ("ok" if self.running else "starting"),
                "member": self.member, "applied_version": self.applied, "latest_version": self.latest,
-               "store_reachable": self.store_ok, "error": self.last_error}
+               "store_reachable": self.store_ok, "error": self.last_error or self.worker_error}
         if self.pool is not None:
             out["workers"] = {"configured": len(self.pool.workers), "running": len(self.pool.alive())}
         return out
@@ -436,9 +439,27 @@ class Gateway:
                 await asyncio.wait_for(self._wake.wait(), POLL_SECONDS)
             self._wake.clear()
             before = self.running
+            if self.pool is not None and not self.draining:
+                self._check_workers()
             await self.sync_once()
             if before is None and self.running is not None and on_ready is not None:
                 on_ready(self)
+
+    def _check_workers(self) -> None:
+        """A worker that exited on its own is not replaced (forking from a running parent is unsafe): the others
+        serve on; when none is left the parent stops with status 1, for systemd's Restart=on-failure."""
+        assert self._stop is not None
+        alive = self.pool.alive()
+        for w in self.pool.workers:
+            if w.exit_status is not None and not w.reported:
+                w.reported = True
+                self.worker_error = (f"worker {w.index} (pid {w.pid}) exited with status {w.exit_status}; "
+                                     f"{len(alive)} of {len(self.pool.workers)} workers serve")
+                log.error("%s", self.worker_error)
+        if not alive:
+            log.error("no worker process left: stopping (exit status 1)")
+            self.exit_code = 1
+            self._stop.set()
 
     def _read_worker_records(self, loop: asyncio.AbstractEventLoop) -> None:
         from bridgehead.runtime.serve_workers import read_records

@@ -48,6 +48,7 @@ class Worker:
     records: socket.socket
     lock: threading.Lock = field(default_factory=threading.Lock)
     exit_status: int | None = None
+    reported: bool = False  # the parent logged its exit
 
 
 def _pair() -> tuple[socket.socket, socket.socket]:

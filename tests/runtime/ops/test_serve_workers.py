@@ -191,3 +191,23 @@ def test_workers_key_in_the_file(tmp_path: Path) -> None:
                          cwd=tmp_path)
     assert out.returncode == 2 and out.stderr.count("\n") == 1
     assert 'workers must be 1 to 64 or "auto", not 0' in out.stderr
+
+
+def test_a_worker_that_dies_is_named_and_the_last_one_stops_the_service(tmp_path: Path) -> None:
+    fwd, admin = free_port(), free_port()
+    conf = tmp_path / "gateway.toml"
+    conf.write_text(_config(fwd, admin))
+    with running([BRIDGEHEAD, "serve", "--config", str(conf), "--workers", "2"], port=admin,
+                 log=tmp_path / "serve.out", cwd=tmp_path, timeout=30) as proc:
+        wait_port(fwd)
+        first, second = _children(proc.pid)
+        os.kill(first, signal.SIGKILL)
+        _wait(lambda: requests.get(f"http://127.0.0.1:{admin}/healthz", timeout=5).json()["error"])  # ≤ 1 s
+        health = requests.get(f"http://127.0.0.1:{admin}/healthz", timeout=5)
+        assert health.status_code == 200  # the other worker still serves
+        assert f"(pid {first}) exited with status -9; 1 of 2 workers serve" in health.json()["error"]
+        assert "bridgehead_worker_processes 1.0" in requests.get(f"http://127.0.0.1:{admin}/metrics", timeout=5).text
+        wait_port(fwd)
+        os.kill(second, signal.SIGKILL)
+        assert proc.wait(15) == 1
+    assert "no worker process left: stopping (exit status 1)" in (tmp_path / "serve.out").read_text()

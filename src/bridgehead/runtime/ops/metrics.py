@@ -18,6 +18,7 @@ version, whether the store answers) are read when Prometheus scrapes.
     bridgehead_request_duration_seconds{action}       histogram
     bridgehead_learned_bypass_entries                 gauge (store)
     bridgehead_config_applied_version / _latest_version, bridgehead_store_reachable
+    bridgehead_worker_processes                       gauge: workers running (1 without --workers)
 
 With ``serve --workers N`` the data plane runs in N worker processes: counters and histograms use
 prometheus_client's multiprocess mode (``PROMETHEUS_MULTIPROC_DIR``, one mmap file per process,
@@ -61,7 +62,8 @@ class _GatewayState:
     _GAUGES = (("applied", "bridgehead_config_applied_version", "Configuration version this member serves"),
                ("latest", "bridgehead_config_latest_version", "Newest configuration version in the store"),
                ("reachable", "bridgehead_store_reachable", "1 when the configuration store answered the last poll"),
-               ("bypass", "bridgehead_learned_bypass_entries", "Learned bypass entries (store)"))
+               ("bypass", "bridgehead_learned_bypass_entries", "Learned bypass entries (store)"),
+               ("workers", "bridgehead_worker_processes", "Processes serving the listeners (serve --workers)"))
 
     def __init__(self) -> None:
         self.source: State | None = None
