@@ -101,6 +101,12 @@ def test_two_workers_spread_reload_reaches_both_and_sigterm_drains(tmp_path: Pat
         print(f"\n40 requests over 2 workers: {by_worker}")
         assert by_worker[0] > 0 and by_worker[1] > 0 and sum(by_worker.values()) == 40
         assert _metric(admin, "bridgehead_requests_total") == 40.0  # both workers' counters, summed
+        console = requests.Session()  # the console's live log (the parent's ring) holds both workers' records
+        password = (tmp_path / "state" / "admin-password").read_text().strip()
+        assert console.post(f"http://127.0.0.1:{admin}/login", data={"user": "admin", "password": password},
+                            allow_redirects=False, timeout=10).status_code == 303
+        live = console.get(f"http://127.0.0.1:{admin}/log?host=127.0.0.1", timeout=10).text
+        assert "<p>40 record(s), newest first</p>" in live, live[-2000:]
 
         # SIGHUP under load: the new file denies the origin; it must reach both workers, no request may fail
         failures: list[str] = []
