@@ -180,6 +180,11 @@ def _print_check(settings: Any) -> None:
         click.echo(f"  exception-source[{number}] {src.spec}: tunnelled, exempt from authentication")
     for number, dst in enumerate(policy.destinations, 1):
         click.echo(f"  exception-destination[{number}] {dst.spec}: tunnelled")
+    ocsp = settings.ocsp
+    if ocsp is not None:
+        click.echo(f"  OCSP for origin certificates: {ocsp.default} by default (ocsp_timeout {ocsp.timeout:g} s)")
+        for rule in ocsp.rules:
+            click.echo(f"  {rule.name} {', '.join(d.spec for d in rule.destinations)}: fail = {rule.fail}")
     if settings.open_proxy:
         click.echo("  open_proxy = true: the open-proxy guard is off")
 
