@@ -395,6 +395,14 @@ def probe_schemes(t: Target, report: Report) -> list[str]:
     if named and named in _registry() and resp.status >= 400 and resp.status != 401:
         report.findings.append(Finding(named, f"{t.method} {t.path} answered {resp.status} with "
                                        f"{CODE_HEADER}: {named}"))
+    elif resp.status in (400, 403) and report.tls.get("client_certificate_requested") and not t.client_cert:
+        # nginx "400 No required SSL certificate was sent", IIS 403.7: the refusal comes over HTTP, not as an alert
+        report.findings.append(Finding("edge-client-cert-missing", f"the server asked for a client certificate and "
+                                       f"answered {resp.status} without one: present one with --cert/--key"))
+        for finding in report.findings:
+            if finding.code is None and finding.message.startswith("the server requests a TLS client certificate"):
+                report.findings.remove(finding)
+                break
     return schemes
 
 
