@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import collections
+import pstats
 import shutil
 import subprocess
 import sys
@@ -33,6 +34,15 @@ from tests.support.pki import TestCA  # noqa: E402
 from tests.support.procs import free_port, running  # noqa: E402
 
 PYSPY = ROOT / ".venv" / "bin" / "py-spy"
+
+
+def cprofile_argv(out: Path) -> list[str]:
+    """The proxy under cProfile; the profile is written when it stops (SIGTERM ends it cleanly)."""
+    code = ("import cProfile, sys; sys.argv[0] = 'bridgehead'; from bridgehead.cli.main import main; "
+            "p = cProfile.Profile(); p.enable()\n"
+            "try:\n    main()\nexcept SystemExit:\n    pass\n"
+            f"finally:\n    p.disable(); p.dump_stats({str(out) + '.prof'!r})")
+    return [str(ROOT / ".venv" / "bin" / "python"), "-c", code]
 
 
 def top(collapsed: Path, n: int = 20) -> None:
@@ -60,8 +70,11 @@ def main() -> None:
     ap.add_argument("--connections", type=int, default=50)
     ap.add_argument("--out", default="/tmp/bridgehead-profile")
     ap.add_argument("--native", action="store_true", help="py-spy --native (C frames too)")
+    ap.add_argument("--cprofile", action="store_true",
+                    help="run the proxy under cProfile instead of py-spy (CPU by function, no sampling; "
+                         "slower, so compare its shares, not its req/s); writes OUT.prof")
     args = ap.parse_args()
-    if not PYSPY.exists():
+    if not PYSPY.exists() and not args.cprofile:
         sys.exit("py-spy is missing: .venv/bin/pip install py-spy")
     nginx = shutil.which("nginx") or "/usr/sbin/nginx"
     with tempfile.TemporaryDirectory(prefix="bh-prof-") as tmp, ExitStack() as stack:
@@ -72,8 +85,10 @@ def main() -> None:
         stack.enter_context(running([nginx, "-p", str(d), "-c", str(nginx_conf(d, origin, leaf.chain, leaf.key))],
                                     port=origin, log=d / "nginx.out"))
         port = free_port()
+        out = Path(args.out)
+        prefix = cprofile_argv(out) if args.cprofile else bridgehead_argv()
         if args.mode.startswith("forward"):
-            argv = [*bridgehead_argv(), "forward", "--listen", f"127.0.0.1:{port}", "--state-dir", str(d / "bh"),
+            argv = [*prefix, "forward", "--listen", f"127.0.0.1:{port}", "--state-dir", str(d / "bh"),
                     "--access-log", str(d / "bh.log"), "--upstream-ca", str(ca.cert)]
             if args.mode == "forward-tunnel":
                 argv += ["--default", "tunnel"]
@@ -82,23 +97,27 @@ def main() -> None:
         else:
             pt = free_port()
             conf = bridgehead_conf(d, port, pt, origin, leaf.chain, leaf.key, ca.cert)
-            bh = stack.enter_context(running([*bridgehead_argv(), "reverse", "--config", str(conf)], port=port,
+            bh = stack.enter_context(running([*prefix, "reverse", "--config", str(conf)], port=port,
                                              log=d / "bh.out", cwd=d))
             load = ["--port", str(port)]
-        out = Path(args.out)
-        spy = subprocess.Popen([str(PYSPY), "record", "--pid", str(bh.pid), "--rate", "250", "--duration",
-                                str(int(args.seconds)), "--format", "raw", "-o", f"{out}.txt", "--nonblocking",
-                                *(["--native"] if args.native else [])], stdout=subprocess.DEVNULL)
+        spy = None if args.cprofile else subprocess.Popen(
+            [str(PYSPY), "record", "--pid", str(bh.pid), "--rate", "250", "--duration", str(int(args.seconds)),
+             "--format", "raw", "-o", f"{out}.txt", "--nonblocking", *(["--native"] if args.native else [])],
+            stdout=subprocess.DEVNULL)
         u0, s0 = cpu_split(bh.pid)
         r = loadgen.run(loadgen.parser().parse_args(
             [*load, "--path", "/1k", "--connections", str(args.connections), "--seconds", str(args.seconds)]))
         u1, s1 = cpu_split(bh.pid)
-        spy.wait(60)
+        if spy is not None:
+            spy.wait(60)
         n = int(r["requests"])  # type: ignore[call-overload]
         print(f"{args.mode}: {r['rps']} req/s p50 {r['p50_ms']} ms p99 {r['p99_ms']} ms errors {r['errors']} "
               f"cpu {cpu_us_per_request(u0 + s0, u1 + s1, n)} us/req (user {cpu_us_per_request(u0, u1, n)}, "
               f"sys {cpu_us_per_request(s0, s1, n)}; py-spy sampling adds a little)")
-    top(Path(f"{out}.txt"))
+    if args.cprofile:
+        pstats.Stats(f"{out}.prof").sort_stats("tottime").print_stats(35)
+    else:
+        top(Path(f"{out}.txt"))
 
 
 if __name__ == "__main__":

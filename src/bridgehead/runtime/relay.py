@@ -79,14 +79,15 @@ async def exchange(
     while True:
         event: Event | None = None
         for command in commands:
-            if isinstance(command, SendUpstream):
-                event = await _send(upstream, command.data)
-            elif isinstance(command, SendClient):
-                event = await _send(client, command.data)
-            elif isinstance(command, ReadClient):
-                event = await _receive(client, command.timeout, command.phase, ClientData)
-            elif isinstance(command, ReadUpstream):
-                event = await _receive(upstream, command.timeout, command.phase, UpstreamData)
+            kind = type(command)  # exact types, most frequent first (the commands are final dataclasses)
+            if kind is SendUpstream:
+                event = await _send(upstream, command.data)  # type: ignore[union-attr]
+            elif kind is SendClient:
+                event = await _send(client, command.data)  # type: ignore[union-attr]
+            elif kind is ReadUpstream:
+                event = await _receive(upstream, command.timeout, command.phase, UpstreamData)  # type: ignore[union-attr]
+            elif kind is ReadClient:
+                event = await _receive(client, command.timeout, command.phase, ClientData)  # type: ignore[union-attr]
             elif isinstance(command, ResponseStarted):
                 if check is not None:
                     check(command.head)
