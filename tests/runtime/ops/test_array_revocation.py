@@ -2,7 +2,8 @@
 
 The CRL is served over HTTP by Python's ``http.server`` (its request log counts the fetches), the
 published site by another; curl presents the client certificate. m1 fetches the CRL, m2 — asked
-two seconds later — takes it from the store instead of fetching. The certificate is revoked; once
+two seconds later — takes it from the store instead of fetching (m2 runs two workers, which share
+it the same way). The certificate is revoked; once
 m1's copy is stale m1 fetches the new list and refuses the certificate, and m2, whose own copy of
 the old list would still be fresh for two more seconds without sharing, refuses it at once too
 (and fetches nothing). ``/metrics`` shows the age of the list per listener and source.
@@ -84,8 +85,9 @@ listen = "127.0.0.1:{admin}"
                                  text=True, timeout=60)
         assert applied.returncode == 0, applied.stderr
         members = [running([BRIDGEHEAD, "serve", "--store", url, "--member", name, "--bind", addr, "--state-dir",
-                            str(tmp_path / name)], port=edge, host=addr, log=tmp_path / f"{name}.log", cwd=tmp_path)
-                   for name, addr in ADDRS.items()]
+                            str(tmp_path / name), *(["--workers", "2"] if name == "m2" else [])], port=edge, host=addr,
+                           log=tmp_path / f"{name}.log", cwd=tmp_path, timeout=30)
+                   for name, addr in ADDRS.items()]  # m2's two workers share the lists through the store too
         try:
             for m in members:
                 m.__enter__()
