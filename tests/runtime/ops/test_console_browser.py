@@ -17,6 +17,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import json
 import os
@@ -32,6 +33,7 @@ import requests
 from playwright.sync_api import Browser, Page, sync_playwright
 
 from bridgehead.core.ops.password import hash_password
+from bridgehead.runtime.forward.auth import add_user
 from tests.support.pki import TestCA
 from tests.support.png import decode
 from tests.support.procs import free_port, running, wait_port
@@ -111,21 +113,23 @@ def _via(proxy: str, url: str, auth: str = "") -> requests.Response:
 def test_array_console_apply_cross_site_log_and_pages(tmp_path: Path, browser: Browser) -> None:
     fwd, admin, dead = free_port(), free_port(), free_port()
     conf = tmp_path / "gateway.toml"
-    assert _bh("users", "add", str(tmp_path / "users.txt"), "alice", stdin="alice-pw\n").returncode == 0
+    add_user(tmp_path / "users.txt", "alice", "alice-pw")  # what `bridgehead users add` writes
     conf.write_text(_gateway(fwd, admin, rules=RULES_V1))
     store = f"sqlite:///{tmp_path / 'array.sqlite3'}"
-    applied = _bh("config", "apply", str(conf), "--store", store)
-    assert applied.returncode == 0 and applied.stdout.strip() == "1", applied.stderr
     shots = tmp_path / "shots"
     shots.mkdir()
     blank = _blank(browser)
     env = {**os.environ, "BRIDGEHEAD_CA_PASSPHRASE": "array-ca-passphrase"}  # the array's CA in the store
-    with running([BRIDGEHEAD, "serve", "--store", store, "--member", "m1", "--bind", M1, "--state-dir",
-                  str(tmp_path / "m1")], port=admin, host=M1, log=tmp_path / "m1.log", cwd=tmp_path, env=env), \
-            running([BRIDGEHEAD, "serve", "--store", store, "--member", "m2", "--bind", M2, "--state-dir",
-                     str(tmp_path / "m2")], port=admin, host=M2, log=tmp_path / "m2.log", cwd=tmp_path, env=env):
-        wait_port(fwd, M1)
-        wait_port(fwd, M2)
+    with contextlib.ExitStack() as stack:
+        # m1 applies the file to the shared store (version 1) and serves it; m2 only reads the store
+        argv = {"m1": ["--config", str(conf)], "m2": []}
+        procs = {name: stack.enter_context(running(
+            [BRIDGEHEAD, "serve", *argv[name], "--store", store, "--member", name, "--bind", addr, "--state-dir",
+             str(tmp_path / name)], log=tmp_path / f"{name}.log", cwd=tmp_path, env=env))
+            for name, addr in (("m1", M1), ("m2", M2))}
+        for name, addr in (("m1", M1), ("m2", M2)):
+            wait_port(admin, addr, 20, procs[name], tmp_path / f"{name}.log")
+            wait_port(fwd, addr, 20, procs[name], tmp_path / f"{name}.log")
         console = f"http://{M1}:{admin}"
         ctx = browser.new_context(viewport=VIEWPORT)  # type: ignore[arg-type]
         page = ctx.new_page()
