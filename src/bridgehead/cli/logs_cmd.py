@@ -1,4 +1,4 @@
-"""``bridgehead logs scan`` and ``bridgehead logs freb``: findings from IIS/TMG/FREB/Event/JSON logs.
+"""``bridgehead logs scan`` and ``bridgehead logs freb``: findings from IIS/TMG/Exchange/FREB/Event/JSON logs.
 
 ``scan`` detects each file's format, walks directories, reads ``.gz``, and prints a findings
 table (or ``--json``: ``{"files": [...], "findings": [...]}``). ``freb`` is the seed's
@@ -23,7 +23,7 @@ PROGRESS_MIN_BYTES = 64 * 1024 * 1024
 
 @click.group("logs")
 def logs() -> None:
-    """Analyse IIS W3C, TMG/ISA, FREB, Windows Event XML and bridgehead logs."""
+    """Analyse IIS W3C, TMG/ISA, Exchange HttpProxy, MRS move reports, FREB, Windows events and bridgehead logs."""
 
 
 def _time(value: str | None, name: str) -> str | None:
@@ -53,7 +53,8 @@ def _total_size(paths: list[Path]) -> int:
 @json_option
 def scan(paths: tuple[Path, ...], since: str | None, until: str | None, url_glob: str | None,
          as_json: bool) -> None:
-    """Scan log files or directories (IIS/TMG W3C, FREB, Event XML, bridgehead JSON; .gz too)."""
+    """Scan log files or directories (IIS/TMG W3C, TMG Log Viewer text, Exchange HttpProxy CSV, MRS move
+    reports, FREB, Event XML, .evtx, bridgehead JSON; .gz too)."""
     filters = Filters(since=_time(since, "--since"), until=_time(until, "--until"), url=url_glob)
     path_list = list(paths)
     if not as_json and sys.stderr.isatty() and _total_size(path_list) >= PROGRESS_MIN_BYTES:

@@ -49,7 +49,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from bridgehead.failures import REGISTRY, by_number, by_tmg
-from bridgehead.wire import eventmessages, tmgtext, w3c
+from bridgehead.wire import eventmessages, movereport, tmgtext, w3c
 
 if TYPE_CHECKING:
     from bridgehead.wire import freb, winevent
@@ -663,3 +663,107 @@ def event_findings(event: winevent.WinEvent, where: str, findings: Findings, fil
     findings.add(code, time=time, where=where, endpoint=event.provider or None, client=event.computer or None,
                  detail=f"{event.provider} event {event.event_id}")
     return True
+
+
+# -- Exchange HttpProxy logs and MRS move reports ------------------------------------------------
+
+_TRANSIENT = re.compile(r"Transient error (\w+) has occurred|\b(\w+TransientException)\b|will retry \(\d+/\d+\)")
+_MOVE_ERROR = re.compile(r"error|fail|exception|unable|refused|denied|unauthori[sz]ed|(?:is not|isn't) enabled|"
+                         r"timed? ?out", re.I)
+_BACKEND_DOWN = frozenset({502, 503, 504})
+
+
+_CAUSE_SCORE = 30  # a runner-up counts as the cause of a retried MRS error only from this score on
+
+
+@functools.lru_cache(maxsize=2048)
+def _explained(text: str) -> tuple[tuple[str, int], ...]:
+    """(code, score) ``explain`` ranks first and second for ``text`` (cached: logs repeat their errors)."""
+    from bridgehead.core.explain import explain
+
+    return tuple((m.failure.code, m.score) for m in explain(text, limit=2).matches)
+
+
+class HttpProxyScanner:
+    """Exchange HttpProxy CSV rows (see :mod:`bridgehead.wire.exchangelog`) into findings.
+
+    Rules: a 502/503/504 whose BackEndStatus is empty, 0 or a 5xx → exchange-backend-unavailable; a
+    row with HttpStatus ≥ 400 and an ErrorCode or GenericErrors text → also the registry entry
+    ``explain`` ranks first for that text (.NET's TLS/trust texts, x-ms-diagnostics, Kerberos/NTLM
+    wording): the cause; a 401/403 with an ErrorCode nothing explains → exchange-frontend-auth-failed.
+    A 401 without an ErrorCode is the normal challenge (first leg of NTLM/Negotiate): no finding.
+    """
+
+    def __init__(self, result: FileResult, findings: Findings, filters: Filters) -> None:
+        self.result, self.findings, self.filters = result, findings, filters
+        self.url_rx = filters.url_rx()
+        self.columns: dict[str, int] = {}
+
+    def fields(self, columns: dict[str, int]) -> None:
+        self.columns = columns
+
+    def row(self, values: list[str], line: int) -> None:
+        self.result.records += 1
+        cols = self.columns
+        if "httpstatus" not in cols:
+            self.result.error(f"line {line}: record before a #Fields line with HttpStatus, not analysed")
+            return
+
+        def get(name: str) -> str:
+            i = cols.get(name)
+            return values[i].strip() if i is not None and i < len(values) else ""
+
+        status_text = get("httpstatus")
+        status = int(status_text) if status_text.isdigit() and len(status_text) == 3 else None
+        if status is None or status < 400:
+            return
+        error, generic, backend = get("errorcode"), get("genericerrors"), get("backendstatus")
+        time = get("datetime")[:19] or None
+        url = get("urlstem")
+        if (self.filters.since or self.filters.until) and not self.filters.in_time(time):
+            return
+        if self.url_rx is not None and not self.url_rx.match(url):
+            return
+        codes: list[str] = []
+        if status in _BACKEND_DOWN and (not backend or backend.startswith("5") or backend == "0"):
+            codes.append("exchange-backend-unavailable")
+        text = "\n".join(t for t in (error, generic[:4000]) if t)
+        explained = [code for code, _ in _explained(text)[:1]] if text else []
+        codes.extend(c for c in explained if c not in codes)
+        if status in (401, 403) and error and not explained:
+            codes.append("exchange-frontend-auth-failed")
+        if not codes:
+            return
+        host = get("urlhost")
+        detail = f"HTTP {status} BackEnd {backend or '-'}" + (f" {error[:80]}" if error else "")
+        for code in codes:
+            self.findings.add(code, time=time, where=f"{self.result.path}:{line}", endpoint=f"{host}{url}" or None,
+                              client=get("clientipaddress") or None, detail=detail)
+
+
+def move_report_findings(entries: list[movereport.Entry], path: str, findings: Findings, filters: Filters) -> int:
+    """Findings of MRS move report entries (wire/movereport.py); returns the entries seen.
+
+    An entry that names an error is matched by ``explain`` (mrsproxy-disabled, NTLM/EP through a
+    proxy, TLS …); an entry that says the move retries (``Transient error … has occurred``,
+    ``…TransientException``) is also mrs-transient-failure, with the exception's name as detail.
+    """
+    for entry in entries:
+        if not _MOVE_ERROR.search(entry.text):
+            continue
+        if (filters.since or filters.until) and not filters.in_time(entry.time):
+            continue
+        ranked = _explained(entry.text[:20000])
+        codes = [code for code, _ in ranked[:1]]
+        transient = _TRANSIENT.search(entry.text)
+        if transient:
+            if codes == ["mrs-transient-failure"] and len(ranked) > 1 and ranked[1][1] >= _CAUSE_SCORE:
+                codes.append(ranked[1][0])  # the retried error's own cause, when explain is sure enough
+            elif "mrs-transient-failure" not in codes:
+                codes.append("mrs-transient-failure")
+        name = (transient.group(1) or transient.group(2)) if transient else None
+        for code in codes:
+            detail = name if code == "mrs-transient-failure" and name else entry.text.split("\n", 1)[0][:120]
+            findings.add(code, time=entry.time, where=f"{path}:{entry.line}", endpoint=None, client=entry.who,
+                         detail=detail)
+    return len(entries)

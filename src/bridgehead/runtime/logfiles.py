@@ -4,7 +4,9 @@ Each path may be a file or a directory (walked, sorted). ``.gz`` is recognised b
 bytes, not its name. The format is sniffed from the first 64 KiB: W3C (``#Software``/
 ``#Fields``; TMG when its field names appear), FREB (``<failedRequest``), Windows Event XML
 (``<Event``), Windows ``.evtx`` files (``ElfFile`` magic; :mod:`bridgehead.runtime.evtxfile`),
-bridgehead's JSON access log (``{`` with ``"ts"``). UTF-16 files (BOM) are
+bridgehead's JSON access log (``{`` with ``"ts"``), Exchange HttpProxy CSV (``#Log-type: HttpProxy``
+or its ``#Fields: DateTime,RequestId,…`` line; csv module), TMG Log Viewer text and MRS move
+reports (MRS/move exception wording, :mod:`bridgehead.wire.movereport`). UTF-16 files (BOM) are
 transcoded. Every problem is one error line on that file's result; the rest of the input is
 still scanned. Nothing here interprets records: that is :mod:`bridgehead.core.logscan`.
 
@@ -14,6 +16,7 @@ root's ``url`` and ``statusCode`` before parsing a candidate in full (defusedxml
 
 from __future__ import annotations
 
+import csv
 import fnmatch
 import gzip
 import io
@@ -30,7 +33,7 @@ from bridgehead.core import logscan
 from bridgehead.core.logscan import FileResult, Filters, Findings
 from bridgehead.failures import by_number
 from bridgehead.runtime import evtxfile
-from bridgehead.wire import freb, tmgtext, w3c, winevent
+from bridgehead.wire import exchangelog, freb, movereport, tmgtext, w3c, winevent
 
 BLOCK = 8 * 1024 * 1024
 SNIFF = 64 * 1024
@@ -92,11 +95,15 @@ def _utf16(fh: IO[bytes]) -> IO[bytes]:
 
 
 def sniff(head: bytes) -> str:
-    """``iis`` | ``tmg`` | ``freb`` | ``event-xml`` | ``evtx`` | ``bridgehead-json`` | ``tmg-text`` | ``unknown`` |
-    ``binary``."""
+    """``iis`` | ``tmg`` | ``httpproxy-csv`` | ``freb`` | ``event-xml`` | ``evtx`` | ``bridgehead-json`` | ``tmg-text``
+    | ``move-report`` | ``unknown`` | ``binary``."""
     if head.startswith(evtxfile.MAGIC):
         return "evtx"
     stripped = head.lstrip(b"\xef\xbb\xbf \t\r\n")
+    if stripped.startswith(b"#") and exchangelog.looks_like(head[:16384].decode("utf-8", "replace")):
+        return "httpproxy-csv"
+    if stripped.startswith(b"#TYPE ") and movereport.looks_like(head.decode("utf-8", "replace")):
+        return "move-report"  # Export-Csv of Get-MoveRequestStatistics / Get-MigrationUserStatistics
     if stripped.startswith(b"#"):
         fields = re.search(rb"^#Fields:([^\n]*)", stripped, re.M)
         if fields is not None:
@@ -112,6 +119,8 @@ def sniff(head: bytes) -> str:
         return "bridgehead-json"
     if tmgtext.looks_like(head[:65536].decode("utf-8", "replace")):
         return "tmg-text"
+    if b"\x00" not in head[:4096] and movereport.looks_like(head[:65536].decode("utf-8", "replace")):
+        return "move-report"
     if b"\x00" in head[:4096]:
         return "binary"
     return "unknown"
@@ -181,14 +190,49 @@ def _scan_file(path: Path, result: FileResult, findings: Findings, filters: Filt
                 result.error(f"larger than {MAX_XML} bytes, not parsed")
                 return
             _scan_xml(kind, body, result, findings, filters)
+        elif kind == "httpproxy-csv":  # Exchange front end (HttpProxy) logs
+            _scan_httpproxy(io.BufferedReader(_Prepend(head, fh), BLOCK), result, findings, filters)
+        elif kind == "move-report":  # MRS move report, Format-List dump or Export-Csv
+            body = head + fh.read(movereport.MAX_TEXT + 1 - len(head))
+            if len(body) > movereport.MAX_TEXT:
+                result.error(f"larger than {movereport.MAX_TEXT} bytes, only the first part read")
+            entries = movereport.parse(body[: movereport.MAX_TEXT].decode("utf-8", "replace"))
+            result.records += logscan.move_report_findings(entries, result.path, findings, filters)
         elif kind == "evtx":  # Windows event log file, read directly
             raw.seek(0)
             evtxfile.scan(path, raw, isinstance(raw, gzip.GzipFile), result, findings, filters)
         elif kind == "binary":
             result.error("binary content (NUL bytes): not a log format bridgehead reads")
         else:
-            result.error("unrecognised format (expected IIS/TMG W3C, TMG Log Viewer text, FREB XML, Event XML, "
-                         ".evtx or bridgehead JSON)")
+            result.error("unrecognised format (expected IIS/TMG W3C, TMG Log Viewer text, Exchange HttpProxy CSV, "
+                         "MRS move report, FREB XML, Event XML, .evtx or bridgehead JSON)")
+
+
+def _scan_httpproxy(reader: io.BufferedReader, result: FileResult, findings: Findings, filters: Filters) -> None:
+    """HttpProxy CSV: ``#`` header lines set the columns, the rest goes through the csv module."""
+    scanner = logscan.HttpProxyScanner(result, findings, filters)
+    line_no = 0
+
+    def data_lines() -> Iterator[str]:
+        nonlocal line_no
+        for raw in _bounded_lines(reader, result):
+            line_no += 1
+            text = raw.decode("utf-8", "replace").lstrip("\ufeff")
+            if text.startswith(exchangelog.FIELDS_PREFIX):
+                scanner.fields(exchangelog.parse_fields(text.rstrip("\r\n")))
+            elif text.strip() and not text.startswith("#"):
+                yield text
+
+    rows = csv.reader(data_lines())
+    while True:
+        try:
+            values = next(rows)
+        except StopIteration:
+            return
+        except csv.Error as exc:
+            result.error(f"line {line_no}: not CSV ({exc})")
+            continue
+        scanner.row(values, line_no)
 
 
 def _bounded_lines(reader: io.BufferedReader, result: FileResult) -> Iterator[bytes]:
