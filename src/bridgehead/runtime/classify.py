@@ -58,3 +58,11 @@ def classify(exc: BaseException, *, connecting: bool = False) -> tuple[str, str]
     if isinstance(exc, (ConnectionResetError, BrokenPipeError)):
         return "upstream-tls-failed", f"connection reset: {exc}"
     return "upstream-tls-failed", f"{type(exc).__name__}: {exc}"
+
+
+def relay_tls_failure(exc: ssl.SSLError, peer: str = "server") -> tuple[str, str]:
+    """A TLS error in the middle of a relayed exchange (``runtime.relay.classify``): an explicit TLS
+    alert keeps its ``tls-alert-N`` code (a TLS 1.3 server refuses a client certificate only after the
+    handshake, RFC 8446 §4.4.2.4), anything else is ``upstream-bad-response``."""
+    code, detail = classify(exc)
+    return (code if code.startswith("tls-alert-") else "upstream-bad-response"), f"TLS error with the {peer}: {detail}"

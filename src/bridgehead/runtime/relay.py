@@ -32,6 +32,7 @@ from bridgehead.core.proxy.exchange import (
     Switch,
     UpstreamData,
 )
+from bridgehead.runtime.classify import relay_tls_failure
 from bridgehead.runtime.streams import Conn, DeadlineExceeded, PeerClosed, splice
 from bridgehead.wire.http1 import HttpError, RequestHead, ResponseHead
 
@@ -162,5 +163,5 @@ def classify(exc: BaseException, *, peer: str = "server") -> tuple[str, str]:
     if isinstance(exc, PeerClosed) and exc.role == "client":
         return "client-bad-request", f"the client closed the connection: {exc}"
     if isinstance(exc, ssl.SSLError):
-        return "upstream-bad-response", f"TLS error with the {peer}: {exc.reason or type(exc).__name__}"
+        return relay_tls_failure(exc, peer)  # the one classify step (runtime/classify.py)
     return "upstream-bad-response", str(exc) or type(exc).__name__

@@ -286,7 +286,7 @@ class UpstreamConnector:
             await asyncio.wait_for(stream.handshake(), self.handshake_timeout)
         except ssl.SSLError as exc:
             stream.abort()
-            if cert_request_in_handshake(stream):
+            if cert_request_in_handshake(stream) and client_cert is None:  # presented: a real refusal
                 stream.obj.bh_failed = True  # type: ignore[attr-defined]
                 return stream  # TLS 1.2 server that requires a certificate: alert after our empty one
             if not legacy and not isinstance(exc, ssl.SSLCertVerificationError) and _handshake_failure(exc) \
@@ -301,7 +301,7 @@ class UpstreamConnector:
             raise UpstreamFailure("upstream-timeout", "TLS handshake timed out") from None
         except (ConnectionError, OSError) as exc:
             stream.abort()
-            if cert_request_in_handshake(stream):
+            if cert_request_in_handshake(stream) and client_cert is None:
                 stream.obj.bh_failed = True  # type: ignore[attr-defined]
                 return stream
             raise UpstreamFailure("upstream-tls-failed", f"connection closed during TLS handshake: {exc}") \
