@@ -485,7 +485,7 @@ class Gateway:
         loop.add_signal_handler(signal.SIGINT, self._stop.set)
         loop.add_signal_handler(signal.SIGHUP, lambda: None)  # the parent reloads and sends the version
         loop.add_signal_handler(signal.SIGUSR1, self.reopen_logs)
-        self.metrics.relay = relay_to(records)
+        self.metrics.relay = relay_to(records, loop)
         control.setblocking(False)
         loop.add_reader(control.fileno(), self._on_control, control)
         await self._stop.wait()

@@ -5,8 +5,9 @@ How it works:
 * The parent forks N workers before it starts its event loop (no threads yet, nothing to copy
   half-way). Each worker gets two ``AF_UNIX``/``SOCK_SEQPACKET`` socket pairs to the parent
   (message boundaries kept): *control* (parent → worker requests, one JSON reply each) and
-  *records* (worker → parent: each access-log record, for the console's ring of recent
-  records; dropped rather than waited for when the parent is slow).
+  *records* (worker → parent: the access-log records, for the console's ring of recent
+  records, in batches at the end of the event loop's turn; dropped rather than waited for
+  when the parent is slow).
 * The parent runs what must run once: the admin listener, the store watcher, applying a
   version, reporting to the store, the signals. It binds the listening sockets itself (a
   port in use is one error, before any worker tries) and sends them with the version to
@@ -22,6 +23,7 @@ How it works:
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import json
 import logging
@@ -150,13 +152,28 @@ class WorkerPool:
             w.records.close()
 
 
-def relay_to(records: socket.socket) -> Callable[[dict[str, Any]], None]:
-    """A worker's ``Metrics.relay``: each record to the parent, dropped when its queue is full."""
+RELAY_BATCH = 64  # records per message to the parent (a few tens of KB: below the socket buffer)
+
+
+def relay_to(records: socket.socket, loop: asyncio.AbstractEventLoop) -> Callable[[dict[str, Any]], None]:
+    """A worker's ``Metrics.relay``: records go to the parent in batches, one message at the end of the
+    event loop's turn (or per RELAY_BATCH records); a batch is dropped when the parent's queue is full."""
     records.setblocking(False)
+    batch: list[dict[str, Any]] = []
+
+    def flush() -> None:
+        if batch:
+            data = json.dumps(batch, default=str).encode()
+            batch.clear()
+            with contextlib.suppress(OSError):  # BlockingIOError (parent busy), EMSGSIZE, or the parent is gone
+                records.send(data)
 
     def send(record: dict[str, Any]) -> None:
-        with contextlib.suppress(OSError):  # BlockingIOError (parent busy) or the parent is gone
-            records.send(json.dumps(record, default=str).encode())
+        if not batch:
+            loop.call_soon(flush)
+        batch.append(record)
+        if len(batch) >= RELAY_BATCH:
+            flush()
 
     return send
 
@@ -173,4 +190,5 @@ def read_records(records: socket.socket, keep: Callable[[dict[str, Any]], None])
         if not data:
             return False
         with contextlib.suppress(ValueError):
-            keep(json.loads(data))
+            for record in json.loads(data):
+                keep(record)
