@@ -83,7 +83,7 @@ class AdminServer:
     # ---- lifecycle ------------------------------------------------------------------------
     @staticmethod
     def _listener_key(s: AdminSettings) -> tuple[Any, ...]:
-        return (s.host, s.port, s.tls_cert, s.tls_key, s.client_ca)
+        return (s.host, s.port, s.tls_cert, s.tls_key, s.client_ca, s.client_crl)
 
     async def ensure(self, settings: AdminSettings) -> None:
         old = self.settings
@@ -104,7 +104,7 @@ class AdminServer:
             private = socket.create_server(("127.0.0.1", 0), backlog=128)
             try:
                 self.front = TLSFront(settings.tls_cert, settings.tls_key, settings.client_ca,
-                                      private.getsockname()[1])
+                                      private.getsockname()[1], settings.client_crl)
                 await self.front.start(public)
             except BaseException:
                 public.close()

@@ -3,13 +3,16 @@
 ``[admin] tls_cert``/``tls_key``/``client_ca``: curl with a certificate from ``client_ca`` is
 signed in (303 to ``/``, a Secure cookie); one from another CA, an expired one and one without
 clientAuth get 403 pages naming ``edge-client-cert-untrusted`` / ``-expired`` /
-``-not-acceptable``; no certificate gets the password form; ``X-Forwarded-For`` changes nothing;
+``-not-acceptable``; ``client_crl`` is read at each connection (a serial listed a moment ago is
+``edge-client-cert-revoked``, a stale CRL ``edge-revocation-unavailable``); no certificate gets
+the password form; ``X-Forwarded-For`` changes nothing;
 the private loopback port the TLS front relays to refuses a connection that bypasses it.
 Unusable ``[admin]`` TLS settings are refused with one line and exit status 2.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 import re
 import subprocess
@@ -18,6 +21,8 @@ from pathlib import Path
 
 import pytest
 import requests
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
 
 from bridgehead.core.ops.password import hash_password
 from tests.support.pki import Issued, TestCA
@@ -39,6 +44,14 @@ def _curl(url: str, ca: Path, cert: Issued | None = None, *extra: str) -> tuple[
         name, _, value = line.partition(":")
         headers.setdefault(name.strip().lower(), value.strip())
     return int(lines[0].split()[1]), headers, body
+
+
+def _stale_crl(ca: TestCA, path: Path) -> None:
+    now = dt.datetime.now(dt.UTC)
+    crl = (x509.CertificateRevocationListBuilder().issuer_name(ca.certificate.subject)
+           .last_update(now - dt.timedelta(days=8)).next_update(now - dt.timedelta(days=1))
+           .sign(ca.private_key, hashes.SHA256()))  # type: ignore[arg-type]
+    path.write_bytes(crl.public_bytes(serialization.Encoding.PEM))
 
 
 def _listening_ports(pid: int) -> set[int]:
@@ -68,12 +81,15 @@ def test_https_console_client_certificates(tmp_path: Path) -> None:
     expired = admins.issue("expired", cn="Old Admin", server=False, client=True, days=-2)
     server_only = admins.issue("server-only", cn="Not A Client", server=True, client=False)
     mallory = other.issue("mallory", cn="Mallory", server=False, client=True)
+    lost = admins.issue("lost", cn="Lost Laptop", server=False, client=True)
+    crl = admins.write_crl([])
     tls = servers.issue("admin-tls", dns=["localhost"], ips=["127.0.0.1"])
     admin, fwd = free_port(), free_port()
     conf = tmp_path / "gateway.toml"
     conf.write_text(f'state_dir = "state"\ndrain_timeout = "1s"\n[forward]\nlisten = "127.0.0.1:{fwd}"\n'
                     f'[admin]\nlisten = "127.0.0.1:{admin}"\npassword_hash = "{hash_password("pw-for-tls")}"\n'
-                    f'tls_cert = "{tls.chain}"\ntls_key = "{tls.key}"\nclient_ca = "{admins.cert}"\n')
+                    f'tls_cert = "{tls.chain}"\ntls_key = "{tls.key}"\nclient_ca = "{admins.cert}"\n'
+                    f'client_crl = "{crl}"\n')
     base = f"https://127.0.0.1:{admin}"
     with running([BRIDGEHEAD, "serve", "--config", str(conf)], port=admin, log=tmp_path / "serve.log",
                  cwd=tmp_path) as proc:
@@ -96,6 +112,17 @@ def test_https_console_client_certificates(tmp_path: Path) -> None:
         status, headers, _ = _curl(f"{base}/", servers.cert, mallory, "-H", f"Cookie: bh_session={sid}")
         assert status == 403 and headers["x-bridgehead-code"] == "edge-client-cert-untrusted"
 
+        # client_crl is read at each connection: the laptop's certificate works until its serial is listed
+        assert _curl(f"{base}/login", servers.cert, lost)[0] == 303
+        admins.write_crl([lost], crl)
+        status, headers, body = _curl(f"{base}/login", servers.cert, lost)
+        assert status == 403 and headers["x-bridgehead-code"] == "edge-client-cert-revoked", headers
+        _stale_crl(admins, crl)  # past its nextUpdate: fail closed, even for alice
+        status, headers, body = _curl(f"{base}/login", servers.cert, alice)
+        assert status == 403 and headers["x-bridgehead-code"] == "edge-revocation-unavailable"
+        assert "CRL is stale" in body
+        admins.write_crl([lost], crl)
+
         status, headers, body = _curl(f"{base}/login", servers.cert)
         assert status == 200 and "name=password" in body and "set-cookie" not in headers
         assert requests.get(f"{base}/healthz", verify=str(servers.cert), timeout=5).json()["status"] == "ok"
@@ -108,7 +135,8 @@ def test_https_console_client_certificates(tmp_path: Path) -> None:
     assert f"console: {base}/  (sign in as admin with the password whose hash is admin.password_hash or with a " \
         "client certificate issued by admin.client_ca)" in log
     assert "CN=Alice Admin signed in (certificate)" in log
-    for code in ("edge-client-cert-untrusted", "edge-client-cert-expired", "edge-client-cert-not-acceptable"):
+    for code in ("edge-client-cert-untrusted", "edge-client-cert-expired", "edge-client-cert-not-acceptable",
+                 "edge-client-cert-revoked", "edge-revocation-unavailable"):
         assert f"refused: {code}" in log
 
 
@@ -118,6 +146,9 @@ def test_https_console_client_certificates(tmp_path: Path) -> None:
     ('tls_cert = "{tls.cert}"\ntls_key = "{d}/missing.key"\n', "admin.tls_key: {d}/missing.key: no such file"),
     ('tls_cert = "{tls.cert}"\ntls_key = "{ca.key}"\n', "admin: cannot use tls_cert"),
     ('tls_cert = "{tls.cert}"\ntls_key = "{tls.key}"\nclient_ca = "{d}/gateway.toml"\n', "admin: cannot use"),
+    ('tls_cert = "{tls.cert}"\ntls_key = "{tls.key}"\nclient_crl = "{ca.cert}"\n', "admin: client_crl needs client_ca"),
+    ('tls_cert = "{tls.cert}"\ntls_key = "{tls.key}"\nclient_ca = "{ca.cert}"\nclient_crl = ["{ca.cert}"]\n',
+     "admin.client_crl: {d}/ca/Server_CA.pem: not a CRL"),
 ])
 def test_unusable_admin_tls_settings_are_refused(tmp_path: Path, admin_keys: str, message: str) -> None:
     ca = TestCA.create(tmp_path / "ca", "Server CA")

@@ -11,7 +11,7 @@ Auth Certificates), judged by :mod:`bridgehead.core.ops.expiry`:
   a CRL URL is fetched by the listener when a client certificate is checked, not here), and
   each route's bridging certificate;
 * the OAuth Auth Certificates (Current / Next / Previous) when ``authcert`` configured one;
-* the admin listener's own ``tls_cert`` and ``client_ca``.
+* the admin listener's own ``tls_cert``, ``client_ca`` and ``client_crl``.
 
 A file that cannot be read is a row of its own (``unknown``), never an exception.
 """
@@ -96,6 +96,7 @@ def collect(cfg: GatewayConfig, store: Store | None, forward_ca: Any = None) -> 
         items += _certs("admin listener certificate", "admin", cfg.admin.tls_cert)
     if cfg.admin.client_ca is not None:
         items += _certs("admins' client CA", "admin", cfg.admin.client_ca)
+    items += [_crl("admin", str(path)) for path in cfg.admin.client_crl]
     return items
 
 

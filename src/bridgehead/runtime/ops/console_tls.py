@@ -13,6 +13,10 @@ So with ``[admin] tls_cert``/``tls_key`` the public socket is served here:
   (:func:`bridgehead.core.reverse.clientcert.judge_certificate`: chain to ``client_ca``,
   validity, clientAuth EKU when an EKU is present) → :class:`Peer` with the subject, or the
   registry code that refuses it (``edge-client-cert-untrusted``, ``-expired``, ``-not-acceptable``).
+  With ``client_crl`` the files are read at every connection (a CRL published by replacing the
+  file applies to the next connection, no reload) and fail closed: a listed serial is
+  ``edge-client-cert-revoked``; no current, correctly signed CRL for the issuer
+  (RFC 5280 §6.3.3) is ``edge-revocation-unavailable``.
 * The decrypted bytes are relayed to uvicorn on a private ``127.0.0.1`` socket. The relay
   connection's local address is the key of ``TLSFront.peers``: the app looks its
   request's client address up there. A connection to the private socket that did not come
@@ -30,8 +34,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from cryptography import x509
 from OpenSSL import SSL
 
+from bridgehead.core.reverse import revocation as rv
 from bridgehead.core.reverse.clientcert import judge_certificate
 from bridgehead.core.reverse.model import Restrictions
 from bridgehead.runtime.forward.config import ConfigError
@@ -61,11 +67,17 @@ def context(cert: Path, key: Path, client_ca: Path | None) -> Any:
     return ctx
 
 
-def check_files(cert: Path, key: Path, client_ca: Path | None) -> None:
+def check_files(cert: Path, key: Path, client_ca: Path | None, client_crl: tuple[Path, ...] = ()) -> None:
     """What start-up loads, loaded now: a configuration naming unusable files is refused."""
-    for what, path in (("tls_cert", cert), ("tls_key", key), ("client_ca", client_ca)):
+    for what, path in (("tls_cert", cert), ("tls_key", key), ("client_ca", client_ca),
+                       *(("client_crl", c) for c in client_crl)):
         if path is not None and not path.is_file():
             raise ConfigError(f"admin.{what}: {path}: no such file")
+    for crl in client_crl:
+        try:
+            rv.load_crl(crl.read_bytes())
+        except (OSError, ValueError) as exc:
+            raise ConfigError(f"admin.client_crl: {crl}: not a CRL: {exc}") from None
     try:
         context(cert, key, client_ca)
     except SSL.Error as exc:
@@ -74,22 +86,55 @@ def check_files(cert: Path, key: Path, client_ca: Path | None) -> None:
                           f"{reason}") from None
 
 
-def judge(stream: OpenSSLServerStream, address: str, now: dt.datetime | None = None) -> Peer:
+def judge(stream: OpenSSLServerStream, address: str, *, trust: list[x509.Certificate] | None = None,
+          crls: tuple[Path, ...] = (), now: dt.datetime | None = None) -> Peer:
     cert = stream.peer_certificate()
     if cert is None:
         return Peer(address)
-    verdict = judge_certificate(cert, stream.verify_errors, Restrictions(), now or dt.datetime.now(dt.UTC))
-    if verdict.ok:
-        return Peer(address, subject=cert.subject.rfc4514_string())
-    return Peer(address, code=verdict.code, detail=verdict.detail)
+    wall = now or dt.datetime.now(dt.UTC)
+    verdict = judge_certificate(cert, stream.verify_errors, Restrictions(), wall)
+    if not verdict.ok:
+        return Peer(address, code=verdict.code, detail=verdict.detail)
+    if crls:
+        code, detail = revocation(cert, trust or [], crls, wall)
+        if code is not None:
+            return Peer(address, code=code, detail=detail)
+    return Peer(address, subject=cert.subject.rfc4514_string())
+
+
+def revocation(cert: x509.Certificate, trust: list[x509.Certificate], crls: tuple[Path, ...],
+               now: dt.datetime) -> tuple[str | None, str]:
+    """``(code or None, detail)``: the CRL files of ``cert``'s issuer, read now, fail closed."""
+    issuer = next((c for c in trust if c.subject == cert.issuer), None)
+    problems = []
+    for path in crls:
+        try:
+            crl = rv.load_crl(path.read_bytes())
+            if crl.issuer != cert.issuer:
+                continue  # another CA's list
+            if issuer is None:
+                raise rv.RevocationDataError("the issuing CA is not in client_ca")
+            rv.check_crl(crl, issuer, now)
+        except (OSError, ValueError) as exc:
+            problems.append(f"{path}: {exc.strerror if isinstance(exc, OSError) else exc}")
+            continue
+        status, detail = rv.crl_status(crl, cert)
+        if status == rv.REVOKED:
+            return "edge-client-cert-revoked", f"serial {cert.serial_number:x} {detail} ({path})"
+        return None, ""
+    why = "; ".join(problems) or f"no CRL in client_crl is issued by {cert.issuer.rfc4514_string()}"
+    return "edge-revocation-unavailable", why
 
 
 class TLSFront:
     """Accepts on the public socket, terminates TLS, relays to uvicorn's private port."""
 
-    def __init__(self, cert: Path, key: Path, client_ca: Path | None, private_port: int) -> None:
+    def __init__(self, cert: Path, key: Path, client_ca: Path | None, private_port: int,
+                 client_crl: tuple[Path, ...] = ()) -> None:
         self.ctx = context(cert, key, client_ca)
         self.private_port = private_port
+        self.trust = x509.load_pem_x509_certificates(client_ca.read_bytes()) if client_ca else []
+        self.crls = client_crl
         self.peers: dict[tuple[str, int], Peer] = {}
         self._server: asyncio.Server | None = None
         self._tasks: set[asyncio.Task[Any]] = set()
@@ -123,7 +168,7 @@ class TLSFront:
             except (EdgeTLSError, TimeoutError, OSError) as exc:
                 log.info("admin listener: TLS handshake from %s failed: %s", address, exc)
                 return
-            peer = judge(stream, address)
+            peer = await asyncio.to_thread(judge, stream, address, trust=self.trust, crls=self.crls)
             if peer.code:
                 log.warning("console: client certificate from %s refused: %s (%s)", address, peer.code, peer.detail)
             up_reader, up_writer = await asyncio.open_connection("127.0.0.1", self.private_port)

@@ -23,6 +23,7 @@
     tls_cert = "admin.pem"                 # optional: the console over HTTPS (tls_key with it)
     tls_key = "admin.key"
     client_ca = "admins-ca.pem"            # optional: certificates it issued sign in without a password
+    client_crl = ["admins-ca.crl"]         # optional: its CRLs, read at each connection (fail closed)
 
 Relative paths resolve against the file's directory (for a version from the store: the
 directory it was applied from, so members share one layout such as /etc/bridgehead).
@@ -50,7 +51,7 @@ __all__ = ["AdminSettings", "ConfigError", "GatewayConfig", "parse", "parse_text
 _TOP = {"store", "state_dir", "drain_timeout", "log_file", "forward", "admin", "access_log", "read_timeout", "workers",
         "rule", "chain",
         "listener", "route"}
-_ADMIN = {"listen", "password_hash", "session_ttl", "client_ca", "tls_cert", "tls_key"}
+_ADMIN = {"listen", "password_hash", "session_ttl", "client_ca", "client_crl", "tls_cert", "tls_key"}
 
 
 @dataclass
@@ -62,6 +63,7 @@ class AdminSettings:
     client_ca: Path | None = None  # admins' CA: a certificate it issued signs in without a password
     tls_cert: Path | None = None  # the admin listener speaks HTTPS with this certificate (chain) and key
     tls_key: Path | None = None
+    client_crl: tuple[Path, ...] = ()  # CRL files of client_ca, read at each connection (fail closed)
 
     @property
     def tls(self) -> bool:
@@ -165,13 +167,20 @@ def _admin(value: Any, base: Path, bind: str | None, check_files: bool = True) -
         raise ConfigError("admin: tls_cert and tls_key go together (the admin listener's certificate and key)")
     if client_ca is not None and tls_cert is None:
         raise ConfigError("admin: client_ca needs tls_cert and tls_key (client certificates need HTTPS)")
+    crl_value = value.get("client_crl", [])
+    crl_list = [crl_value] if isinstance(crl_value, str) else crl_value
+    if not isinstance(crl_list, list) or not all(isinstance(c, str) and c for c in crl_list):
+        raise ConfigError("admin.client_crl must be a CRL file or a list of CRL files")
+    client_crl = tuple(base / c for c in crl_list)
+    if client_crl and client_ca is None:
+        raise ConfigError("admin: client_crl needs client_ca (the CRLs of the admins' CA)")
     if check_files and tls_cert is not None and tls_key is not None:
         from bridgehead.runtime.ops.console_tls import check_files as check_tls_files
 
-        check_tls_files(tls_cert, tls_key, client_ca)
+        check_tls_files(tls_cert, tls_key, client_ca, client_crl)
     return AdminSettings(host=host, port=port, password_hash=password_hash,
                          session_ttl=parse_duration(value.get("session_ttl", "8h")), client_ca=client_ca,
-                         tls_cert=tls_cert, tls_key=tls_key)
+                         tls_cert=tls_cert, tls_key=tls_key, client_crl=client_crl)
 
 
 def _forward(value: Any, base: Path, state: Path, store_url: str | None, bind: str | None) -> ForwardSettings:
