@@ -23,8 +23,9 @@ import contextlib
 import ssl
 from collections.abc import Awaitable
 from dataclasses import dataclass
-from typing import Protocol, TypeVar
+from typing import Any, Protocol, TypeVar
 
+from bridgehead.runtime.tcp_splice import splice_transports
 from bridgehead.wire.http1 import RequestHead, find_head_end, parse_request_head
 from bridgehead.wire.tls_hello import ClientHello, TlsParseError, read_client_hello
 
@@ -410,6 +411,9 @@ class Conn:
 async def splice(a: Conn, b: Conn, *, close_on_eof: bool = False) -> tuple[int, int]:
     """Copy both ways until both sides are done; returns (bytes a→b, bytes b→a).
 
+    Two plain TCP connections are spliced in the event loop's callbacks (:mod:`.tcp_splice`:
+    no task or future per chunk; idle for the longer of the two timeouts either way → closed);
+    otherwise one coroutine per direction, each read within the connection's timeout.
     A side that ends is half-closed on the other (TCP FIN), as tunnels need; ``close_on_eof``
     (an upgraded connection inside TLS, where half-close does not exist) closes the other side
     instead, TLS close_notify included.
@@ -434,8 +438,34 @@ async def splice(a: Conn, b: Conn, *, close_on_eof: bool = False) -> tuple[int, 
                         writer.write_eof()
         return total
 
+    if not close_on_eof and _plain(a) and _plain(b):  # TCP both sides: in the loop's callbacks
+        ta, oa, first_a, eof_a = _hand_off(a)
+        tb, ob, first_b, eof_b = _hand_off(b)
+        return await splice_transports((ta, tb), (oa, ob), (first_a, first_b), (eof_a, eof_b),
+                                       max(a.timeout, b.timeout))
     up, down = await asyncio.gather(pipe(a, b), pipe(b, a))
     return up, down
+
+
+def _plain(conn: Conn) -> bool:
+    stream = conn.stream
+    return type(stream) is PlainStream and conn._next is None and hasattr(stream.reader, "_buffer")
+
+
+def _hand_off(conn: Conn) -> tuple[Any, Any, bytes, bool]:
+    """The transport, its protocol, the bytes received but not consumed, and whether EOF came.
+
+    ``StreamReader._buffer``/``_eof`` are private (CPython 3.11 to 3.13, checked by ``_plain``): asyncio
+    has no public way to take the bytes a stream reader holds without awaiting.
+    """
+    stream = conn.stream
+    assert isinstance(stream, PlainStream)
+    reader: Any = stream.reader
+    buffered = bytes(conn.buf) + bytes(reader._buffer)
+    conn.buf.clear()
+    reader._buffer.clear()
+    transport = stream.writer.transport
+    return transport, transport.get_protocol(), buffered, bool(conn.eof or reader._eof)
 
 
 async def read_hello(conn: Conn, timeout: float) -> ClientHello | None:
