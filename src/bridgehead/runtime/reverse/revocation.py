@@ -14,9 +14,10 @@ it is newer (thisUpdate, then CRL Number, RFC 5280 §5.2.3) or the same list fet
 checking its signature and nextUpdate against its own ``client_ca`` as for a fetched one; an
 older list never replaces a newer one, in the store or in memory. So a certificate that one
 member saw revoked in a fresh CRL is refused by every member within ``SHARED_LOOK`` seconds, and
-the array fetches each CRL about once per ``max_age``. A store that does not answer changes
-nothing: the member fetches and decides on its own. OCSP answers stay per member (each used at
-most ``max_age``).
+the array fetches each CRL about once per ``max_age``. OCSP answers are shared the same way,
+per responder and serial number (namespace ``revocation-ocsp``; newer = later thisUpdate; each
+taken from the store is checked again — signer, CertID, times — before it is used). A store
+that does not answer changes nothing: the member fetches and decides on its own.
 """
 
 from __future__ import annotations
@@ -45,6 +46,7 @@ log = logging.getLogger("bridgehead.reverse.revocation")
 
 SHARED_LOOK = 1.0  # seconds between looks at the store for a newer CRL while the own copy is fresh
 NAMESPACE = "revocation-crl"
+OCSP_NAMESPACE = "revocation-ocsp"
 
 
 @dataclass
@@ -54,6 +56,8 @@ class _Cached:
     ocsp: rv.OcspAnswer | None = None
     error: str | None = None
     fetched_wall: float = 0.0  # epoch seconds (compared across members)
+    raw: bytes = b""  # an OCSP response as received (shared with the other members)
+    this_update: float = 0.0  # an OCSP response's thisUpdate (epoch seconds)
 
 
 def _order(crl: x509.CertificateRevocationList) -> tuple[dt.datetime, int]:
@@ -91,6 +95,22 @@ class SharedRevocation:
 
     def all(self) -> list[dict[str, Any]]:
         return [r.value for r in self.store.list(NAMESPACE)]
+
+    @staticmethod
+    def ocsp_key(url: str, serial: int) -> str:
+        return f"{hashlib.sha256(url.encode()).hexdigest()[:32]}:{serial:x}"
+
+    def get_ocsp(self, url: str, serial: int) -> dict[str, Any] | None:
+        record = self.store.get(OCSP_NAMESPACE, self.ocsp_key(url, serial))
+        return record.value if record is not None else None
+
+    def put_ocsp(self, url: str, serial: int, raw: bytes, fetched_wall: float, this_update: float,
+                 next_update: dt.datetime | None) -> None:
+        # kept until the answer's nextUpdate (at most a day without one): the store does not fill up with old answers
+        ttl = max(60.0, next_update.timestamp() - time.time()) if next_update is not None else 86400.0
+        self.store.put(OCSP_NAMESPACE, self.ocsp_key(url, serial), {
+            "responder": url, "serial": f"{serial:x}", "der": base64.b64encode(raw).decode(),
+            "fetched_at": fetched_wall, "this_update": this_update}, ttl=ttl)
 
 
 def _fetch_bytes(where: str, timeout: float, body: bytes | None = None) -> bytes:
@@ -242,21 +262,72 @@ class RevocationChecker:
         key = (url, cert.serial_number)
         async with self._lock(key):
             cached = self._ocsp.get(key)
-            if cached is None or cached.error is not None or \
-                    not self._fresh(cached, cached.ocsp.next_update if cached.ocsp else None):
+            usable = cached is not None and cached.error is None and \
+                self._fresh(cached, cached.ocsp.next_update if cached.ocsp else None)
+            look = f"ocsp:{url}:{cert.serial_number:x}"
+            if self.shared is not None and (not usable or time.monotonic() >= self._looked.get(look, 0.0)):
+                self._looked[look] = time.monotonic() + SHARED_LOOK
+                adopted = await asyncio.to_thread(self._ocsp_from_shared, url, cert, issuer, cached)
+                if adopted is not None:
+                    self.adopted += 1
+                    cached = self._ocsp[key] = adopted
+                    usable = self._fresh(cached, cached.ocsp.next_update if cached.ocsp else None)
+            if not usable or cached is None:
                 cached = self._ocsp[key] = await asyncio.to_thread(self._ask_ocsp, url, cert, issuer)
+                if self.shared is not None and cached.ocsp is not None:
+                    await asyncio.to_thread(self._publish_ocsp, url, cert.serial_number, cached)
         if cached.error is not None or cached.ocsp is None:
             return rv.SourceResult(label, rv.UNKNOWN, cached.error or "no answer")
         return rv.SourceResult(label, cached.ocsp.status, cached.ocsp.detail)
 
     def _ask_ocsp(self, url: str, cert: x509.Certificate, issuer: x509.Certificate) -> _Cached:
         self.fetches += 1
-        now = time.monotonic()
+        now, wall = time.monotonic(), time.time()
         try:
             data = _fetch_bytes(url, self.settings.timeout, rv.ocsp_request(cert, issuer))
-            return _Cached(now, ocsp=rv.parse_ocsp(data, cert, issuer, dt.datetime.now(dt.UTC)))
+            answer = rv.parse_ocsp(data, cert, issuer, dt.datetime.now(dt.UTC))
+            return _Cached(now, ocsp=answer, fetched_wall=wall, raw=data, this_update=_ocsp_this_update(data))
         except (OSError, ValueError) as exc:
-            return _Cached(now, error=f"{type(exc).__name__}: {exc}")
+            return _Cached(now, error=f"{type(exc).__name__}: {exc}", fetched_wall=wall)
+
+    def _ocsp_from_shared(self, url: str, cert: x509.Certificate, issuer: x509.Certificate,
+                          cached: _Cached | None) -> _Cached | None:
+        """The store's answer for this certificate if it is newer than ``cached`` (checked like a fetched one)."""
+        assert self.shared is not None
+        try:
+            entry = self.shared.get_ocsp(url, cert.serial_number)
+            if entry is None:
+                return None
+            raw = base64.b64decode(str(entry["der"]))
+            answer = rv.parse_ocsp(raw, cert, issuer, dt.datetime.now(dt.UTC))
+            fetched_wall, this_update = float(entry["fetched_at"]), _ocsp_this_update(raw)
+        except Exception as exc:  # store unreachable or an answer that does not check out: ask alone
+            log.debug("shared OCSP answer for %x not used: %s", cert.serial_number, exc)
+            return None
+        if cached is not None and cached.ocsp is not None and (
+                this_update < cached.this_update or
+                (this_update == cached.this_update and fetched_wall <= cached.fetched_wall)):
+            return None
+        age = max(0.0, time.time() - fetched_wall)
+        return _Cached(time.monotonic() - age, ocsp=answer, fetched_wall=fetched_wall, raw=raw,
+                       this_update=this_update)
+
+    def _publish_ocsp(self, url: str, serial: int, cached: _Cached) -> None:
+        assert self.shared is not None and cached.ocsp is not None
+        try:
+            entry = self.shared.get_ocsp(url, serial)
+            if entry is not None and float(entry.get("this_update", 0.0)) > cached.this_update:
+                return  # another member has a newer answer; this member takes it at its next look
+            self.shared.put_ocsp(url, serial, cached.raw, cached.fetched_wall, cached.this_update,
+                                 cached.ocsp.next_update)
+        except Exception as exc:  # store unreachable: this member still uses what it got
+            log.debug("shared OCSP answer for %x not published: %s", serial, exc)
+
+
+def _ocsp_this_update(raw: bytes) -> float:
+    from cryptography.x509 import ocsp
+
+    return ocsp.load_der_ocsp_response(raw).this_update_utc.timestamp()
 
 
 def _aia_ocsp(cert: x509.Certificate) -> str | None:
