@@ -164,8 +164,9 @@ def test_an_ocsp_answer_one_member_got_is_used_by_the_other(tmp_path: Path) -> N
     conf = _site_config(tmp_path, edge, admin, site_port, company, public,
                         f'{{ ocsp = "http://127.0.0.1:{ocsp_port}/", max_age = "{MAX_AGE:g}s", fail = "closed" }}')
     ocsp_log = tmp_path / "ocsp.log"
-    responder = ["stdbuf", "-o0", "openssl", "ocsp", "-index", str(index), "-port", str(ocsp_port), "-rsigner", str(company.cert),
-                 "-rkey", str(company.key), "-CA", str(company.cert), "-nmin", "5", "-text"]
+    responder = ["stdbuf", "-o0", "openssl", "ocsp", "-index", str(index), "-port", str(ocsp_port),  # -text: unbuffered
+                 "-rsigner", str(company.cert), "-rkey", str(company.key), "-CA", str(company.cert), "-nmin", "5",
+                 "-text"]
 
     logs = [ocsp_log, tmp_path / "ocsp-2.log"]
 
