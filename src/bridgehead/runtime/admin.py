@@ -12,8 +12,9 @@ handling is switched off: the gateway owns SIGHUP/SIGTERM). Loopback by default.
 * Sign-in: the password whose scrypt hash is ``[admin] password_hash`` (or, when none is
   configured, a generated one in ``<state_dir>/admin-password``, 0600) as user ``admin``; or,
   with ``[admin] client_ca``, a client certificate that CA issued: the first page signs its
-  subject in without a password. A certificate presented and refused (other CA, expired,
-  no clientAuth) gets a page naming its registry code, and no sign-in at all.
+  subject in without a password, and that session is good only on connections presenting a
+  certificate with the same subject. A certificate presented and refused (other CA, expired,
+  no clientAuth, revoked) gets a page naming its registry code, and no sign-in at all.
 * Sessions are random 256-bit ids kept in memory; the cookie is HttpOnly, SameSite=Strict
   and Secure over HTTPS. Every POST must not come from another origin (``Origin``,
   ``Sec-Fetch-Site``; checked first, so a cross-site form gets 403 whether or not the
@@ -254,6 +255,11 @@ class AdminServer:
                     return self._refused_post(request, "cross-site")
                 form = await _form(request)
             session = self._session(request)
+            if session is not None and session.via == "certificate":
+                peer = self.peer(request)  # a certificate's session is good only with that certificate
+                if peer is None or peer.subject != session.user:
+                    self.sessions.pop(session.sid, None)
+                    session = None
             if session is None:
                 return RedirectResponse("/login", status_code=303)
             if request.method == "POST" and not secrets.compare_digest(str(form.get("csrf", "")), session.csrf):

@@ -100,6 +100,10 @@ def test_https_console_client_certificates(tmp_path: Path) -> None:
         sid = re.search(r"bh_session=([^;]+)", headers["set-cookie"]).group(1)  # type: ignore[union-attr]
         status, _, body = _curl(f"{base}/", servers.cert, alice, "-H", f"Cookie: bh_session={sid}")
         assert status == 200 and "CN=Alice Admin" in body
+        # that session is good only with alice's certificate: without one it is dropped
+        status, headers, _ = _curl(f"{base}/", servers.cert, None, "-H", f"Cookie: bh_session={sid}")
+        assert status == 303 and headers["location"] == "/login"
+        assert _curl(f"{base}/", servers.cert, alice, "-H", f"Cookie: bh_session={sid}")[0] == 303
 
         for who, code in ((mallory, "edge-client-cert-untrusted"), (expired, "edge-client-cert-expired"),
                           (server_only, "edge-client-cert-not-acceptable")):
