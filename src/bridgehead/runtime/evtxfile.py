@@ -41,8 +41,11 @@ def scan(path: Path, fh: IO[bytes], compressed: bool, result: FileResult, findin
 
 
 def _scan_buffer(buf: Any, result: FileResult, findings: Findings, filters: Filters) -> None:
-    from Evtx.Evtx import FileHeader  # python-evtx is imported only when an .evtx file is read
-
+    try:
+        from Evtx.Evtx import FileHeader  # python-evtx is imported only when an .evtx file is read
+    except ImportError:
+        result.error("python-evtx is not installed (pip install python-evtx): .evtx not read")
+        return
     if len(buf) < 0x1000 or bytes(buf[:8]) != MAGIC:
         result.error("not an EVTX file (no ElfFile header)")
         return
