@@ -1,7 +1,7 @@
 """One HTTP/1.1 exchange through the proxy, sans-IO: events in, commands out (h11's shape).
 
 Both proxies relay every request with this layer (forward plain HTTP, inside an inspected
-tunnel, over h2 streams, reverse routes); the runner (``runtime/relay.py`` :func:`exchange`)
+tunnel, over h2 streams, reverse routes); the runner (:func:`bridgehead.runtime.relay.exchange`)
 performs its commands on real connections and reports what happened. It starts once the
 proxy has read and accepted a request head:
 
