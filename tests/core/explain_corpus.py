@@ -57,6 +57,21 @@ SRC = {
     "aadc": "learn.microsoft.com/entra/identity/hybrid/connect/tshoot-connect-connectivity (407, machine.config)",
     "node": "Node.js / request library 'tunneling socket could not be established, statusCode=407' "
             "(postmanlabs/postman-app-support#9331)",
+    "freebusy": "learn.microsoft.com/outlook/troubleshoot/calendaring/resolve-free-busy-errors "
+                "(2000000 invalid_signature, 2000005 'is ambiguous')",
+    "mip-sdk": "learn.microsoft.com/information-protection/develop/quick-app-initialization-cpp "
+               "(2000001 invalid_token)",
+    "sfb-exchange": "Microsoft Learn 'Skype for Business and Exchange integration fails if wildcards used in "
+                    "AcceptedDomains entries' (Test-CsExStorageConnectivity, 2000004 invalid_tenant)",
+    "qa-oauth": "Microsoft Q&A threads 1381627 (Test-OAuthConnectivity 2000005), 1524201 (2000009 invalid_issuer), "
+                "1792037 (HMA ActiveSync 4000000 oauth_not_available)",
+    "hajekj": "Jan Hajek, 'Using client_credentials with Microsoft Graph in Hybrid Exchange setup' "
+              "(2000008 invalid_grant)",
+    "ews-java": "EWS Java client response headers quoted in public code "
+                "(2000003 'The audience claim value is invalid')",
+    "entra-utr": "learn.microsoft.com/entra/global-secure-access/how-to-universal-tenant-restrictions (2000020)",
+    "exchange-hma": "Exchange docs 'Using hybrid Modern Authentication with Outlook for iOS and Android' "
+                    "(2000003 Expected https / Actual http: SSL offloading is not supported for OAuth)",
 }
 
 CASES: list[tuple[str, str, str]] = [
@@ -486,6 +501,40 @@ CASES: list[tuple[str, str, str]] = [
     ("Azure AD Connect: The remote server returned an error: (407) Proxy Authentication Required.", "tmg-12209",
      "aadc"),
     ("Error: tunneling socket could not be established, statusCode=407", "tmg-12209", "node"),
+    # x-ms-diagnostics as Exchange, Exchange Online and Microsoft 365 send them (issue 14: beyond 2000009)
+    ("System.Net.WebException: The remote server returned an error: (401) Unauthorized. Boolean reloadConfig, "
+     "diagnostics: 2000000; reason=\"The token has an invalid signature.\";error_category=\"invalid_signature\".",
+     "oauth-invalid-signature", "freebusy"),
+    ("Failed acquiring policy, Request failed with http status code: 401, x-ms-diagnostics: [2000001;reason=\"OAuth "
+     "token submitted with the request cannot be parsed.\";error_category=\"invalid_token\"], correlationId:[5b731]",
+     "oauth-invalid-token", "mip-sdk"),
+    ("x-ms-diagnostics: 2000003;reason=\"The hostname component of the audience claim value is invalid. Expected "
+     "'mail.contoso.com'. Actual 'hybrid.contoso.com'.\";error_category=\"invalid_resource\"",
+     "oauth-audience-host-mismatch", "exchange-hma"),
+    ("x-ms-diagnostics: 2000003;reason=\"The hostname component of the audience claim value is invalid. Expected "
+     "'https://mail.contoso.com'. Actual 'http://mail.contoso.com'.\";error_category=\"invalid_resource\"",
+     "oauth-host-header-missing", "exchange-hma"),
+    ("X-BackEndHttpStatus: 401, x-ms-diagnostics: 2000003;reason=\"The audience claim value is invalid 'aud'.\";"
+     "error_category=\"invalid_resource\", X-DiagInfo: DM5PR18MB1004", "oauth-audience-wrong-resource", "ews-java"),
+    ("HTTP/1.1 401 Unauthorized x-ms-diagnostics: 2000004;reason=\"The tenant for tenant guid 'contoso.com' does not "
+     "exist.\";error_category=\"invalid_tenant\" Server: Microsoft-IIS/8.5", "oauth-invalid-tenant", "sfb-exchange"),
+    ("Exception Proxy web request failed. , inner exception: The request failed with HTTP status 401: Unauthorized "
+     "diagnostics: 2000005;reason= \"The user specified by the user-context in the token is ambiguous.\" ;"
+     "error_category=\"invalid_user\"", "oauth-invalid-user", "freebusy"),
+    ("Microsoft.Exchange.Monitoring.TestOAuthConnectivityHelper.SendExchangeOAuthRequest(ADUser user, String "
+     "orgDomain, Uri targetUri), diagnostics: 2000005;reason=\"The user specified by the user-context in the token "
+     "does not exist.\";error_category=\"invalid_user\"", "oauth-invalid-user", "qa-oauth"),
+    ("Bearer+client_id=\"00000002-0000-0ff1-ce00-000000000000\",+error=\"invalid_token\" 2000008;reason=\"The+token+"
+     "should+have+valid+permissions+or+linked+account+associated+with+partner+application+'00000003-0000-0000-c000-"
+     "000000000000'.\";error_category=\"invalid_grant\"", "oauth-invalid-grant", "hajekj"),
+    ("SoapAutoDiscoverRequest.ExecuteAndHandleException(ExecuteAndHandleExceptionDelegate operation), diagnostics: "
+     "2000009;reason=\"The issuer of the token is unknown. Issuer was '00000001-0000-0000-c000-000000000000@"
+     "0b5d3f7e-1111-2222-3333-444455556666'.\";error_category=\"invalid_issuer\"", "oauth-unknown-issuer", "qa-oauth"),
+    ("x-ms-diagnostics=4000000;reason=\"Flighting is not enabled for domain 'mail.contoso.com'.\";error_category="
+     "\"oauth_not_available\" X-OWA-Version=15.2.1544.11", "oauth-not-available", "qa-oauth"),
+    ("Restrict-Access-Confirm: 1 x-ms-diagnostics: 2000020;reason=\"xms_trpid claim was not present but sec-tenant-"
+     "restriction-access-policy header was in requres\";error_category=\"insufficiant_claims\"",
+     "oauth-tenant-restriction-claims", "entra-utr"),
 ]
 
 NEGATIVE: list[str] = [

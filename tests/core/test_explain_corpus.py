@@ -74,3 +74,13 @@ def test_confidence_and_runner_up_are_reported() -> None:
     stacked = explain("Verify return code: 10 (certificate has expired) X509_V_ERR_CERT_HAS_EXPIRED")
     assert one_phrase.matches[0].failure.code == stacked.matches[0].failure.code == "upstream-cert-expired"
     assert one_phrase.confidence < stacked.confidence and stacked.confidence_label == "high"
+
+
+def test_every_x_ms_diagnostics_line_of_the_registry_names_its_entry() -> None:
+    """Each registry entry that carries an Exchange diagnostic number, given the header line Exchange sends."""
+    lines = [(entry.code, text) for entry in REGISTRY.values() if entry.ms_diagnostics is not None
+             for text in entry.exchange if text.startswith("x-ms-diagnostics: ")]
+    assert len({code for code, _ in lines}) >= 12  # 2000000…2000009, 2000020, 4000000
+    assert [(code, _top(text)) for code, text in lines if _top(text) != code] == []
+    beyond = {e.ms_diagnostics for e in REGISTRY.values() if e.ms_diagnostics} - set(range(2000000, 2000010))
+    assert {2000020, 4000000} <= beyond

@@ -8,7 +8,8 @@ How it works:
    (``2000003``) — and every entry carrying one scores 40 (an exact code is strong evidence).
 3. Domain hints adjust the ranking where the text itself says which of two neighbours
    applies (2000003 with Expected/Actual hosts that differ → audience mismatch; without the
-   pair, or only the scheme differs → Host header / offloading).
+   pair, or only the scheme differs → Host header / offloading; naming the aud value without a
+   hostname component → a token for another resource).
 4. Bridgehead's own words are recognised directly: a registry code (``upstream-cert-expired``),
    an ``X-Bridgehead-Code:`` / ``X-Bridgehead-TMG-Status:`` header line, and the status line
    of its pages — whole, shortened ("Proxy Error ( The server certificate has exp…") or
@@ -165,7 +166,7 @@ def extract_evidence(text: str) -> dict[str, Any]:
     tmg = [v for v in numbers if 12200 <= v <= 12399 and by_number(v)]
     if tmg:
         evidence["tmg"] = tmg
-    diagnostics = [v for v in numbers if 2000000 <= v <= 2000099 and by_number(v)]
+    diagnostics = [v for v in numbers if (2000000 <= v <= 2000099 or 4000000 <= v <= 4000099) and by_number(v)]
     if diagnostics:
         evidence["exchange_diagnostics"] = diagnostics
     ea = _EXPECTED_ACTUAL.search(text)
@@ -196,8 +197,13 @@ def _host_of(value: str) -> tuple[str, str]:
     return scheme.lower(), rest.split("/", 1)[0].split("@", 1)[0].lower()
 
 
-def _hints(evidence: dict[str, Any], scores: dict[str, int]) -> None:
+def _hints(evidence: dict[str, Any], scores: dict[str, int], text: str) -> None:
     """Text-specific tie-breakers between neighbouring entries (see module docstring, step 3)."""
+    if "oauth-audience-wrong-resource" in scores and "hostname component" not in text.lower():
+        # 2000003 naming the aud value itself: a token for another resource, not a host mismatch
+        scores["oauth-audience-wrong-resource"] = max(scores.get("oauth-audience-host-mismatch", 0),
+                                                      scores["oauth-audience-wrong-resource"]) + 5
+        return
     aud = evidence.get("audience")
     if aud is not None and "oauth-audience-host-mismatch" in scores:
         if "expected" in aud:
@@ -345,7 +351,7 @@ def explain(text: str, limit: int = 8) -> Explanation:
     _direct(text, scores, hits)
     _facts(text, scores, hits)
     evidence = extract_evidence(text)
-    _hints(evidence, scores)
+    _hints(evidence, scores, text)
     order = {code: i for i, code in enumerate(REGISTRY)}
     ranked = sorted((c for c in scores if c in REGISTRY), key=lambda c: (-scores[c], order[c]))[:limit]
     matches = [ExplainMatch(REGISTRY[c], scores[c], tuple(_unique(hits.get(c, [])))) for c in ranked]

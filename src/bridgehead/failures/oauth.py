@@ -22,6 +22,22 @@ _DEEP = (
     "https://techcommunity.microsoft.com/t5/exchange-team-blog/deep-dive-how-hybrid-authentication-really-works/ba-p/606780"
 )
 _RFC6750 = "RFC 6750 §3.1 (Bearer error codes)"
+# Public texts of x-ms-diagnostics answers (reason and error_category as Exchange / Exchange Online send them)
+_FREEBUSY = "https://learn.microsoft.com/en-us/outlook/troubleshoot/calendaring/resolve-free-busy-errors"
+_MIP = "https://learn.microsoft.com/en-us/information-protection/develop/quick-app-initialization-cpp"
+_SFB_TENANT = (
+    "Microsoft Learn troubleshooting article 'Skype for Business and Exchange integration fails if wildcards used "
+    "in AcceptedDomains entries' (Test-CsExStorageConnectivity: 2000004 invalid_tenant)"
+)
+_QA_2000005 = "https://learn.microsoft.com/en-us/answers/questions/1381627 (Test-OAuthConnectivity: 2000005)"
+_QA_2000009 = "https://learn.microsoft.com/en-us/answers/questions/1524201 (hybrid free/busy: 2000009 invalid_issuer)"
+_QA_4000000 = "https://learn.microsoft.com/en-us/answers/questions/1792037 (HMA with ActiveSync: 4000000)"
+_HMA = "Exchange docs 'Using hybrid Modern Authentication with Outlook for iOS and Android' (no SSL offloading)"
+_HAJEK_2000008 = (
+    "Jan Hajek, 'Using client_credentials with Microsoft Graph in Hybrid Exchange setup' (hajekj.net, 2019-05-13): "
+    "2000008 invalid_grant for the Microsoft Graph partner application"
+)
+_UTR_2000020 = "https://learn.microsoft.com/en-us/entra/global-secure-access/how-to-universal-tenant-restrictions"
 _RFC7519 = "RFC 7519 §4.1 (registered claims)"
 _HDR = "Exchange: 401 with WWW-Authenticate: Bearer … error=\"invalid_token\" and x-ms-diagnostics"
 
@@ -39,7 +55,7 @@ ENTRIES: tuple[Failure, ...] = (
         "trusts (x5t names a certificate the server does not have, or the token was altered).",
         fix="Compare the x5t thumbprint in the actor token with the certificates of the AuthServer / "
         "partner application; re-run the Hybrid Configuration Wizard after an Auth Certificate renewal.",
-        references=(_RFC6750, "RFC 7515 §5.2", _HYBRID_OAUTH),
+        references=(_RFC6750, "RFC 7515 §5.2", _HYBRID_OAUTH, _FREEBUSY),
         exchange=_diag(2000000, "invalid_signature", "The token has an invalid signature."),
         status=401,
         signatures=(r"\b2000000;", r"error_category=\"?invalid_signature", r"invalid signature"),
@@ -54,10 +70,12 @@ ENTRIES: tuple[Failure, ...] = (
         "missing claims such as nameid, aud or actortoken).",
         fix="Decode the token with 'bridgehead decode' and compare its claims with the expected shape; "
         "check that no proxy truncates the Authorization header.",
-        references=(_RFC6750, _RFC7519),
-        exchange=_diag(2000001, "invalid_token", "The token is invalid."),
+        references=(_RFC6750, _RFC7519, _MIP),
+        exchange=_diag(2000001, "invalid_token", "The token is invalid.")
+        + _diag(2000001, "invalid_token", "OAuth token submitted with the request cannot be parsed."),
         status=401,
-        signatures=(r"\b2000001;", r"error_category=\"?invalid_token"),
+        signatures=(r"\b2000001;", r"error_category=\"?invalid_token",
+                    r"oauth token submitted with the request can ?not be parsed"),
         ms_diagnostics=2000001,
         category="invalid_token",
     ),
@@ -114,12 +132,16 @@ ENTRIES: tuple[Failure, ...] = (
         code="oauth-invalid-tenant",
         area="oauth",
         title="The token's tenant (realm) is not this organization's",
-        cause="The realm in the token (the part after '@') is not the tenant the server expects.",
-        fix="Check Get-AuthConfig Realm and the partner's tenant id; re-run the Hybrid Configuration Wizard.",
-        references=(_RFC6750, _HYBRID_OAUTH),
-        exchange=_diag(2000004, "invalid_tenant", "The tenant is invalid."),
+        cause="The realm in the token (the part after '@') is not a tenant or accepted domain the server knows: "
+        "another tenant's token, or (Lync/Skype for Business to Exchange) a SIP domain that matches only a "
+        "wildcard accepted domain ('*.contoso.com'), which server-to-server authentication does not accept.",
+        fix="Check Get-AuthConfig Realm and the partner's tenant id; re-run the Hybrid Configuration Wizard; list "
+        "every accepted domain explicitly instead of a wildcard.",
+        references=(_RFC6750, _HYBRID_OAUTH, _SFB_TENANT),
+        exchange=_diag(2000004, "invalid_tenant", "The tenant for tenant guid 'contoso.com' does not exist."),
         status=401,
-        signatures=(r"\b2000004;", r"error_category=\"?invalid_tenant"),
+        signatures=(r"\b2000004;", r"error_category=\"?invalid_tenant",
+                    r"the tenant for tenant guid '[^']*' does not exist"),
         ms_diagnostics=2000004,
         category="invalid_tenant",
     ),
@@ -127,17 +149,21 @@ ENTRIES: tuple[Failure, ...] = (
         code="oauth-invalid-user",
         area="oauth",
         title="The user named in the token cannot be found",
-        cause="None of the user claims (nii/smtp/upn/nameid) resolves to a mailbox or mail user in this "
-        "organization (not synchronised, wrong SMTP address).",
-        fix="Check that the user exists on this side (Get-Recipient with the smtp claim) and directory sync.",
-        references=(_RFC6750, _DEEP),
+        cause="None of the user claims (nii/smtp/upn/nameid) resolves to exactly one mailbox or mail user in "
+        "this organization: not synchronised or a wrong SMTP address ('does not exist'), or the UPN, SMTP or SIP "
+        "address is used by two on-premises objects ('is ambiguous').",
+        fix="Check that the user exists on this side (Get-Recipient with the smtp claim) and directory sync; for "
+        "'is ambiguous' find the duplicate with an LDAP query on userPrincipalName/proxyAddresses and change or "
+        "delete it.",
+        references=(_RFC6750, _DEEP, _FREEBUSY, _QA_2000005),
         exchange=_diag(
-            2000005, "invalid_user", "The user specified by the user-context in the token does not exist."),
+            2000005, "invalid_user", "The user specified by the user-context in the token does not exist.")
+        + _diag(2000005, "invalid_user", "The user specified by the user-context in the token is ambiguous."),
         status=401,
         signatures=(
             r"\b2000005;",
             r"error_category=\"?invalid_user",
-            r"user-context in the token does not exist",
+            r"user-context in the token\s+(?:does not exist|is ambiguous)",
         ),
         ms_diagnostics=2000005,
         category="invalid_user",
@@ -179,10 +205,12 @@ ENTRIES: tuple[Failure, ...] = (
         cause="The token does not grant what the request needs (app-only token without trustedfordelegation "
         "where user context is required, or a scope the partner application lacks).",
         fix="Check the partner application's permissions and the token's trustedfordelegation claim.",
-        references=(_RFC6750, "RFC 6749 §5.2"),
-        exchange=_diag(2000008, "invalid_grant", "The grant is invalid."),
+        references=(_RFC6750, "RFC 6749 §5.2", _HAJEK_2000008),
+        exchange=_diag(2000008, "invalid_grant", "The token should have valid permissions or linked account "
+                       "associated with partner application '00000003-0000-0000-c000-000000000000'."),
         status=401,
-        signatures=(r"\b2000008;", r"error_category=\"?invalid_grant"),
+        signatures=(r"\b2000008;", r"error_category=\"?invalid_grant",
+                    r"should have valid permissions or linked account associated with partner application"),
         ms_diagnostics=2000008,
         category="invalid_grant",
     ),
@@ -199,7 +227,7 @@ ENTRIES: tuple[Failure, ...] = (
         ),
         fix="Compare the issuer with Get-AuthServer / Get-PartnerApplication; re-run the Hybrid "
         "Configuration Wizard after changing the Auth Certificate so the cloud gets the new public key.",
-        references=(_RFC6750, _HYBRID_OAUTH, _DEEP),
+        references=(_RFC6750, _HYBRID_OAUTH, _DEEP, _QA_2000009),
         exchange=_diag(2000009, "invalid_issuer", "The issuer of the token is unknown. Issuer was '…'."),
         status=401,
         signatures=(
@@ -209,6 +237,64 @@ ENTRIES: tuple[Failure, ...] = (
         ),
         ms_diagnostics=2000009,
         category="invalid_issuer",
+    ),
+    Failure(
+        code="oauth-audience-wrong-resource",
+        area="oauth",
+        title="The token was issued for another resource (its audience is not this Exchange)",
+        cause="Exchange answers 2000003 'The audience claim value is invalid' naming the aud value itself, without "
+        "a hostname component or an Expected/Actual pair: the client asked its token service for a token for "
+        "another API (Microsoft Graph, the Azure AD Graph 00000002-0000-0000-c000-000000000000, a custom app) and "
+        "sent it to EWS.",
+        fix="Request the token for the Exchange resource (https://outlook.office365.com, or the on-premises EWS "
+        "host as 00000002-0000-0ff1-ce00-000000000000/HOST@realm); decode it with 'bridgehead decode' and check aud.",
+        references=(_RFC7519, _RFC6750, "RFC 7519 §4.1.3 (aud)"),
+        exchange=("x-ms-diagnostics: 2000003;reason=\"The audience claim value is invalid 'aud'.\";"
+                  "error_category=\"invalid_resource\"",),
+        status=401,
+        signatures=(r"the audience claim value is invalid '[^']*'",),
+    ),
+    Failure(
+        code="oauth-not-available",
+        area="oauth",
+        title="Exchange answers that OAuth is not available for this domain or virtual directory (4000000)",
+        cause="x-ms-diagnostics 4000000 with error_category oauth_not_available ('Flighting is not enabled for "
+        "domain …'): the server offers Bearer but will not accept one for that domain or protocol, typically "
+        "ActiveSync with Hybrid Modern Authentication not (fully) enabled on the server that answered, so "
+        "Outlook mobile and the Remote Connectivity Analyzer's HMA test fail while Test-OAuthConnectivity for "
+        "EWS passes.",
+        fix="Enable Hybrid Modern Authentication for the protocol on every Exchange server behind the name "
+        "(Set-OrganizationConfig -OAuth2ClientProfileEnabled $true, the virtual directory's OAuthAuthentication, "
+        "the EvoSTS AuthServer as default), re-run the Hybrid Configuration Wizard, and check that a load balancer "
+        "does not send the test to a server without it.",
+        references=(_QA_4000000, _HMA, _HYBRID_OAUTH),
+        exchange=("x-ms-diagnostics: 4000000;reason=\"Flighting is not enabled for domain 'mail.contoso.com'.\";"
+                  "error_category=\"oauth_not_available\"",),
+        status=401,
+        signatures=(r"\b4000000;", r"error_category=\"?oauth_not_available",
+                    r"flighting is not enabled for domain"),
+        ms_diagnostics=4000000,
+        category="oauth_not_available",
+    ),
+    Failure(
+        code="oauth-tenant-restriction-claims",
+        area="oauth",
+        title="Tenant restrictions v2 refused the token: it lacks the claims the policy header requires (2000020)",
+        cause="A tenant-restrictions proxy or the Global Secure Access client adds sec-Restrict-Tenant-Access-Policy "
+        "to the request; the token has no xms_trpid claim for that policy, so Microsoft 365 answers 2000020 "
+        "'insufficiant_claims' (sic) and Restrict-Access-Confirm: 1 — the access is blocked by policy, not by "
+        "broken OAuth.",
+        fix="If the block is intended, nothing; otherwise allow the tenant in the tenant restrictions v2 policy of "
+        "the home tenant, or exempt the traffic from the proxy that inserts the policy header.",
+        references=(_UTR_2000020,),
+        exchange=("x-ms-diagnostics: 2000020;reason=\"xms_trpid claim was not present but "
+                  "sec-tenant-restriction-access-policy header was in requres\";"
+                  "error_category=\"insufficiant_claims\"",),
+        status=401,
+        signatures=(r"\b2000020;", r"error_category=\"?insuff?ic(?:i)?ant_claims",
+                    r"xms_trpid claim was not present"),
+        ms_diagnostics=2000020,
+        category="insufficiant_claims",
     ),
     Failure(
         code="oauth-name-not-resolved",

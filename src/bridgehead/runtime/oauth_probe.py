@@ -235,6 +235,8 @@ def _classify(status: int, diag: str | None) -> Step:
             detail = f"The remote server returned an error: (401) Unauthorized. diagnostics: {diag}"
             if number == 2000003 and "Expected" not in reason and "hostname component" in reason:
                 return Step("ews", False, detail, "oauth-host-header-missing")
+            if number == 2000003 and "hostname component" not in reason:  # names aud: another resource's token
+                return Step("ews", False, detail, "oauth-audience-wrong-resource")
             entries = [e for e in by_number(number) if e.area == "oauth"]
             if entries:
                 return Step("ews", False, detail, entries[0].code)
