@@ -19,6 +19,26 @@ from playwright.async_api import async_playwright
 from tests.runtime.forward.conftest import ORIGIN_HOST, Pki
 from tests.support.browser_nss import EXCHANGE, binary_pattern, coalescing_relay, launch, nss_home, poll, ws_page_origin
 
+# Chromium's own background requests (component updates, sign-in, connectivity checks) go through the
+# proxy too: they are refused there, so nothing leaves the machine.
+RULES = f"""
+[[rule]]
+name = "the test origin"
+action = "allow"
+source = ["127.0.0.1"]
+destination = ["{ORIGIN_HOST}"]
+
+[[rule]]
+name = "nothing else"
+action = "deny"
+"""
+
+
+def _start(start_proxy: Any, tmp_path: Path) -> Any:
+    config = tmp_path / "forward.toml"
+    config.write_text(RULES)
+    return start_proxy("--config", str(config))
+
 
 def _origin_ctx(pki: Pki) -> ssl.SSLContext:
     ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
@@ -34,7 +54,7 @@ def _expected() -> list[dict[str, object]]:
 
 
 def test_chromium_websocket_through_inspection(tmp_path: Path, pki: Pki, start_proxy: Any) -> None:
-    proxy = start_proxy()
+    proxy = _start(start_proxy, tmp_path)
     home = nss_home(tmp_path / "home", proxy.ca)  # the inspection CA only; the origin's CA is not trusted
 
     async def run() -> tuple[int, str, dict[str, Any]]:
@@ -75,7 +95,7 @@ def test_chromium_websocket_close_is_prompt_when_close_notify_is_coalesced(
         tmp_path: Path, pki: Pki, start_proxy: Any) -> None:
     """RFC 6455 section 7.1.1: after the closing handshake the server closes TCP (here: TLS
     close_notify, then FIN); the proxy must pass that end on at once, whatever the segmenting."""
-    proxy = start_proxy()
+    proxy = _start(start_proxy, tmp_path)
     home = nss_home(tmp_path / "home", proxy.ca)
 
     async def run() -> dict[str, Any]:
@@ -96,7 +116,7 @@ def test_chromium_websocket_close_is_prompt_when_close_notify_is_coalesced(
 
 
 def test_chromium_refuses_without_the_inspection_ca(tmp_path: Path, pki: Pki, start_proxy: Any) -> None:
-    proxy = start_proxy()
+    proxy = _start(start_proxy, tmp_path)
     home = nss_home(tmp_path / "home")  # an empty NSS database: nothing extra trusted
 
     async def run() -> tuple[str, dict[str, Any]]:

@@ -22,7 +22,8 @@ from tests.runtime.reverse.conftest import Pki, Reverse, listener
 from tests.support.browser_nss import EXCHANGE, binary_pattern, launch, nss_home, poll, ws_page_origin
 
 HOST = "mail.example.test"
-RESOLVE = f"--host-resolver-rules=MAP {HOST} 127.0.0.1"
+# the published name on loopback; every other name (Chromium's background requests) resolves to nothing
+RESOLVE = f"--host-resolver-rules=MAP {HOST} 127.0.0.1, MAP * ~NOTFOUND"
 
 
 def _route(pki: Pki, port: int) -> str:
