@@ -80,7 +80,10 @@ def test_python_evtx_reads_the_written_file(tmp_path: Path) -> None:
         records = list(log.records())
         assert [r.record_num() for r in records] == list(range(1, 401))
         assert "<EventID>36887</EventID>" in records[0].xml()
-        assert '<Data Name="AlertDesc">46</Data>' in log.get_record(391).xml()  # string table of a later chunk
+        # a later chunk's record, rendered first: names from the string table, its template (defined by an
+        # earlier record of the same shape) from the template table
+        assert '<Data Name="AlertDesc">46</Data>' in log.get_record(391).xml()
+        assert all(len(chunk.templates()) >= 2 for chunk in header.chunks())  # fresh chunk objects: from the table
 
 
 def test_scan_evtx_names_schannel_and_kerberos_failures(tmp_path: Path) -> None:

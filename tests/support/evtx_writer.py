@@ -11,10 +11,12 @@ The format (libyal's "Windows XML Event Log (EVTX) format" document; python-evtx
   32-bucket template table (0x80, 0x180), records from 0x200;
 * records: ``0x2a2a`` magic, size, record number, FILETIME, binary XML, size again.
 
-Each record's binary XML is what Windows writes: a fragment header, a template instance whose
-template definition follows it (resident) and the substitution values after it. The template
-holds the element tree (``Event/System/...``, ``EventData/Data``) with every value as a
-substitution (``0x0D``), as wevtsvc does. Element and attribute names are stored once per chunk
+Each record's binary XML is what Windows writes: a fragment header, a template instance and the
+substitution values after it. The first record of a shape in a chunk carries the template
+definition after its instance (resident); later records of that shape refer to it by offset,
+and the chunk's template table (chained through the definitions' next-offset field) finds it.
+The template holds the element tree (``Event/System/...``, ``EventData/Data``) with every value
+as a substitution (``0x0D``), as wevtsvc does. Element and attribute names are stored once per chunk
 and found through the chunk's string table afterwards (hash: ``hash * 65599 + char``, 16 bits).
 Only what a reader needs is written; checksums are real, so a reader that verifies them can.
 """
@@ -74,6 +76,7 @@ class _Chunk:
         self.strings: dict[str, int] = {}
         self.string_buckets = [0] * 64
         self.template_buckets = [0] * 32
+        self.templates: dict[tuple[bool, tuple[bool, ...]], tuple[bytes, int]] = {}
 
     # -- binary XML of one record ---------------------------------------------------------
     def _name(self, out: bytearray, base: int, name: str) -> int:
@@ -152,18 +155,26 @@ class _Chunk:
         out = bytearray(b"\x0f\x01\x01\x00")  # fragment header
         instance_at = len(out)
         out += b"\x0c\x01" + b"\0" * 8  # template instance: token, unknown, template id, template offset
-        template_at = len(out)
-        out += b"\0" * 0x18  # template definition: next offset, GUID, data size
-        body_at = len(out)
-        out += b"\x0f\x01\x01\x00"
-        self._element(out, base, "Event", [("xmlns", sub(NS))], tree)
-        out.append(0x00)  # end of stream
-        digest = hashlib.md5(bytes(out[body_at:]), usedforsecurity=False).digest()  # stands in for the GUID
-        struct.pack_into("<I16sI", out, template_at, 0, digest, len(out) - body_at)
-        struct.pack_into("<4sI", out, instance_at + 2, digest[:4], base + template_at)
-        bucket = int.from_bytes(digest[:4], "little") % 32
-        if not self.template_buckets[bucket]:
-            self.template_buckets[bucket] = base + template_at
+        shape = (ev.provider_guid is not None, tuple(n is not None for n, _ in ev.data))
+        known = self.templates.get(shape)
+        if known is not None:  # the chunk holds this template already: refer to it (as wevtsvc does)
+            scratch = bytearray(b"\x0f\x01\x01\x00")  # its names are in the chunk: only the values matter
+            self._element(scratch, base, "Event", [("xmlns", sub(NS))], tree)
+            template_id, template_offset = known
+        else:
+            template_at = len(out)
+            out += b"\0" * 0x18  # template definition: next offset, GUID, data size
+            body_at = len(out)
+            out += b"\x0f\x01\x01\x00"
+            self._element(out, base, "Event", [("xmlns", sub(NS))], tree)
+            out.append(0x00)  # end of stream
+            digest = hashlib.md5(bytes(out[body_at:]), usedforsecurity=False).digest()  # stands in for the GUID
+            bucket = int.from_bytes(digest[:4], "little") % 32
+            template_id, template_offset = digest[:4], base + template_at
+            struct.pack_into("<I16sI", out, template_at, self.template_buckets[bucket], digest, len(out) - body_at)
+            self.template_buckets[bucket] = template_offset  # chained through the definitions' next offset
+            self.templates[shape] = (template_id, template_offset)
+        struct.pack_into("<4sI", out, instance_at + 2, template_id, template_offset)
         out += struct.pack("<I", len(values))
         for raw, vtype in values:
             out += struct.pack("<HBB", len(raw), vtype, 0)
@@ -173,13 +184,13 @@ class _Chunk:
 
     def add(self, ev: Event, record_id: int) -> bool:
         """Append a record; ``False`` (chunk unchanged) when it does not fit."""
-        saved = (dict(self.strings), list(self.string_buckets), list(self.template_buckets))
+        saved = (dict(self.strings), list(self.string_buckets), list(self.template_buckets), dict(self.templates))
         offset = len(self.data)
         body = self._binxml(offset + 0x18, ev, record_id)
         size = 0x18 + len(body) + 4
         size += -size % 8
         if offset + size > CHUNK:
-            self.strings, self.string_buckets, self.template_buckets = saved
+            self.strings, self.string_buckets, self.template_buckets, self.templates = saved
             return False
         rec = struct.pack("<4sIQQ", b"\x2a\x2a\0\0", size, record_id, _filetime(ev.time)) + body
         rec += b"\0" * (size - 4 - len(rec)) + struct.pack("<I", size)
