@@ -21,7 +21,8 @@ SRC = Path(__file__).resolve().parents[2] / "src" / "bridgehead"
 SHAPE = re.compile(r"^[a-z][a-z0-9]*(?:-[a-z0-9]+)+$")
 # Strings of the same shape that are not failure codes: store namespaces, lab row names, log formats.
 NOT_CODES = {"oauth-authcert", "oauth-authconfig", "oauth-issuer", "oauth-partner",
-             "tls-incompatible-connection-closed", "tmg-text"}
+             "tls-incompatible-connection-closed", "tmg-text",
+             "inspection-ca", "revocation-crl", "revocation-ocsp"}  # store namespaces (forward CA, CRL/OCSP cache)
 
 
 def _docstring_nodes(tree: ast.AST) -> set[int]:
