@@ -260,27 +260,37 @@ def ca_export(state_dir: Path, store_url: str | None, der: bool, next_only: bool
     sys.stdout.write("".join(c.public_bytes(serialization.Encoding.PEM).decode() for c in certs))
 
 
+def _shown(store_url: str) -> str:
+    """A store URL without its password."""
+    from sqlalchemy.engine import make_url
+
+    try:
+        return make_url(store_url).render_as_string(hide_password=True)
+    except Exception:  # not a URL at all
+        return "the given URL"
+
+
+def _array_certs(store_url: str) -> list[Any]:
+    """The array CA's certificate (and chain) from the store; one line when there is none or no store."""
+    from bridgehead.runtime.forward.ca import CAError, array_certificates
+    from bridgehead.runtime.store import Store
+
+    try:
+        return array_certificates(Store(store_url))
+    except CAError as exc:
+        raise CliError(str(exc)) from None
+    except Exception as exc:  # a bad URL or an unreachable database: one line
+        first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise CliError(f"cannot open the store {_shown(store_url)}: {first}") from None
+
+
 def _export_array_ca(store_url: str, der: bool, next_only: bool) -> None:
     """``ca export --store URL``: the array's CA certificate from the store (the key stays there, encrypted)."""
     from cryptography.hazmat.primitives import serialization
 
-    from bridgehead.runtime.forward.ca import CAError, array_certificates
-    from bridgehead.runtime.store import Store
-
     if next_only:
         raise CliError("--next: rotation of an array's CA is not supported (the store holds one CA)")
-    try:
-        certs = array_certificates(Store(store_url))
-    except CAError as exc:
-        raise CliError(str(exc)) from None
-    except Exception as exc:  # a bad URL or an unreachable database: one line
-        from sqlalchemy.engine import make_url
-
-        try:
-            shown = make_url(store_url).render_as_string(hide_password=True)
-        except Exception:
-            shown = "the given URL"
-        raise CliError(f"cannot open the store {shown}: {str(exc).splitlines()[0] if str(exc) else exc}") from None
+    certs = _array_certs(store_url)
     if der:
         sys.stdout.buffer.write(certs[0].public_bytes(serialization.Encoding.DER))
         return
@@ -350,28 +360,38 @@ def ca_rotate(state_dir: Path, overlap: str, cert: Path | None, key: Path | None
 
 @ca.command("status")
 @state_dir_option
+@click.option("--store", "store_url", metavar="URL", default=None,
+              help="An array's store (postgresql+psycopg://…): the array's CA kept there instead.")
 @json_option
-def ca_status(state_dir: Path, as_json: bool) -> None:
+def ca_status(state_dir: Path, store_url: str | None, as_json: bool) -> None:
     """The signing CA, its chain, and a pending rotation."""
-    _ca_status(state_dir, as_json)
+    _ca_status(state_dir, as_json, store_url)
 
 
-def _ca_status(state_dir: Path, as_json: bool) -> None:
+def _describe(cert: Any, chain: int) -> dict[str, Any]:
+    from bridgehead.runtime.forward.ca import fingerprint
+
+    return {"subject": cert.subject.rfc4514_string(), "issuer": cert.issuer.rfc4514_string(),
+            "sha256": fingerprint(cert), "not_after": cert.not_valid_after_utc.isoformat(),
+            "key": type(cert.public_key()).__name__.lstrip("_").replace("PublicKey", ""),
+            "chain": chain}
+
+
+def _ca_status(state_dir: Path, as_json: bool, store_url: str | None = None) -> None:
     from cryptography import x509
 
-    from bridgehead.runtime.forward.ca import fingerprint, rotation
+    from bridgehead.runtime.forward.ca import rotation
 
-    authority = _ca_or_fail(state_dir)
-
-    def describe(cert: x509.Certificate, chain: int) -> dict[str, Any]:
-        return {"subject": cert.subject.rfc4514_string(), "issuer": cert.issuer.rfc4514_string(),
-                "sha256": fingerprint(cert), "not_after": cert.not_valid_after_utc.isoformat(),
-                "key": type(cert.public_key()).__name__.lstrip("_").replace("PublicKey", ""),
-                "chain": chain}
-
-    out: dict[str, Any] = {"directory": str(_ca_dir(state_dir)),
-                           "current": describe(authority.certificate, len(authority.chain)), "next": None}
-    staged = rotation(_ca_dir(state_dir))
+    describe = _describe
+    if store_url is not None:
+        certs = _array_certs(store_url)
+        out: dict[str, Any] = {"store": _shown(store_url), "current": describe(certs[0], len(certs) - 1),
+                               "next": None}
+    else:
+        authority = _ca_or_fail(state_dir)
+        out = {"directory": str(_ca_dir(state_dir)),
+               "current": describe(authority.certificate, len(authority.chain)), "next": None}
+    staged = rotation(_ca_dir(state_dir)) if store_url is None else None
     if staged is not None:
         nxt_dir = _ca_dir(state_dir) / "next"
         nxt = x509.load_pem_x509_certificate((nxt_dir / "ca.pem").read_bytes())

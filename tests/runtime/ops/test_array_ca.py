@@ -11,6 +11,7 @@ the CA end up with one.
 
 from __future__ import annotations
 
+import json
 import os
 import socket
 import ssl
@@ -79,6 +80,7 @@ def test_two_members_mint_from_the_one_array_ca_export_prints(tmp_path: Path) ->
         none = _bh("ca", "export", "--store", url)
         assert none.returncode == 2 and none.stdout == ""
         assert none.stderr.count("\n") == 1 and "no inspection CA in the store" in none.stderr, none.stderr
+        assert _bh("ca", "status", "--store", url).returncode == 2
         assert _bh("config", "apply", str(conf), "--store", url).returncode == 0
         members = [running([BRIDGEHEAD, "serve", "--store", url, "--member", name, "--bind", addr, "--state-dir",
                             str(tmp_path / name)], log=tmp_path / f"{name}.log", env=env, cwd=tmp_path)
@@ -93,6 +95,12 @@ def test_two_members_mint_from_the_one_array_ca_export_prints(tmp_path: Path) ->
             assert len(cas) == 1
             ca = cas[0]
             (tmp_path / "array-ca.pem").write_text(exported.stdout)
+            shown = _bh("ca", "status", "--store", url, "--json")
+            assert shown.returncode == 0, shown.stderr
+            current = json.loads(shown.stdout)["current"]
+            assert current["sha256"] == fingerprint(ca)
+            assert current["subject"] == "O=bridgehead,CN=bridgehead Inspection CA"
+            assert json.loads(shown.stdout)["store"] == url  # the test cluster's URL has no password
             for name, addr in ADDRS.items():
                 assert not (tmp_path / name / "ca").exists()  # no member made a CA of its own
                 leaf = _leaf_via((addr, fwd), "127.0.0.1", origin_port)
@@ -131,7 +139,6 @@ def test_two_members_mint_from_the_one_array_ca_export_prints(tmp_path: Path) ->
 
 
 def _status_of(url: str, name: str, timeout: float = 15.0) -> dict[str, str]:
-    import json
     import time
 
     deadline = time.monotonic() + timeout
