@@ -160,6 +160,31 @@ class TLSStream:
     def peer_certificate_der(self) -> bytes | None:
         return self.obj.getpeercert(binary_form=True)
 
+    def idle_input(self) -> bool:
+        """True when application data, a close_notify, an EOF or an error arrived while idle.
+
+        Whatever the reader holds goes into the engine; a record without data (a TLS 1.3 session
+        ticket, a key update) leaves the connection reusable. Data read here is dropped: a
+        connection that holds bytes nobody asked for is closed, never reused.
+        """
+        reader: Any = self.reader
+        if self._done or getattr(reader, "_exception", None) is not None:
+            return True
+        waiting = getattr(reader, "_buffer", None)
+        if waiting:
+            self._in.write(bytes(waiting))
+            waiting.clear()
+        if getattr(reader, "_eof", False):
+            return True
+        if not self._in.pending and not self.obj.pending():
+            return False
+        try:
+            return bool(self.obj.read(1))
+        except ssl.SSLWantReadError:
+            return False
+        except (ssl.SSLError, OSError):
+            return True
+
     async def close(self) -> None:
         with contextlib.suppress(Exception):
             self.obj.unwrap()
@@ -286,7 +311,7 @@ class Conn:
         self.eof = False
         self.bytes_read = 0
         self.requests = 0
-        self._next: asyncio.Future[bytes] | None = None  # a read kept open while idle in a pool
+        self._parked = False  # idle between exchanges (see park)
         self._rclock = _Clock()
         self._wclock = _Clock()
 
@@ -297,9 +322,8 @@ class Conn:
         limit = self.timeout if timeout is None else min(timeout, self.timeout)
         if limit <= 0:
             raise DeadlineExceeded(self.role, phase)
-        pending, self._next = self._next, None
-        data = await self._rclock.wait(pending if pending is not None else self.stream.read(), limit,
-                                       self.role, phase)
+        self._parked = False
+        data = await self._rclock.wait(self.stream.read(), limit, self.role, phase)
         if not data:
             self.eof = True
             return b""
@@ -369,15 +393,18 @@ class Conn:
 
     # ---- idle in a pool: never reuse a connection that holds bytes nobody asked for ----
     def park(self) -> None:
-        """Keep one read outstanding while idle, so that unsolicited bytes or a close are noticed."""
-        if self._next is None and not self.eof:
-            self._next = asyncio.ensure_future(self.stream.read())
+        """Idle between exchanges: from now on, any byte or close that arrives makes it not reusable."""
+        self._parked = True
 
     def reusable(self) -> bool:
-        """True when nothing is buffered, nothing arrived while idle and the peer has not closed."""
+        """True when nothing is buffered, nothing arrived while idle and the peer has not closed.
+
+        Checked when the connection is about to be used again (no read is kept outstanding while
+        idle: that cost a task per request and its memory per idle connection).
+        """
         if self.buf or self.eof:
             return False
-        return self._next is None or not self._next.done()
+        return not (self._parked and idle_input(self.stream))
 
     async def write(self, data: bytes) -> None:
         await self._wclock.wait(self.stream.write(data), self.timeout, self.role, "write")
@@ -400,11 +427,6 @@ class Conn:
     async def close(self) -> None:
         self._rclock.stop()
         self._wclock.stop()
-        pending, self._next = self._next, None
-        if pending is not None:
-            pending.cancel()
-            with contextlib.suppress(BaseException):
-                await pending
         await self.stream.close()
 
 
@@ -447,9 +469,24 @@ async def splice(a: Conn, b: Conn, *, close_on_eof: bool = False) -> tuple[int, 
     return up, down
 
 
+def idle_input(stream: Stream) -> bool:
+    """Did bytes, an EOF or an error arrive on ``stream`` since its last read? (Not consumed.)
+
+    Reads the stream reader's private state (``_buffer``, ``_eof``, ``_exception``; CPython 3.11 to
+    3.13): asyncio has no public way to ask without awaiting. A TLS stream also looks at what its
+    engine holds, and TLS records that carry no data (a session ticket) do not count.
+    """
+    if isinstance(stream, TLSStream):
+        return stream.idle_input()
+    reader: Any = getattr(stream, "reader", None)
+    if reader is None or not hasattr(reader, "_buffer"):
+        return False
+    return bool(reader._buffer) or bool(reader._eof) or reader._exception is not None
+
+
 def _plain(conn: Conn) -> bool:
     stream = conn.stream
-    return type(stream) is PlainStream and conn._next is None and hasattr(stream.reader, "_buffer")
+    return type(stream) is PlainStream and hasattr(stream.reader, "_buffer")
 
 
 def _hand_off(conn: Conn) -> tuple[Any, Any, bytes, bool]:

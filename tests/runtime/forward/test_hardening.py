@@ -315,3 +315,63 @@ def _drain(s: socket.socket) -> bytes:
     except (TimeoutError, OSError):
         pass
     return out
+
+
+def _tls_scripted_origin(pki, script: Callable[[socket.socket, int], None]):  # type: ignore[no-untyped-def]
+    """``scripted_origin`` over TLS with the test PKI's server certificate."""
+    import ssl
+
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    ctx.load_cert_chain(str(pki.server.chain), str(pki.server.key))
+
+    def wrapped(conn: socket.socket, n: int) -> None:
+        with ctx.wrap_socket(conn, server_side=True) as tls:
+            script(tls, n)
+
+    return scripted_origin(wrapped)
+
+
+def _inspected(proxy, port: int) -> socket.socket:  # type: ignore[no-untyped-def]
+    """A client connection inspected by the proxy: CONNECT, then TLS trusting the proxy's CA."""
+    import ssl
+
+    raw = socket.create_connection(("127.0.0.1", proxy.port), timeout=10)
+    raw.sendall(f"CONNECT localhost:{port} HTTP/1.1\r\nHost: localhost:{port}\r\n\r\n".encode())
+    assert b" 200 " in _read_request(raw).split(b"\r\n")[0]
+    return ssl.create_default_context(cafile=str(proxy.ca)).wrap_socket(raw, server_hostname="localhost")
+
+
+def _response(conn: socket.socket) -> bytes:
+    data = _read_request(conn)
+    head, _, body = data.partition(b"\r\n\r\n")
+    length = next(int(v) for k, _, v in (line.partition(b":") for line in head.split(b"\r\n")[1:])
+                  if k.strip().lower() == b"content-length")
+    while len(body) < length:
+        body += conn.recv(65536)
+    return head.split(b"\r\n")[0] + b" " + body
+
+
+def test_inspected_tunnel_never_reuses_an_upstream_that_spoke_unasked(start_proxy, pki) -> None:
+    """Inside one inspected tunnel: an extra answer, or a close, while the upstream idles → a new one."""
+
+    def origin(conn: socket.socket, n: int) -> None:
+        request = _read_request(conn)
+        target = request.split(b" ")[1]
+        conn.sendall(_answer(b"for " + target + b" on %d" % n))
+        if target == b"/unsolicited":
+            time.sleep(0.2)
+            conn.sendall(_answer(b"UNSOLICITED"))
+            time.sleep(2)
+        # /closes: the server ends its keep-alive connection after one answer (a keep-alive timeout)
+
+    with _tls_scripted_origin(pki, origin) as port:
+        proxy = start_proxy()
+        for first in ("/unsolicited", "/closes"):
+            with _inspected(proxy, port) as tls:
+                tls.sendall(f"GET {first} HTTP/1.1\r\nHost: localhost:{port}\r\n\r\n".encode())
+                assert b"for " + first.encode() + b" on " in _response(tls)
+                time.sleep(0.6)  # the extra answer or the close arrives while the tunnel idles
+                tls.sendall(f"GET /second HTTP/1.1\r\nHost: localhost:{port}\r\n\r\n".encode())
+                second = _response(tls)
+                assert second.startswith(b"HTTP/1.1 200") and b"for /second on" in second, second
+                assert b"UNSOLICITED" not in second

@@ -138,6 +138,8 @@ class Context:
     protocol: str = ""  # the client's protocol, for the log: HTTP/1.0 | HTTP/1.1 | h2 | tunnel
     upstream_note: tuple[str, str] | None = None  # code, detail: allowed with a warning (OCSP fail = open)
     auth_state: ConnState = field(default_factory=ConnState)
+    upstream_open: OpenUpstream | None = None  # how the inspected upstream was opened (to open it again)
+    upstream_conn: Conn | None = None  # the inspected tunnel's current upstream connection
 
 
 class ForwardProxy:
@@ -505,6 +507,7 @@ class ForwardProxy:
             elif isinstance(command, Inspect) and hello is not None and attempt is not None:
                 await self._inspect_with(client, ctx, hello, attempt, start)
             elif isinstance(command, OpenUpstream) and hello is not None and layer is not None:
+                ctx.upstream_open = command
                 if command.client_cert is not None:
                     ctx.rule += " / on-client-cert-request present"
                 try:
@@ -582,11 +585,21 @@ class ForwardProxy:
             await inner.close()
 
     async def _inspect_loop(self, inner: Conn, upstream: Conn, up_stream: TLSStream, ctx: Context) -> None:
+        first = upstream
+        try:
+            await self._inspect_requests(inner, upstream, up_stream, ctx, first)
+        finally:
+            if ctx.upstream_conn is not None and ctx.upstream_conn is not first:
+                await ctx.upstream_conn.close()
+
+    async def _inspect_requests(self, inner: Conn, upstream: Conn, up_stream: TLSStream, ctx: Context,
+                                first: Conn) -> None:
         def too_late(_response: object) -> None:
             if cert_request_after(up_stream) or renegotiation_requested(up_stream):
                 raise RelayError("client-cert-requested-after-request",
                                  "the server asked for a client certificate after the request")
 
+        ctx.upstream_conn = upstream
         while True:
             start = time.monotonic()
             try:
@@ -599,6 +612,8 @@ class ForwardProxy:
             ctx.protocol = head.version.decode("latin-1")
             url = _https_url(ctx, head)
             try:
+                if not upstream.reusable():  # it sent bytes nobody asked for, or closed, while idle
+                    upstream, up_stream = await self._reopen(ctx, upstream, first)
                 target, own = _inner_target(head, ctx)
                 ex = await exchange(inner, upstream, head, target=target, check=too_late, own=own)
             except (RelayError, ssl.SSLError, ConnectionError, TimeoutError, OSError, HttpError) as exc:
@@ -610,6 +625,28 @@ class ForwardProxy:
             if not ex.keep_alive or not ex.upstream_reusable:
                 return
             upstream.park()
+
+    async def _reopen(self, ctx: Context, old: Conn, first: Conn) -> tuple[Conn, TLSStream]:
+        """A fresh upstream connection for the next request of an inspected tunnel (the idle one is
+        closed: it holds bytes nobody asked for, or the server closed it), opened as the first was."""
+        if old is not first:
+            await old.close()
+        opened = ctx.upstream_open
+        if opened is None:
+            raise RelayError("upstream-bad-response", "the server's idle connection cannot be reused")
+        try:
+            stream = await self.upstream.open_tls(ctx.host, ctx.port, opened.server_name,
+                                                  client_cert=opened.client_cert)
+        except UpstreamFailure as exc:
+            raise RelayError(exc.code, exc.detail) from None
+        if cert_request_in_handshake(stream) and opened.client_cert is None:
+            stream.abort()
+            reason = "the server asked for a client certificate on a later connection of an inspected tunnel"
+            self.learn(ctx.host, ctx.port, "client-cert-requested-after-request", reason)
+            raise RelayError("client-cert-requested-after-request", reason)
+        conn = Conn(stream, timeout=self.s.read_timeout, role="upstream")
+        ctx.upstream_conn = conn
+        return conn, stream
 
     async def _exchange_failed(self, inner: Conn, up_stream: TLSStream, ctx: Context, head: RequestHead, url: str,
                                exc: BaseException, start: float) -> None:
