@@ -14,7 +14,8 @@ literals (``AMProbe``, logged ``NTLM+``/``Negotiate+``/``Bearer+``/``Basic+`` va
 NTLM handshake steps (``401 2 5``, ``401 1 2148074254``) only update the three-401 state, keyed
 by the raw client and URL bytes (inline in :meth:`W3cScanner._records`, without decoding or
 building a record). A prefilter hit that turns out uninteresting after splitting (e.g.
-``time-taken`` = 401) costs one split and nothing else. ``straightforward=True`` judges every
+``time-taken`` = 401) costs one split and nothing else. Directive lines are found by searching
+for ``#`` alone (memchr) and checking the byte before it. ``straightforward=True`` judges every
 record by the general rules instead: the tests hold both paths to the same findings.
 
 Rules (registry codes):
@@ -35,6 +36,8 @@ Rules (registry codes):
   Message, or for data-only events the Event Viewer sentence rebuilt by
   :mod:`bridgehead.wire.eventmessages` (Schannel 36874/36887/36888, KDC 14/16/27, 4771) — is
   matched by ``explain``; its best entry is the finding.
+- Exchange HttpProxy CSV and MRS move reports: see :class:`HttpProxyScanner` and
+  :func:`move_report_findings`.
 """
 
 from __future__ import annotations
