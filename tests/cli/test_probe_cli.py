@@ -185,3 +185,27 @@ def test_proxy_carries_every_connection(pki: dict[str, Any], nginx: dict[str, An
     with squid_parent(tmp_path, users={"u": "p"}) as squid:
         rc, report, _ = bh_probe(f"https://localhost:{nginx['tls']}/", "--proxy", squid.url)
         assert rc == 1 and codes(report) == ["parent-proxy-auth-required"], report
+
+
+def test_oauth_mode_honours_proxy_connect_and_client_certificate(pki: dict[str, Any], nginx: dict[str, Any],
+                                                                  tmp_path: Path) -> None:
+    """``--oauth``: DNS/TCP/TLS through the proxy to the --connect address, the client certificate presented;
+    nginx is no EWS (200 to the anonymous POST), so the probe stops there with its code."""
+    state = tmp_path / "state"
+    made = subprocess.run([*BH, "authcert", "new", "--state-dir", str(state)], capture_output=True, text=True,
+                          timeout=60)
+    assert made.returncode == 0, made.stderr
+    port = nginx["tls"]
+    with squid_parent(tmp_path) as squid:
+        done = subprocess.run([*BH, "probe", f"https://{HOST}:{port}/", "--oauth", "--state-dir", str(state),
+                               "--proxy", squid.url, "--connect", "127.0.0.1", "--ca", str(pki["ca"].cert),
+                               "--cert", str(pki["client"].cert), "--key", str(pki["client"].key), "--tls-max", "1.2",
+                               "--json", "--timeout", "5"], capture_output=True, text=True, timeout=60)
+        assert done.returncode == 1, done.stderr
+        report = json.loads(done.stdout)
+        steps = {s["step"]: s for s in report["steps"]}
+        assert steps["tls"]["ok"] and steps["tls"]["detail"].startswith("TLSv1.2"), report
+        assert "through the proxy" in steps["tcp"]["detail"]
+        assert report["failure"] == "oauth-endpoint-not-ews"
+        assert seen(nginx, port)[-1] == f"{port}|{HOST}:{port}|HTTP/1.1|TLSv1.2|CN=eas-device|200"
+        assert any(" CONNECT 127.0.0.1:" in line for line in squid.access_lines(expect=1)), squid.access_lines()
