@@ -131,9 +131,13 @@ class TLSStream:
                 while bio.pending and total < READ_SIZE:
                     try:
                         more = obj.read(min(READ_SIZE - total, max(16384, bio.pending)))
-                    except (ssl.SSLWantReadError, ssl.SSLZeroReturnError, ssl.SSLEOFError):
-                        break  # a partial record, or the end: the next read() sees it
+                    except ssl.SSLWantReadError:
+                        break  # a partial record: the next read() completes it
+                    except (ssl.SSLZeroReturnError, ssl.SSLEOFError):
+                        self._done = True  # close_notify in the same read as the last record: the
+                        break  # data goes out now and the next read() is the end, not a wait
                     if not more:
+                        self._done = True  # SSLObject.read gives b"" for a close_notify too
                         break
                     parts.append(more)
                     total += len(more)

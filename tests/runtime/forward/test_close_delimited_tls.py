@@ -14,8 +14,6 @@ import time
 from collections.abc import AsyncIterator
 from typing import Any
 
-import pytest
-
 from tests.runtime.forward.conftest import ORIGIN_HOST, Pki
 from tests.support.browser_nss import coalescing_relay
 
@@ -39,11 +37,6 @@ async def close_delimited_origin(pki: Pki) -> AsyncIterator[int]:
         yield server.sockets[0].getsockname()[1]
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "runtime/streams.py TLSStream.read: the origin's close_notify, arriving in the same read as the last "
-    "record, is consumed by the inner 'more records already here' loop (SSLObject.read returns b'') and "
-    "forgotten; the next read() waits on the socket until the origin's TLS shutdown times out (asyncio: 30 s) "
-    "or the proxy's read timeout, so a close-delimited body is held that long"))
 def test_close_delimited_body_from_a_tls_origin_is_not_held(pki: Pki, start_proxy: Any) -> None:
     proxy = start_proxy()
 

@@ -85,12 +85,6 @@ def test_chromium_websocket_through_inspection(tmp_path: Path, pki: Pki, start_p
     assert page and page[0]["action"] == "inspect" and page[0]["status"] == 200, proxy.records()
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "runtime/streams.py TLSStream.read: when the origin's last record and its close_notify arrive in one "
-    "read, the inner 'more records already here' loop consumes the close_notify (SSLObject.read returns b'') "
-    "and breaks without remembering it; the next read() sees nothing pending and waits on the socket, so the "
-    "splice does not close the client side until the origin gives up (websockets: close_timeout 10 s) - "
-    "Chromium drops the connection itself after its 2 s closing timeout"))
 def test_chromium_websocket_close_is_prompt_when_close_notify_is_coalesced(
         tmp_path: Path, pki: Pki, start_proxy: Any) -> None:
     """RFC 6455 section 7.1.1: after the closing handshake the server closes TCP (here: TLS
