@@ -158,6 +158,12 @@ def test_ocsp_settings_are_checked(tmp_path: Path) -> None:
                                                          'destination = ["*.bank.example"]\nfail = "closed"\n')))
     assert settings.ocsp is not None and settings.ocsp.mode_for("www.bank.example", 443) == ("closed", "ocsp[1]")
     assert settings.ocsp.mode_for("example.com", 443) == ("off", "ocsp (default)")
+    # the same file read by serve (runtime/ops/gateway_config.py)
+    from bridgehead.runtime.ops.gateway_config import parse_text
+
+    served = parse_text('state_dir = "s"\n[forward]\nocsp = "off"\n[[ocsp]]\ndestination = ["*.bank.example"]\n'
+                        'fail = "closed"\n', tmp_path / "serve.toml", check_files=False)
+    assert served.forward is not None and served.forward.ocsp == settings.ocsp
     done = subprocess.run([BRIDGEHEAD, "forward", "--check", "--config", str(config(tmp_path, 'ocsp = "maybe"\n'))],
                           capture_output=True, text=True, timeout=30)
     assert done.returncode == 2 and done.stderr.count("\n") == 1 and "ocsp must be" in done.stderr, done.stderr

@@ -49,7 +49,7 @@ from bridgehead.runtime.reverse.preflight import preflight
 __all__ = ["AdminSettings", "ConfigError", "GatewayConfig", "parse", "parse_text"]
 
 _TOP = {"store", "state_dir", "drain_timeout", "log_file", "forward", "admin", "access_log", "read_timeout", "workers",
-        "rule", "chain",
+        "rule", "chain", "ocsp",
         "listener", "route"}
 _ADMIN = {"listen", "password_hash", "session_ttl", "client_ca", "client_crl", "tls_cert", "tls_key"}
 
@@ -113,7 +113,9 @@ def parse(data: dict[str, Any], text: str, source: Path, *, state_dir: Path | No
     )
     cfg.workers = workers_of(data.get("workers", 1))
     if "forward" in data:
-        rules = {k: data[k] for k in ("rule", "chain") if k in data}  # [[rule]]/[[chain]] at the top level
+        rules: dict[str, Any] = {k: data[k] for k in ("rule", "chain") if k in data}  # [[rule]]/[[chain]] on top
+        if "ocsp" in data:  # [[ocsp]] at the top level, beside [forward] ocsp = "open" | "closed" | "off"
+            rules["ocsp_tables"] = data["ocsp"]
         if isinstance(data["forward"], dict) and "ca_key_passphrase_file" in data["forward"]:
             forward = dict(data["forward"])
             cfg.ca_key_passphrase_file = base / str(forward.pop("ca_key_passphrase_file"))
