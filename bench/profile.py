@@ -70,6 +70,9 @@ def main() -> None:
     ap.add_argument("--connections", type=int, default=50)
     ap.add_argument("--out", default="/tmp/bridgehead-profile")
     ap.add_argument("--native", action="store_true", help="py-spy --native (C frames too)")
+    ap.add_argument("--gil", action="store_true",
+                    help="py-spy --gil: only samples holding the GIL (Python CPU; a send() that waits on the "
+                         "kernel or is preempted is left out)")
     ap.add_argument("--cprofile", action="store_true",
                     help="run the proxy under cProfile instead of py-spy (CPU by function, no sampling; "
                          "slower, so compare its shares, not its req/s); writes OUT.prof")
@@ -102,7 +105,8 @@ def main() -> None:
             load = ["--port", str(port)]
         spy = None if args.cprofile else subprocess.Popen(
             [str(PYSPY), "record", "--pid", str(bh.pid), "--rate", "250", "--duration", str(int(args.seconds)),
-             "--format", "raw", "-o", f"{out}.txt", "--nonblocking", *(["--native"] if args.native else [])],
+             "--format", "raw", "-o", f"{out}.txt", "--nonblocking", *(["--native"] if args.native else []),
+             *(["--gil"] if args.gil else [])],
             stdout=subprocess.DEVNULL)
         u0, s0 = cpu_split(bh.pid)
         r = loadgen.run(loadgen.parser().parse_args(
