@@ -272,7 +272,8 @@ def _shown(store_url: str) -> str:
 
 def _array_certs(store_url: str) -> list[Any]:
     """The array CA's certificate (and chain) from the store; one line when there is none or no store."""
-    from bridgehead.runtime.forward.ca import CAError, array_certificates
+    from bridgehead.runtime.forward.array_ca import array_certificates
+    from bridgehead.runtime.forward.ca import CAError
     from bridgehead.runtime.store import Store
 
     try:

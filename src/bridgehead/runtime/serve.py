@@ -287,7 +287,8 @@ class Gateway:
     def _ca_for(self, cfg: GatewayConfig) -> Any:
         """The array's inspection CA from the store (created there by the first member); loaded once per
         passphrase. A missing or wrong passphrase refuses the version (``CAError``)."""
-        from bridgehead.runtime.forward.ca import ArrayCA, array_material, fingerprint, read_passphrase
+        from bridgehead.runtime.forward.array_ca import ArrayCA, array_material, read_passphrase
+        from bridgehead.runtime.forward.ca import fingerprint
 
         passphrase = read_passphrase(cfg.ca_key_passphrase_file)
         if self._array_ca is not None and self._array_ca[0] == passphrase:

@@ -24,7 +24,8 @@ import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 
-from bridgehead.runtime.forward.ca import ARRAY_KEY, ARRAY_NAMESPACE, CAError, array_material, fingerprint
+from bridgehead.runtime.forward.array_ca import ARRAY_KEY, ARRAY_NAMESPACE, array_material
+from bridgehead.runtime.forward.ca import CAError, fingerprint
 from bridgehead.runtime.store import Store
 from tests.support.pki import TestCA
 from tests.support.postgres import pg_cluster
