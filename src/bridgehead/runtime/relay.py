@@ -127,7 +127,8 @@ def _broken(conn: Conn, exc: BaseException) -> Broken:
     if isinstance(exc, DeadlineExceeded):
         return Broken(exc.role, "timeout", str(exc))
     if isinstance(exc, ssl.SSLError):
-        return Broken(conn.role, "tls", exc.reason or type(exc).__name__)
+        code, _ = relay_tls_failure(exc)  # the one classify step names an explicit TLS alert
+        return Broken(conn.role, "tls", exc.reason or type(exc).__name__, code)
     return Broken(conn.role, "closed", str(exc) or type(exc).__name__)
 
 

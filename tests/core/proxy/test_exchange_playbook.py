@@ -58,7 +58,8 @@ def test_keep_alive_get_one_send_each_way_and_reusable() -> None:
     assert isinstance(out[0], ResponseStarted) and out[0].head.status == 200
     assert out[1] == SendClient(OK)  # head and body in one send
     done = out[2]
-    assert isinstance(done, Finished) and done.exchange.keep_alive and done.exchange.upstream_reusable and done.exchange.bytes_out == 5
+    assert isinstance(done, Finished) and done.exchange.keep_alive and done.exchange.upstream_reusable
+    assert done.exchange.bytes_out == 5
 
 
 def test_response_in_pieces_waits_for_the_rest() -> None:
@@ -196,6 +197,7 @@ def test_slow_request_body_gets_less_time_as_it_falls_behind_the_minimum_rate() 
     (Broken("upstream", "closed"), "head", "upstream-bad-response", False),
     (Broken("upstream", "closed"), "response", "upstream-bad-response", True),
     (Broken("upstream", "tls", "DECRYPTION_FAILED"), "head", "upstream-bad-response", False),
+    (Broken("upstream", "tls", "TLSV13_ALERT_CERTIFICATE_REQUIRED", "tls-alert-116"), "head", "tls-alert-116", False),
     (Broken("client", "closed"), "response", "upstream-bad-response", True),
 ])
 def test_every_failure_gets_a_registry_code(event: Broken, state: str, code: str, started: bool) -> None:

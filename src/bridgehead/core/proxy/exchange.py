@@ -69,6 +69,7 @@ class Broken:
     role: str  # client | upstream
     kind: str
     detail: str = ""
+    code: str | None = None  # a TLS failure the runner's classify step named (e.g. tls-alert-48)
 
 
 Event = ClientData | UpstreamData | Broken
@@ -266,8 +267,9 @@ class Http1Exchange:
         if event.role == "client":
             return Failed("upstream-bad-response", f"the client went away during the response: {event.detail}",
                           started)
-        if event.kind == "tls":
-            return Failed("upstream-bad-response", f"TLS error with the {self._peer}: {event.detail}", started)
+        if event.kind == "tls":  # an explicit alert keeps its code (TLS 1.3 refuses a certificate late)
+            return Failed(event.code or "upstream-bad-response", f"TLS error with the {self._peer}: {event.detail}",
+                          started)
         if self.state == "response_head":
             return Failed("upstream-bad-response", f"the {self._peer} closed the connection without answering")
         if self.state == "response_body":
