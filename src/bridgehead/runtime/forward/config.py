@@ -116,7 +116,7 @@ def parse_listen(text: str) -> tuple[str, int]:
 
 
 SERVE_ONLY = ("admin", "listener", "route", "drain_timeout", "log_file", "workers")  # serve's, not forward's
-SERVE_ONLY_FORWARD = ("ca_key_passphrase_file",)  # [forward] keys of serve's array CA (runtime/forward/ca.py)
+SERVE_ONLY_FORWARD = ("ca_key_passphrase_file",)  # [forward] keys of serve's array CA (forward/array_ca.py)
 
 
 def load_file(path: Path) -> dict[str, Any]:

@@ -83,7 +83,7 @@ class GatewayConfig:
     reverse: ReverseConfig | None = None
     findings: list[Finding] = field(default_factory=list)
     workers: int = 1  # serve's worker processes (the file's `workers`; fixed at start)
-    ca_key_passphrase_file: Path | None = None  # [forward]: an array's CA key passphrase (runtime/forward/ca.py)
+    ca_key_passphrase_file: Path | None = None  # [forward]: an array's CA key passphrase (runtime/forward/array_ca.py)
 
 
 def parse_text(text: str, source: Path, *, state_dir: Path | None = None, bind: str | None = None,
