@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -91,7 +92,12 @@ def test_log_mode_names_it_without_learning(tmp_path: Path, pki: Pki, start_prox
     bundle = _bundle(tmp_path, proxy, pki)
     assert _post(proxy, bundle, ep_backend).status_code == 401
     assert _post(proxy, bundle, ep_backend).status_code == 401
-    failed = [r for r in proxy.records(expect=4) if r.get("code") == "inspection-broke-channel-binding"]
+    deadline = time.monotonic() + 10  # each tunnel is logged when it closes: wait for both records
+    while True:
+        failed = [r for r in proxy.records(expect=4) if r.get("code") == "inspection-broke-channel-binding"]
+        if len(failed) >= 2 or time.monotonic() > deadline:
+            break
+        time.sleep(0.1)
     assert len(failed) == 2 and all("will tunnel" not in str(r["reason"]) for r in failed)
     assert _bypass(proxy) == []
 
