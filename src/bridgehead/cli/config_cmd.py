@@ -31,12 +31,13 @@ def store_option(func: Any) -> Any:
 
 def open_store(store_url: str | None, state_dir: Path) -> Any:
     from bridgehead.runtime.ops.config_store import ConfigStore
-    from bridgehead.runtime.store import Store
+    from bridgehead.runtime.store import Store, redact, shown_url
 
     try:
         return ConfigStore(Store.open(state_dir, store_url))
-    except Exception as exc:  # a bad URL or an unreachable database: one line
-        raise CliError(f"cannot open the store {store_url or state_dir}: {_first_line(exc)}") from None
+    except Exception as exc:  # a bad URL or an unreachable database: one line, never the password
+        where = shown_url(store_url) if store_url else state_dir
+        raise CliError(f"cannot open the store {where}: {redact(_first_line(exc), store_url)}") from None
 
 
 def _first_line(exc: BaseException) -> str:

@@ -262,12 +262,9 @@ def ca_export(state_dir: Path, store_url: str | None, der: bool, next_only: bool
 
 def _shown(store_url: str) -> str:
     """A store URL without its password."""
-    from sqlalchemy.engine import make_url
+    from bridgehead.runtime.store import shown_url
 
-    try:
-        return make_url(store_url).render_as_string(hide_password=True)
-    except Exception:  # not a URL at all
-        return "the given URL"
+    return shown_url(store_url)
 
 
 def _array_certs(store_url: str) -> list[Any]:

@@ -64,6 +64,21 @@ class Record:
     updated_at: float
 
 
+def shown_url(url: str) -> str:
+    """A store URL as it may appear in a message: without its password (never a secret in output)."""
+    from sqlalchemy.engine import make_url
+
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except Exception:  # not a URL at all: say nothing of it
+        return "the given URL"
+
+
+def redact(text: str, url: str | None) -> str:
+    """``text`` (an error message) with every occurrence of ``url`` shown without its password."""
+    return text.replace(url, shown_url(url)) if url else text
+
+
 def prepare_state_dir(state_dir: Path) -> Path:
     """Create the state directory (0700) if needed and return it resolved."""
     state_dir = Path(state_dir)

@@ -45,6 +45,7 @@ from bridgehead.core.reverse.model import ReverseConfig
 from bridgehead.runtime.forward.config import ConfigError, build, parse_duration, parse_listen, resolve_paths
 from bridgehead.runtime.forward.server import ForwardSettings
 from bridgehead.runtime.reverse.preflight import preflight
+from bridgehead.runtime.store import shown_url
 
 __all__ = ["AdminSettings", "ConfigError", "GatewayConfig", "parse", "parse_text"]
 
@@ -104,7 +105,7 @@ def parse(data: dict[str, Any], text: str, source: Path, *, state_dir: Path | No
     state = state_dir or (base / str(data.get("state_dir", "state")))
     store_url = store or (str(data["store"]) if "store" in data else None)
     if store_url is not None and not store_url.startswith(("sqlite:", "postgresql")):
-        raise ConfigError(f"store must be sqlite:///PATH or postgresql+psycopg://…, not {store_url!r}")
+        raise ConfigError(f"store must be sqlite:///PATH or postgresql+psycopg://…, not {shown_url(store_url)!r}")
     cfg = GatewayConfig(
         source=source, text=text, state_dir=state, store=store_url,
         drain_timeout=parse_duration(data.get("drain_timeout", "30s")),
