@@ -124,5 +124,8 @@ class ArrayCA(InspectionCA):
         self._chain_pem = b"".join(c.public_bytes(serialization.Encoding.PEM) for c in [self.certificate, *self.chain])
         self._switch_at = None
 
+    def rotation_due(self) -> bool:
+        return False  # nothing on disk to look at
+
     def _rotate_if_due(self) -> None:
         """Rotation of the array's CA is not implemented: the CA stays as it was loaded."""

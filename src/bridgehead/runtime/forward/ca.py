@@ -350,6 +350,11 @@ class InspectionCA:
             return (0, 0)
         return (st.st_ino, st.st_mtime_ns)
 
+    def rotation_due(self) -> bool:
+        """True when :meth:`context_for` would look at the disk (a rotation check or a switch is due)."""
+        return time.monotonic() >= self._next_check or (self._switch_at is not None and
+                                                         time.time() >= self._switch_at)
+
     def _rotate_if_due(self) -> None:
         """Pick up, at most every CHECK_INTERVAL, a rotation staged or a CA switched by another process;
         switch when ``switch_at`` has come."""
@@ -374,20 +379,29 @@ class InspectionCA:
             self._load()
             self._cache.clear()
 
+    def cached_context(self, host: str, *, upstream_not_after: dt.datetime | None = None,
+                       h2: bool = False) -> ssl.SSLContext | None:
+        """The cached context :meth:`context_for` would return, or ``None`` when one must be minted
+        (the caller then mints in a thread; a cache hit needs no thread hop)."""
+        key = (host.lower(), int(upstream_not_after.timestamp()) if upstream_not_after else 0, h2)
+        with self._lock:
+            hit = self._cache.get(key)
+            if hit is not None and hit[1] - REMINT_MARGIN > _now():
+                self._cache.move_to_end(key)
+                return hit[0]
+        return None
+
     def context_for(self, host: str, *, upstream_not_after: dt.datetime | None = None,
                     h2: bool = False) -> ssl.SSLContext:
         """A server context presenting a leaf for ``host`` (minted once, cached until shortly before it expires);
         ALPN offers h2 and http/1.1 with ``h2``, else http/1.1 only."""
         self._rotate_if_due()
         host = host.lower()
-        key = (host, int(upstream_not_after.timestamp()) if upstream_not_after else 0, h2)
-        now = _now()
-        with self._lock:
-            hit = self._cache.get(key)
-            if hit is not None and hit[1] - REMINT_MARGIN > now:
-                self._cache.move_to_end(key)
-                return hit[0]
+        hit = self.cached_context(host, upstream_not_after=upstream_not_after, h2=h2)
+        if hit is not None:
+            return hit
         ctx, not_after = self._mint_context(host, upstream_not_after, h2)
+        key = (host, int(upstream_not_after.timestamp()) if upstream_not_after else 0, h2)
         with self._lock:
             self._cache[key] = (ctx, not_after)
             while len(self._cache) > self._cache_size:

@@ -528,8 +528,11 @@ class ForwardProxy:
         """Finish the client's handshake with a leaf minted for its SNI (never outliving the server's);
         ``h2``: offer h2 besides http/1.1 in ALPN (the caller then checks ``h2relay.is_h2``)."""
         not_after = leaf_not_after(upstream) if upstream is not None else None
-        tls_ctx = await asyncio.to_thread(self.ca.context_for, hello.sni or ctx.host, upstream_not_after=not_after,
-                                          h2=h2)
+        name = hello.sni or ctx.host
+        tls_ctx = self.ca.cached_context(name, upstream_not_after=not_after, h2=h2) if not self.ca.rotation_due() \
+            else None
+        if tls_ctx is None:  # minting (a key and a signature) runs in a thread, off the event loop
+            tls_ctx = await asyncio.to_thread(self.ca.context_for, name, upstream_not_after=not_after, h2=h2)
         stream = TLSStream(client.stream.reader, client.stream.writer, tls_ctx,  # type: ignore[attr-defined]
                            server_side=True, initial=hello.raw + bytes(client.buf))
         client.buf.clear()
