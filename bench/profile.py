@@ -70,6 +70,7 @@ def main() -> None:
     ap.add_argument("--connections", type=int, default=50)
     ap.add_argument("--out", default="/tmp/bridgehead-profile")
     ap.add_argument("--native", action="store_true", help="py-spy --native (C frames too)")
+    ap.add_argument("--new-conn", action="store_true", help="a new connection (CONNECT + TLS) per request")
     ap.add_argument("--gil", action="store_true",
                     help="py-spy --gil: only samples holding the GIL (Python CPU; a send() that waits on the "
                          "kernel or is preempted is left out)")
@@ -110,7 +111,8 @@ def main() -> None:
             stdout=subprocess.DEVNULL)
         u0, s0 = cpu_split(bh.pid)
         r = loadgen.run(loadgen.parser().parse_args(
-            [*load, "--path", "/1k", "--connections", str(args.connections), "--seconds", str(args.seconds)]))
+            [*load, "--path", "/1k", "--connections", str(args.connections), "--seconds", str(args.seconds),
+             *(["--new-connection"] if args.new_conn else [])]))
         u1, s1 = cpu_split(bh.pid)
         if spy is not None:
             spy.wait(60)
