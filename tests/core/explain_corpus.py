@@ -72,6 +72,31 @@ SRC = {
     "entra-utr": "learn.microsoft.com/entra/global-secure-access/how-to-universal-tenant-restrictions (2000020)",
     "exchange-hma": "Exchange docs 'Using hybrid Modern Authentication with Outlook for iOS and Android' "
                     "(2000003 Expected https / Actual http: SSL offloading is not supported for OAuth)",
+    "zscaler": "help.zscaler.com/zia/deploying-ssl-inspection (mutually authenticated TLS not decrypted: bypass); "
+               "help.zscaler.com/zia/what-does-zscaler-consider-untrusted-server-certificate",
+    "fortinet": "community.fortinet.com/t5/FortiGate/Technical-Tip-How-FortiGate-handles-Untrusted-SSL-certificate/"
+                "ta-p/218813 (ssl-anomaly log, logid 1700062302)",
+    "haproxy-conn": "HAProxy src/connection.c conn_err_code_str (CO_ER_SSL_CRT_FAIL, CO_ER_SSL_CA_FAIL, "
+                    "CO_ER_SSL_MISMATCH_SNI), as in the Debian haproxy binary",
+    "iis401": "support.microsoft.com/kb/907273 'Troubleshooting HTTP 401 errors in IIS'; David Wang, 'HOWTO: Diagnose "
+              "401.x HTTP errors on IIS' (status, substatus, win32 columns)",
+    "tmg": "Richard Hicks, 'Access to the Web Proxy Filter on Forefront TMG 2010 is Denied' (tmgblog.richardhicks.com, "
+           "Status: 12209 ...); TMG error page 'Error Code: 407 Proxy Authentication Required ... (12209)'",
+    "schannel-kaushal": "Kaushal Kumar Panday, 'SSL/TLS Alert Protocol & the Alert Codes' (blogs.msdn.microsoft.com/"
+                        "kaushal, Schannel 36887 'The following fatal alert was received: 47.')",
+    "schannel-ittrip": "en.ittrip.xyz/windows-server/schannel-error-fix-2022 (Event ID 36887 with the alert code)",
+    "kerberos-event3": "Microsoft-Windows-Security-Kerberos event 3 'A Kerberos Error Message was received' "
+                       "(ErrorCode/ErrorMessage fields; code911.top 'Kerberos 0x7 KDC_ERR_S_PRINCIPAL_UNKNOWN krbtgt')",
+    "heimdal": "Heimdal 7.8 kinit / kgetcred messages (lib/krb5/krb5_err.et, kdc 'Client (%s) unknown'), as printed "
+               "against the Heimdal KDC of tests/runtime/test_explain_heimdal.py",
+    "hcw": "Andreas Dieckmann, 'Exchange Hybrid: HCW8064 OAuth' (diecknet.de 2020/05/01; HCW8064 text, "
+           "Get-IntraOrganizationConnector Enabled False); support.microsoft.com/help/3089172",
+    "hybrid-app": "blog.appelcloud.dk 'The Exchange Hybrid Wake-up Call: When Free/Busy Stops Working' "
+                  "(Test-OAuthConnectivity output, configuration last loaded 01-01-0001, 403)",
+    "kb3090197": "support.microsoft.com/kb/3090197 '401 Access denied error when you run the Test-OAuthConnectivity "
+                 "cmdlet' (the SPN required for OAuth is missing)",
+    "appproxy-proxy": "learn.microsoft.com/entra/identity/app-proxy/application-proxy-configure-connectors-with-proxy-"
+                      "servers (connector behind an outbound proxy; msappproxy.net); connector event texts",
 }
 
 CASES: list[tuple[str, str, str]] = [
@@ -535,6 +560,80 @@ CASES: list[tuple[str, str, str]] = [
     ("Restrict-Access-Confirm: 1 x-ms-diagnostics: 2000020;reason=\"xms_trpid claim was not present but sec-tenant-"
      "restriction-access-policy header was in requres\";error_category=\"insufficiant_claims\"",
      "oauth-tenant-restriction-claims", "entra-utr"),
+    # --- issue 14 audit: families that had none or one case (Zscaler, Fortinet, HAProxy/Apache client
+    # certificates, IIS 401.x, TMG text, Schannel event IDs, Kerberos events in hex/decimal, Heimdal, SSPI
+    # signed decimals, HCW, Test-OAuthConnectivity, AADSTS500011, MRS, App Proxy, Azure AD Connect) ---
+    ('Zscaler does not support the decryption of mutually authenticated TLS sessions. Ensure to update the '
+     'global bypass list to bypass TLS sessions using Client Certificate Authentication.',
+     'client-cert-under-inspection', 'zscaler'),
+    ('The destination server certificate is considered untrusted by the service: the server certificate issuer '
+     'is unknown or is not trusted by the service.', 'upstream-cert-untrusted', 'zscaler'),
+    ('There is at least one expired certificate in the certificate chain for the server certificate.',
+     'upstream-cert-expired', 'zscaler'),
+    ('logid="1700062302" type="utm" subtype="ssl" eventtype="ssl-anomaly" level="notice" '
+     'action="resign-as-untrusted" eventsubtype="certificate-anomaly" msg="Server certificate is re-signed as '
+     'untrusted, certificate-status: untrusted " hostname="outlook.office.com"', 'upstream-cert-untrusted', 'fortinet'),
+    ('fe_https/1: SSL client certificate not trusted', 'edge-client-cert-untrusted', 'haproxy-conn'),
+    ('fe_https/1: SSL client CA chain cannot be verified', 'edge-client-cert-untrusted', 'haproxy-conn'),
+    ('be_exchange/ex01: Server presented an SSL certificate different from the expected one',
+     'upstream-cert-name-mismatch', 'haproxy-conn'),
+    ('AH02039: Certificate Verification: Error (20): unable to get local issuer certificate',
+     'edge-client-cert-untrusted', 'apache'),
+    ('AH02039: Certificate Verification: Error (10): certificate has expired', 'edge-client-cert-expired', 'apache'),
+    ('AH02263: Re-negotiation handshake failed: Client certificate missing',
+     'client-cert-requested-after-request', 'apache'),
+    ('HTTP Error 401.1 - Unauthorized: Access is denied due to invalid credentials.', 'ntlm-logon-failure', 'iis401'),
+    ('2024-09-10 10:00:01 10.0.0.5 POST /EWS/Exchange.asmx - 443 - 10.0.0.9 Mozilla/4.0 401 1 2148074252 15',
+     'ntlm-logon-failure', 'iis401'),
+    ('HTTP Error 403.12 - Forbidden: Mapper denied access. The page you requested requires a client certificate, '
+     'but your client certificate has been mapped to a Windows user account that is denied access.',
+     'edge-client-cert-not-acceptable', 'iis'),
+    ('Status: 12209 Forefront TMG requires authorization to fulfill the request. Access to the Web Proxy filter '
+     'is denied.', 'tmg-12209', 'tmg'),
+    ('Error Code: 407 Proxy Authentication Required. Forefront TMG requires authorization to fulfill the '
+     'request. Access to the Web Proxy filter is denied. (12209)', 'tmg-12209', 'tmg'),
+    ('Log Name: System Source: Schannel Event ID: 36887 Level: Error The following fatal alert was received: 47.',
+     'tls-alert-47', 'schannel-kaushal'),
+    ('Source: Schannel Event ID: 36888 The following fatal alert was generated: 40. The internal error state is '
+     '1205.', 'tls-alert-40', 'schannel-kaushal'),
+    ('Event ID 36887: A fatal alert was received from the remote endpoint. The TLS protocol defined fatal alert '
+     'code is 70.', 'tls-alert-70', 'schannel-ittrip'),
+    ('A Kerberos Error Message was received: on logon session Error Code: 0x7 KDC_ERR_S_PRINCIPAL_UNKNOWN Server '
+     'Realm: CORP.EXAMPLE Server Name: krbtgt/OTHER.EXAMPLE', 'krb-principal-unknown', 'kerberos-event3'),
+    ('Kerberos pre-authentication failed. Failure Code: 0x18 Pre-Authentication Type: 2',
+     'krb-preauth-failed', 'kdc-events'),
+    ('KrbException: Pre-authentication information was invalid (24)', 'krb-preauth-failed', 'java-krb'),
+    ('KRB_AP_ERR_SKEW (37) Clock skew too great', 'krb-clock-skew', 'kb230476'),
+    ('kinit: krb5_get_init_creds: Client (nobody@EXAMPLE.TEST) unknown', 'krb-client-unknown', 'heimdal'),
+    ('kgetcred: krb5_get_creds: Server (HTTP/nothere.example.test@EXAMPLE.TEST) unknown',
+     'krb-principal-unknown', 'heimdal'),
+    ('kinit: krb5_get_init_creds: unable to reach any KDC in realm EXAMPLE.TEST', 'krb-kdc-unreachable', 'heimdal'),
+    ('kinit: Password incorrect', 'krb-preauth-failed', 'heimdal'),
+    ('AcceptSecurityContext failed: -2146893044', 'ntlm-logon-failure', 'winerror'),
+    ('HRESULT -2146892986 from AcceptSecurityContext', 'ntlm-bad-bindings', 'winerror'),
+    ('HCW8064 - The HCW has completed, but was not able to perform the OAuth portion of your Hybrid '
+     'configuration. If you need features that rely on OAuth, you can try running the HCW again or manually '
+     'configure OAuth.', 'hybrid-oauth-not-configured', 'hcw'),
+    ('Get-IntraOrganizationConnector | fl\nEnabled : False', 'hybrid-oauth-not-configured', 'hcw'),
+    ('Test-OAuthConnectivity -Service EWS -TargetUri https://outlook.office365.com/ews/exchange.asmx\nTask : '
+     'Checking EWS API Call Under Oauth\nDetail : The configuration was last successfully loaded at 01-01-0001 '
+     '00:00:00 UTC.\nSystem.Net.WebException: The remote server returned an error: (403) Forbidden.\nResultType '
+     ': Error', 'hybrid-oauth-not-configured', 'hybrid-app'),
+    ('401 Access denied error when you run the Test-OAuthConnectivity cmdlet: the service principal name (SPN) '
+     "that's required for OAuth authentication is missing.", 'hybrid-oauth-not-configured', 'kb3090197'),
+    ('AADSTS500011: The resource principal named https://mail.contoso.com was not found in the tenant named '
+     'contoso.onmicrosoft.com.', 'hybrid-oauth-not-configured', 'aadsts'),
+    ('Test-MigrationServerAvailability -ExchangeRemoteMove -RemoteServer mail.contoso.com\nResult : '
+     "Failed\nMessage : The connection to the server 'mail.contoso.com' could not be completed.\nErrorDetail : "
+     "The call to 'https://mail.contoso.com/EWS/mrsproxy.svc' failed. Error details: The remote server returned "
+     'an error: (404) Not Found.', 'mrsproxy-disabled', 'exchange-mrs'),
+    ('Event 13019: Microsoft AAD Application Proxy Connector cannot retrieve a Kerberos ticket on behalf of the '
+     'user because of the following general API error: No authority could be contacted for authentication.',
+     'appproxy-kcd-failed', 'appproxy'),
+    ('The Connector was unable to connect to the service due to networking issues. The Connector tried to access '
+     'the following URL: https://contoso.msappproxy.net', 'appproxy-connector-unauthorized', 'appproxy-proxy'),
+    ('Azure AD Connect: System.Net.WebException: The remote server returned an error: (407) Proxy Authentication '
+     'Required. Check the defaultProxy element in machine.config.', 'tmg-12209', 'aadc'),
 ]
 
 NEGATIVE: list[str] = [
@@ -568,4 +667,12 @@ NEGATIVE: list[str] = [
     "pg_dump: error: connection to server on socket \"/run/postgresql/.s.PGSQL.5432\" failed: No such file or "
     "directory",
     "Deadlock found when trying to get lock; try restarting transaction",
+    "ssh: Could not resolve hostname gitlab.example: Name or service not known",
+    "psql: error: could not connect to server: Connection refused\n\tIs the server running on host \"db\" and "
+    "accepting TCP/IP connections on port 5432?",
+    "redis.exceptions.ConnectionError: Error 111 connecting to localhost:6379. Connection refused.",
+    "A Kerberos Error Message was received: on logon session Error Code: 0x19 KDC_ERR_PREAUTH_REQUIRED",
+    "ENOSPC: no space left on device, write",
+    "sshd[123]: Failed password for invalid user admin from 10.0.0.1 port 5555 ssh2",
+    "java.lang.OutOfMemoryError: Java heap space",
 ]

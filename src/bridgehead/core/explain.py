@@ -16,7 +16,9 @@ How it works:
    reworded — by the share of an entry's title words the text contains.
 5. Stated facts override patterns: a server that offered only ``Basic`` is not an NTLM /
    Extended Protection failure whatever client text surrounds it; an explicit TLS alert name
-   or number outweighs a generic Windows number.
+   or number outweighs a generic Windows number. A text about another program (SSH, a
+   database, a cache) with nothing of HTTP/TLS/proxies in it gets no generic transport answer
+   (its "connection refused" is not an upstream's).
 6. The answer carries a confidence (the top score and its lead over the runner-up); the
    runner-up causes are the further matches.
 7. Evidence shared by all matches is extracted once: hosts, users, HTTP status codes,
@@ -227,8 +229,9 @@ _STOP = frozenset("the a an is are was were be been has have had of to for by in
 _STATUS_LINE = re.compile(r"proxy error|\bHTTP/\d(?:\.\d)?\s+\d{3}|\(\d{3}\)|^\s*\d{3}\s", re.I | re.M)
 # Alerts by number in the wording of OpenSSL, Schannel, .NET and Java (RFC 8446 §6)
 _ALERT_NUMBER = re.compile(
-    r"(?:fatal )?alert(?: code| number| description| message)?(?: is| was| received)?[\s:=(#]*(\d{1,3})\b", re.I
-)
+    r"(?:fatal )?alert(?: code| number| description| message)?(?: is| was)?(?: received| generated)?[\s:=(#]*"
+    r"(\d{1,3})\b", re.I
+)  # ... "The following fatal alert was received: 47." / "was generated: 40." (Schannel 36887 / 36888)
 
 
 def _stem(word: str) -> str:
@@ -288,9 +291,11 @@ def _direct(text: str, scores: dict[str, int], hits: dict[str, list[str]]) -> No
 
 
 _X509_NUMBER = re.compile(
-    r"(?:verify error:num=|verify return code: |X509_V_ERR[ _]?|verify error: \(|\(X509_V_ERR )(\d{1,2})\b", re.I)
+    r"(?:verify error:num=|verify return code: |X509_V_ERR[ _]?|verify error: \(|\(X509_V_ERR |"
+    r"certificate verification: error \()(\d{1,2})\b", re.I)  # the last: Apache mod_ssl AH02039 / AH02276
 _X509_NAME = re.compile(r"X509_V_ERR_([A-Z_]+)")
 # nginx client-certificate verify errors → the reverse edge's entries
+_APACHE_CLIENT_VERIFY = re.compile(r"AH020(?:39|76): Certificate Verification: Error \(")
 _EDGE_X509 = {9: "edge-client-cert-expired", 10: "edge-client-cert-expired", 23: "edge-client-cert-revoked"}
 
 
@@ -311,7 +316,8 @@ def _facts(text: str, scores: dict[str, int], hits: dict[str, list[str]]) -> Non
     # "client SSL certificate verify error" is about the client's certificate (edge entries).
     x509 = {int(m.group(1)) for m in _X509_NUMBER.finditer(text)}
     x509 |= {X509_NAMES[m.group(1)] for m in _X509_NAME.finditer(text) if m.group(1) in X509_NAMES}
-    client_side = "client ssl certificate verify error" in lowered
+    # Apache's "AH02039: Certificate Verification: Error (N)" is mod_ssl verifying the client's certificate
+    client_side = "client ssl certificate verify error" in lowered or bool(_APACHE_CLIENT_VERIFY.search(text))
     for number in sorted(x509):
         codes = [_EDGE_X509.get(number, "edge-client-cert-untrusted")] if client_side else \
             [f.code for f in by_x509(number)]
@@ -327,6 +333,22 @@ def _facts(text: str, scores: dict[str, int], hits: dict[str, list[str]]) -> Non
         for failure in by_tls_alert(alert):
             scores[failure.code] = scores.get(failure.code, 0) + FACT_SCORE
             hits.setdefault(failure.code, []).append(f"TLS alert {alert}")
+
+
+# A text that names a program outside bridgehead's ground (SSH, a database, a cache) and nothing of HTTP, TLS or
+# a proxy: its "connection refused" / "could not resolve" is that program's, not an upstream of a proxy.
+_OTHER_PROGRAM = re.compile(
+    r"\bssh(?:d|_exchange_identification)?\b\s*[:\[]|\bport 22\b|\bpsql\b|\bpg_\w+:|\bpostgres(?:ql)?\b|"
+    r"\bport 5432\b|\bmysql|\bredis\b|\bmongo(?:db)?\b|\bORA-\d{5}\b|\bsqlstate\b|\bmemcached?\b", re.I)
+_WEB_CONTEXT = re.compile(r"https?://|\bHTTPS?\b|\bTLS\b|\bSSL\b|\bproxy\b|(?-i:\bCONNECT\b)|:443\b", re.I)
+_TRANSPORT_ONLY = ("upstream-unreachable", "upstream-dns-failed", "upstream-timeout")
+
+
+def _out_of_scope(text: str, scores: dict[str, int]) -> None:
+    """Generic transport failures of another program are not answered (module docstring, step 5)."""
+    if _OTHER_PROGRAM.search(text) and not _WEB_CONTEXT.search(text):
+        for code in _TRANSPORT_ONLY:
+            scores.pop(code, None)
 
 
 def explain(text: str, limit: int = 8) -> Explanation:
@@ -350,6 +372,7 @@ def explain(text: str, limit: int = 8) -> Explanation:
             hits.setdefault(failure.code, []).append(shown)
     _direct(text, scores, hits)
     _facts(text, scores, hits)
+    _out_of_scope(text, scores)
     evidence = extract_evidence(text)
     _hints(evidence, scores, text)
     order = {code: i for i, code in enumerate(REGISTRY)}

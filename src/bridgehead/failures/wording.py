@@ -47,6 +47,7 @@ EXTRA: dict[str, tuple[str, ...]] = {
         r"is not yet valid: current time \S+ is before \S+",  # Go x509 (outweighs 'has expired')
     ),
     "upstream-cert-untrusted": (
+        r"re-signed as untrusted|certificate-status: untrusted",  # FortiGate ssl-anomaly log (logid 1700062302)
         r"unable to verify the first certificate",
         r"certificate signed by unknown authority",  # Go
         r"server certificate verification failed\. CAfile",  # git over GnuTLS
@@ -61,6 +62,7 @@ EXTRA: dict[str, tuple[str, ...]] = {
         r"certificate issuer \(CA\) not known",  # squid
     ),
     "upstream-cert-name-mismatch": (
+        r"Server presented an SSL certificate different from the (?:expected|configured) one",  # HAProxy
         r"no alternative certificate subject name matches target host name",  # curl
         r"IP address mismatch",  # OpenSSL 64
         r"certificate is valid for [^\s,]+(?:, [^\s,]+)*, not \S+",  # Go
@@ -116,7 +118,7 @@ EXTRA: dict[str, tuple[str, ...]] = {
         r"\bERR_TIMED_OUT\b",
     ),
     "client-cert-requested-after-request": (
-        r"re-?negotiation handshake failed",  # Apache AH02261
+        r"re-?negotiation handshake failed",  # Apache AH02261 (AH02262/AH02263 name the reason)
         r"cannot perform post-handshake authentication",  # Apache AH10158
     ),
     "tls-cert-validation-failed": (),
@@ -145,9 +147,18 @@ EXTRA: dict[str, tuple[str, ...]] = {
         r"requires your browser to have a Secure Sockets Layer \(SSL\) client certificate",  # IIS 403.7
         r"requested (?:TLS|SSL) client authentication, but no suitable client certificate could be found",  # 36875
     ),
+    "edge-client-cert-not-acceptable": (
+        r"\bmapper denied access\b",  # IIS 403.12
+    ),
+    "client-cert-under-inspection": (
+        r"does not support the decryption of mutually authenticated TLS",  # Zscaler ZIA
+        r"bypass TLS sessions using Client Certificate Authentication",  # Zscaler ZIA
+    ),
     "edge-client-cert-untrusted": (
         r"400 Bad Request\W+The SSL certificate error",  # nginx
         r"client certificate is either not trusted or is invalid",  # IIS 403.16
+        r"SSL client certificate not trusted",  # HAProxy CO_ER_SSL_CRT_FAIL
+        r"SSL client CA chain cannot be verified",  # HAProxy CO_ER_SSL_CA_FAIL
     ),
     "tmg-12202": (
         r"received http code 403 from proxy after connect",  # curl
@@ -168,5 +179,17 @@ EXTRA: dict[str, tuple[str, ...]] = {
     ),
     "krb-badoption": (r"failure code:?\s+0xD\b",),
     "krb-clock-skew": (r"failure code:?\s+0x25\b",),
+    "krb-preauth-failed": (
+        r"(?:kinit|krb5_get_init_creds)\W{1,3}password incorrect",  # Heimdal's KDC_ERR_PREAUTH_FAILED text
+        r"failure code:?\s+0x18\b",  # event 4771
+    ),
+    "hybrid-oauth-not-configured": (
+        r"\bHCW8064\b",  # HCW: "... not able to perform the OAuth portion of your Hybrid configuration"
+        r"not able to perform the OAuth portion of your Hybrid configuration",
+        r"IntraOrganizationConnector[\s\S]{0,80}\bEnabled\s*:\s*False\b",
+        r"configuration was last successfully loaded at 01-01-0001",  # Test-OAuthConnectivity, no hybrid app
+        r"Test-OAuthConnectivity[\s\S]{0,200}service principal name \(SPN\)[\s\S]{0,80}missing",  # KB 3090197
+        r"\bAADSTS500011\b",  # resource principal (the on-premises EWS URL) not found in the tenant
+    ),
     "krb-wrong-keytab": (r"specified version of key is not available",),  # KRB_AP_ERR_BADKEYVER (Java)
 }
