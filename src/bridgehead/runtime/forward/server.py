@@ -558,10 +558,12 @@ class ForwardProxy:
                            duration_ms=_ms(start))
             return
         method, url = "", f"https://{ctx.host}:{ctx.port}"
-        if raw:
+        if raw:  # an inner request was read: the record carries its protocol, not the CONNECT's "tunnel"
+            ctx.protocol = ""
             with contextlib.suppress(HttpError):
                 head = parse_request_head(raw)
                 method, url = head.method.decode(), _https_url(ctx, head)
+                ctx.protocol = head.version.decode("latin-1")
         await self._refuse(inner, ctx, code, detail, start, action=action, method=method, url=url)
         await inner.close()
 
