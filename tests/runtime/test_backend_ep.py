@@ -11,6 +11,7 @@ import contextlib
 import shutil
 import subprocess
 import sys
+import time
 
 import pytest
 import requests
@@ -113,6 +114,31 @@ def test_wrong_password_is_its_own_failure(lab) -> None:  # type: ignore[no-unty
     assert r.status_code == 401 and r.headers["X-Bridgehead-Code"] == "ntlm-logon-failure"
     log = (lab["dir"] / "u_ex_require.log").read_text()
     assert " 401 1 2148074252 " in log  # SEC_E_LOGON_DENIED 0x8009030C, not the bindings status
+
+
+def test_good_logon_logs_the_handshake_steps_only(lab, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """A logon that succeeds writes IIS's NTLM steps (401 2 5, 401 1 2148074254, 200), no logon failure, and
+    ``logs scan`` of that log finds nothing (the challenge step is not ntlm-logon-failure's 2148074252)."""
+    from bridgehead.core.logscan import Filters
+    from bridgehead.runtime import logfiles
+
+    log_path = lab["dir"] / "u_ex_require.log"
+    before = log_path.read_text() if log_path.exists() else ""
+    url = f"https://localhost:{lab['ports']['require']['direct']}/owa/"
+    r = requests.get(url, auth=requests_ntlm.HttpNtlmAuth(USER, PASSWORD), verify=str(lab["ca"].cert), timeout=20)
+    assert r.status_code == 200
+    new = ""
+    for _ in range(100):  # bounded: the backend writes its W3C line just after the answer
+        new = (log_path.read_text() if log_path.exists() else "")[len(before):]
+        if " 200 0 0 " in new:
+            break
+        time.sleep(0.05)
+    assert " 401 2 5 " in new and " 401 1 2148074254 " in new and " 2148074252 " not in new, new
+    header = "".join(line for line in log_path.read_text().splitlines(keepends=True) if line.startswith("#"))
+    body = "".join(line for line in new.splitlines(keepends=True) if not line.startswith("#"))
+    (tmp_path / "u_ex_good.log").write_text(header + body)
+    report = logfiles.scan([tmp_path / "u_ex_good.log"], Filters())
+    assert "ntlm-logon-failure" not in report.findings.by_code, report.findings.by_code
 
 
 @pytest.mark.parametrize("setting,expected", [("none", "200"), ("allow", "200"), ("require", "401")])

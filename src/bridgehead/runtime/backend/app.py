@@ -19,6 +19,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from bridgehead.core.logscan import NTLM_CHALLENGE_STEP
 from bridgehead.runtime.asgi_auth import (
     CONNECTION_EXTENSION,
     SCOPE_KEY,
@@ -123,7 +124,9 @@ class IisLogMiddleware:
         if result is not None and not result.ok:
             substatus, win32 = result.substatus, result.win32
             if result.state == "continue":
-                substatus, win32 = 1, 0x8009030C
+                # IIS writes the NTLM CHALLENGE round trip as 401 1 2148074254 (SEC_E_NO_CREDENTIALS), not a
+                # logon failure (401 1 2148074252 is ntlm-logon-failure's iis_win32, for a refused logon)
+                substatus, win32 = 1, NTLM_CHALLENGE_STEP
         client = scope.get("client") or ("-", 0)
         server = scope.get("server") or ("-", 0)
         if self.w3c is not None:
