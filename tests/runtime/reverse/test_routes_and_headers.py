@@ -31,6 +31,7 @@ def test_reencrypt_preserves_host_and_replaces_forwarded_headers(tmp_path: Path,
     assert "user= " in r.stdout  # client-supplied identity header removed
     (rec,) = proxy.records(action="publish")
     assert rec["route"] == "web" and rec["mode"] == "reencrypt" and rec["status"] == 200
+    assert (rec["host"], rec["port"]) == ("mail.example.test", proxy.port)  # host without port, port a number
     (check,) = proxy.records(action="backend-check")
     assert check["same_certificate"] is False and check["route"] == "web"
 

@@ -46,6 +46,7 @@ from cryptography import x509
 
 from bridgehead.core import errorpage
 from bridgehead.core.ntlm.users import UserStore
+from bridgehead.core.oauth.model import split_host_port
 from bridgehead.core.reverse.backend_facts import refused_for_missing_cert
 from bridgehead.core.reverse.clientcert import Verdict, judge_certificate, route_decision
 from bridgehead.core.reverse.identity import map_identity
@@ -350,8 +351,9 @@ class ReverseProxy:
         target = head.target.decode("latin-1")
         host_value = head.headers.get(b"host")
         host = host_value.decode("latin-1") if host_value else (state.sni or "")
+        name, port = split_host_port(host)  # the record: the host without its port, the port as a number
         ctx: dict[str, Any] = {"method": head.method.decode("latin-1"), "url": f"https://{host}{target}",
-                               "host": host}
+                               "host": name, "port": port or rt.listener.port}
         if host_value is None and head.version == b"HTTP/1.1":
             await self._refuse(inner, rt, state, None, "client-bad-request", "HTTP/1.1 request without Host "
                                "(RFC 9112 §3.2)", start, **ctx)
