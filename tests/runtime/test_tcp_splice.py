@@ -14,7 +14,18 @@ import socket
 import struct
 from collections.abc import Awaitable, Callable
 
+import pytest
+
 from bridgehead.runtime.streams import Conn, PlainStream, splice
+
+
+@pytest.fixture(params=["asyncio", "uvloop"])
+def run(request: pytest.FixtureRequest) -> Callable[[Awaitable[None]], None]:
+    """Each scenario on both event loops bridgehead can run on (``--event-loop``)."""
+    from bridgehead.runtime import eventloop
+
+    return lambda main: eventloop.run(main, request.param)  # type: ignore[arg-type]
+
 
 Handler = Callable[[asyncio.StreamReader, asyncio.StreamWriter], Awaitable[None]]
 
@@ -52,7 +63,7 @@ async def echo(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> No
     await writer.drain()
 
 
-def test_bytes_flow_both_ways_in_order_and_half_close_is_passed_on() -> None:
+def test_bytes_flow_both_ways_in_order_and_half_close_is_passed_on(run) -> None:  # type: ignore[no-untyped-def]
     async def main() -> None:
         reader, writer, result, servers = await rig(echo, first=b"early bytes ")
         payload = os.urandom(3 * 1024 * 1024)  # more than any socket buffer: flow control must hold
@@ -66,10 +77,10 @@ def test_bytes_flow_both_ways_in_order_and_half_close_is_passed_on() -> None:
         for s in servers:
             s.close()
 
-    asyncio.run(main())
+    run(main())
 
 
-def test_idle_tunnel_is_closed_after_the_timeout() -> None:
+def test_idle_tunnel_is_closed_after_the_timeout(run) -> None:  # type: ignore[no-untyped-def]
     async def silent(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         await reader.read(-1)
 
@@ -85,10 +96,10 @@ def test_idle_tunnel_is_closed_after_the_timeout() -> None:
         for s in servers:
             s.close()
 
-    asyncio.run(main())
+    run(main())
 
 
-def test_a_reset_origin_closes_the_client_side() -> None:
+def test_a_reset_origin_closes_the_client_side(run) -> None:  # type: ignore[no-untyped-def]
     async def reset(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         await reader.read(1)
         writer.write(b"partial")
@@ -111,4 +122,4 @@ def test_a_reset_origin_closes_the_client_side() -> None:
         for s in servers:
             s.close()
 
-    asyncio.run(main())
+    run(main())
