@@ -37,7 +37,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from bridgehead.core.oauth.diagnostics import parse_challenge, parse_diagnostics
-from bridgehead.failures import by_number, get
+from bridgehead.failures import Code, by_number, get, platform_number
 from bridgehead.runtime.classify import classify
 from bridgehead.runtime.tls import client_context
 
@@ -58,6 +58,9 @@ SOAP_GET_INBOX = (
 
 # Make a token for (audience host part, realm); realm comes from the challenge or the caller.
 TokenMaker = Callable[[str, str], str]
+
+# x-ms-diagnostics 2000003 (invalid_resource): the audience checks the hints below tell apart
+_AUDIENCE = platform_number(Code.OAUTH_AUDIENCE_HOST_MISMATCH, "ms_diagnostics")
 
 
 @dataclass
@@ -233,9 +236,9 @@ def _classify(status: int, diag: str | None) -> Step:
         if parsed is not None:
             number, reason, _category = parsed
             detail = f"The remote server returned an error: (401) Unauthorized. diagnostics: {diag}"
-            if number == 2000003 and "Expected" not in reason and "hostname component" in reason:
+            if number == _AUDIENCE and "Expected" not in reason and "hostname component" in reason:
                 return Step("ews", False, detail, "oauth-host-header-missing")
-            if number == 2000003 and "hostname component" not in reason:  # names aud: another resource's token
+            if number == _AUDIENCE and "hostname component" not in reason:  # names aud: another resource's token
                 return Step("ews", False, detail, "oauth-audience-wrong-resource")
             entries = [e for e in by_number(number) if e.area == "oauth"]
             if entries:
