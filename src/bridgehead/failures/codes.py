@@ -43,6 +43,8 @@ class Code(StrEnum):
     PARENT_PROXY_BAD_GATEWAY = "parent-proxy-bad-gateway"
     PARENT_PROXY_UNREACHABLE = "parent-proxy-unreachable"
     INSPECTION_BROKE_CHANNEL_BINDING = "inspection-broke-channel-binding"
+    UPSTREAM_H2_GOAWAY = "upstream-h2-goaway"
+    UPSTREAM_H2_STREAM_RESET = "upstream-h2-stream-reset"
     NTLM_BAD_BINDINGS = "ntlm-bad-bindings"
     NTLM_EP_TERMINATING_PROXY = "ntlm-ep-terminating-proxy"
     NTLM_LOGON_FAILURE = "ntlm-logon-failure"

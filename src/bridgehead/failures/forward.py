@@ -450,4 +450,37 @@ ENTRIES: tuple[Failure, ...] = (
         signatures=(r"inspection changed the tls certificate the client bound to",
                     r"inspection-broke-channel-binding"),
     ),
+    Failure(
+        code="upstream-h2-goaway",
+        area="forward",
+        title="The origin closed its HTTP/2 connection (GOAWAY) while client streams were waiting on it",
+        cause="An inspected HTTP/2 client's streams are relayed on one HTTP/2 connection to the origin. The "
+        "origin sent GOAWAY (RFC 9113 §6.8: a graceful shutdown after its request limit or a reload, or an "
+        "error), so no stream can continue on that connection. Streams the origin never processed (above the "
+        "GOAWAY's last stream id, or not yet sent) are answered with RST_STREAM REFUSED_STREAM, which clients "
+        "retry on a new connection; a stream it may have processed gets this 502 page (or a reset once its "
+        "response had started). bridgehead then sends GOAWAY to the client.",
+        fix="Nothing, for an occasional graceful GOAWAY: the client retries the refused requests on a new "
+        "tunnel. If it happens often, look at the origin's HTTP/2 request limit (nginx keepalive_requests, "
+        "http2_max_requests) or at the error code named in the record's reason.",
+        references=("RFC 9113 §6.8 (GOAWAY)", "RFC 9113 §8.7 (request reliability, REFUSED_STREAM)"),
+        status=502,
+        signatures=(r"upstream-h2-goaway", r"sent GOAWAY \("),
+    ),
+    Failure(
+        code="upstream-h2-stream-reset",
+        area="forward",
+        title="The origin reset an HTTP/2 stream (RST_STREAM) before or while answering it",
+        cause="The request went to the origin as a stream of an HTTP/2 connection and the origin ended it with "
+        "RST_STREAM (RFC 9113 §6.4) and the error code named in the reason (PROTOCOL_ERROR for a request it "
+        "judged malformed, INTERNAL_ERROR, CANCEL, ENHANCE_YOUR_CALM when it limits the client). Before the "
+        "response the client gets this 502 page; after the response started its stream is reset, so a "
+        "truncated response never looks complete (§8.1). REFUSED_STREAM before a response is passed on as "
+        "REFUSED_STREAM (the client may retry).",
+        fix="Look at the origin's error log for the stream; a PROTOCOL_ERROR names a request the origin refuses "
+        "over HTTP/2 (a field it does not accept), ENHANCE_YOUR_CALM a rate limit on the origin.",
+        references=("RFC 9113 §6.4 (RST_STREAM)", "RFC 9113 §7 (error codes)"),
+        status=502,
+        signatures=(r"upstream-h2-stream-reset", r"reset the stream \(RST_STREAM"),
+    ),
 )

@@ -52,6 +52,8 @@ class AccessRecord(TypedDict, total=False):
     bytes_out: int | None
     # the forward proxy: the client's protocol (HTTP/1.0 | HTTP/1.1 | h2 | tunnel; inspected: the inner one)
     protocol: str | None
+    # the forward proxy: the protocol spoken to the origin (HTTP/1.0 | HTTP/1.1 | h2; null: no origin reached)
+    upstream_protocol: str | None
     # the reverse proxy
     listener: str | None
     route: str | None

@@ -10,13 +10,35 @@
   first, names lower-cased (§8.2.2), connection-specific fields dropped.
 * :class:`ChunkDecoder` decodes a chunked HTTP/1.1 body (RFC 9112 §7.1) into its data (h2
   frames carry the data itself; trailers are dropped).
+
+The h2 → h2 direction (an origin that picked h2, ``runtime.forward.h2upstream``):
+
+* :func:`origin_request_fields` makes the origin's header list from the same head (what
+  :func:`request_head` gave, after the tunnel's host check): pseudo-header fields first with
+  ``:authority`` from the proxy's Host field (the tunnel's host), hop-by-hop and
+  connection-specific fields removed (RFC 9110 §7.6.1, RFC 9113 §8.2.2; ``te: trailers`` kept),
+  the ``Transfer-Encoding: chunked`` that :func:`request_head` adds for the HTTP/1.1 hop dropped
+  (DATA frames carry the body), the proxy's own fields (``own``) set last, replacing any field
+  of the same name, as ``wire.http1.prepare_request`` does.
+* :func:`relay_response_fields` / :func:`trailer_fields`: the origin's response (or interim,
+  or trailer) fields made for the client: ``:status`` first, hop-by-hop and
+  connection-specific fields removed.
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 
-from bridgehead.wire.http1 import Headers, HttpError, RequestHead, ResponseHead
+from bridgehead.wire.http1 import (
+    HOP_BY_HOP,
+    OWNED_PREFIXES,
+    Headers,
+    HttpError,
+    RequestHead,
+    ResponseHead,
+    normalise_name,
+)
 
 # RFC 9113 §8.2.2: fields an h2 message must not carry (TE is allowed with the value "trailers" only)
 CONNECTION_SPECIFIC = frozenset({b"connection", b"keep-alive", b"proxy-connection", b"transfer-encoding",
@@ -54,8 +76,9 @@ def request_head(fields: list[tuple[bytes, bytes]], *, end_stream: bool) -> Requ
         if name == b"cookie":
             cookies.append(value)
             continue
-        if name == b"te":
-            continue  # "trailers" only: meaningless to the HTTP/1.1 hop, which gets no trailers from us
+        if name == b"te":  # "trailers" only: kept for an h2 origin; prepare_request removes it for HTTP/1.1
+            regular.append((b"te", b"trailers"))
+            continue
         regular.append((name, value))
     method = pseudo.get(b":method")
     if method is None:
@@ -91,6 +114,65 @@ def response_fields(head: ResponseHead) -> list[tuple[bytes, bytes]]:
             continue
         out.append((lname, value))
     return out
+
+
+# never relayed between two h2 hops: RFC 9113 §8.2.2 and the proxy's hop-by-hop list (RFC 9110 §7.6.1)
+_NOT_RELAYED = CONNECTION_SPECIFIC | frozenset(HOP_BY_HOP) | {b"host"}
+
+
+def origin_request_fields(head: RequestHead, *, target: bytes | None = None,
+                          own: Iterable[tuple[bytes, bytes]] = ()) -> list[tuple[bytes, bytes]]:
+    """The h2 header list for an h2 origin (RFC 9113 §8.3.1) of a request :func:`request_head` mapped.
+
+    ``target``: the origin-form target when the request had an absolute one; ``own``: the proxy's
+    fields, ``Host`` among them (it becomes ``:authority``), set last. ``H2MessageError`` when no
+    authority is known."""
+    own = [(name.lower(), value) for name, value in own]
+    authority = next((v for n, v in own if n == b"host"), None) or head.headers.get(b"host")
+    if not authority:
+        raise H2MessageError("request without an authority for the origin (RFC 9113 §8.3.1)")
+    owned = {normalise_name(n) for n, _ in own}
+    named = {t.lower() for t in head.headers.connection_tokens()}
+    out = [(b":method", head.method), (b":scheme", b"https"), (b":authority", authority),
+           (b":path", target if target is not None else head.target)]
+    for name, value in head.headers.items:
+        lname = name.lower()
+        if lname == b"te":
+            if value.strip().lower() == b"trailers":
+                out.append((b"te", b"trailers"))  # the one TE an h2 request may carry (RFC 9113 §8.2.2)
+            continue
+        if lname in _NOT_RELAYED or lname in named:
+            continue
+        nname = normalise_name(lname)
+        if nname in owned or nname.startswith(OWNED_PREFIXES):
+            continue
+        out.append((lname, value))
+    out += [(name, value) for name, value in own if name != b"host"]
+    return out
+
+
+def relay_response_fields(fields: Iterable[tuple[bytes, bytes]]) -> list[tuple[bytes, bytes]]:
+    """An h2 origin's response (or 1xx) fields for the h2 client: ``:status`` first (RFC 9113 §8.3.2),
+    hop-by-hop and connection-specific fields removed; ``H2MessageError`` without ``:status``."""
+    status: bytes | None = None
+    out: list[tuple[bytes, bytes]] = []
+    for name, value in fields:
+        if name == b":status":
+            status = value
+        elif name.startswith(b":"):
+            raise H2MessageError(f"pseudo-header {name.decode('latin-1')} in a response (RFC 9113 §8.3.2)")
+        elif name.lower() not in _NOT_RELAYED:
+            out.append((name.lower(), value))
+    if status is None:
+        raise H2MessageError("response without :status (RFC 9113 §8.3.2)")
+    return [(b":status", status), *out]
+
+
+def trailer_fields(fields: Iterable[tuple[bytes, bytes]]) -> list[tuple[bytes, bytes]]:
+    """A trailer section passed between two h2 hops: no pseudo-header fields (RFC 9113 §8.1), hop-by-hop
+    and connection-specific fields removed."""
+    return [(name.lower(), value) for name, value in fields
+            if not name.startswith(b":") and name.lower() not in _NOT_RELAYED]
 
 
 class ChunkDecoder:

@@ -16,7 +16,14 @@ connection state machine over the client's :class:`~bridgehead.runtime.streams.T
 So every header and framing rule of the HTTP/1.1 path (``prepare_request``: hop-by-hop, owned
 and identity fields, framing) applies to h2 requests unchanged. :class:`UpstreamSet` gives each
 concurrent stream its own upstream HTTP/1.1 connection, at most ``MAX_UPSTREAM`` per client
-connection (more streams wait for one to be free); h2 towards the origin is not done.
+connection (more streams wait for one to be free).
+
+When the origin picked h2 on the first upstream handshake (offered only because the client
+offered h2), the streams go to it as h2 streams on that one connection instead
+(:mod:`bridgehead.runtime.forward.h2upstream`); the handler then works on the stream's frames
+(``StreamIO.incoming``, ``request_ended``, ``trailers``) rather than on an HTTP/1.1 byte stream.
+After the origin's GOAWAY the connection drains (:meth:`H2Server.drain`): new client streams are
+refused (REFUSED_STREAM, RFC 9113 §8.7), and once the open ones ended the client gets GOAWAY.
 """
 
 from __future__ import annotations
@@ -37,16 +44,17 @@ import h2.exceptions
 import h2.settings
 
 from bridgehead.core.forward_policy import CertRequestAction
-from bridgehead.runtime.forward import epwatch
+from bridgehead.runtime.forward import epwatch, h2upstream
 from bridgehead.runtime.forward.upstream import (
     UpstreamFailure,
     cert_request_after,
     cert_request_in_handshake,
     renegotiation_requested,
+    selected_alpn,
 )
-from bridgehead.runtime.relay import RelayError, exchange
+from bridgehead.runtime.relay import RelayError, classify, exchange
 from bridgehead.runtime.streams import Conn, Deadlines, TLSStream
-from bridgehead.wire.h2map import ChunkDecoder, H2MessageError, request_head, response_fields
+from bridgehead.wire.h2map import ChunkDecoder, H2MessageError, origin_request_fields, request_head, response_fields
 from bridgehead.wire.http1 import (
     CHUNKED,
     LENGTH,
@@ -87,6 +95,8 @@ class H2Server:
         self.streams: dict[int, StreamIO] = {}
         self._tasks: set[asyncio.Task[None]] = set()
         self.closed = False
+        self.draining = False  # no new stream: GOAWAY once the open ones ended (see drain)
+        self._stop = asyncio.Event()
 
     async def flush(self) -> None:
         data = self.h2.data_to_send()
@@ -107,13 +117,14 @@ class H2Server:
             while not self.closed:
                 idle = self.deadlines.idle if not self.streams else self.timeout
                 try:
-                    async with asyncio.timeout(idle):
-                        data = await self.tls.read()  # type: ignore[attr-defined]
+                    data = await self._read(idle)
                 except TimeoutError:
                     self.h2.close_connection()
                     break
                 except (ConnectionError, OSError, ssl.SSLError):
                     break  # the client went away: its streams are cancelled below
+                if data is None:  # drained: the GOAWAY goes out below
+                    break
                 if not data:
                     break
                 try:
@@ -137,9 +148,46 @@ class H2Server:
             with contextlib.suppress(Exception):
                 await self.flush()
 
+    async def _read(self, idle: float) -> bytes | None:
+        """The client's next bytes, or None once :meth:`drain` finished the connection."""
+        if self._stop.is_set():
+            return None
+        read = asyncio.ensure_future(self.tls.read())  # type: ignore[attr-defined]
+        stop = asyncio.ensure_future(self._stop.wait())
+        try:
+            done, _ = await asyncio.wait({read, stop}, timeout=idle, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            stop.cancel()
+            if not read.done():
+                read.cancel()
+        if read in done:
+            data: bytes = read.result()
+            return data
+        if stop in done:
+            return None
+        raise TimeoutError
+
+    def drain(self) -> None:
+        """Take no new stream; GOAWAY (RFC 9113 §6.8) as soon as the open streams ended."""
+        self.draining = True
+        self._drained()
+
+    def _drained(self) -> None:
+        if self.draining and not self.streams and not self._stop.is_set():
+            with contextlib.suppress(h2.exceptions.H2Error):
+                self.h2.close_connection()
+            self._stop.set()  # run() flushes the GOAWAY and returns
+
     def _event(self, event: h2.events.Event) -> None:
         if isinstance(event, h2.events.RequestReceived):
+            if self.draining:  # never processed: the client may retry it (RFC 9113 §8.7)
+                self.h2.reset_stream(event.stream_id, h2.errors.ErrorCodes.REFUSED_STREAM)
+                return
             self._request(event)
+        elif isinstance(event, h2.events.TrailersReceived):
+            io = self.streams.get(event.stream_id)
+            if io is not None:
+                io.trailers = list(event.headers or [])
         elif isinstance(event, h2.events.DataReceived):
             io = self.streams.get(event.stream_id)
             if io is not None:
@@ -172,6 +220,7 @@ class H2Server:
             self.h2.reset_stream(sid, h2.errors.ErrorCodes.PROTOCOL_ERROR)  # RFC 9113 §8.1.1
             return
         io = StreamIO(self, sid, head.method, chunked_body=head.headers.get(b"transfer-encoding") is not None)
+        io.request_ended = ended
         if ended:
             io.incoming.put_nowait(None)
         conn = Conn(io, timeout=self.timeout, head_limit=self.head_limit, deadlines=self.deadlines)
@@ -192,6 +241,7 @@ class H2Server:
             await self.flush()
         finally:
             self.streams.pop(io.sid, None)
+            self._drained()
 
     async def send_data(self, sid: int, data: bytes, *, end: bool = False) -> None:
         """DATA frames within the stream's and the connection's flow-control windows (RFC 9113 §5.2)."""
@@ -233,6 +283,24 @@ class StreamIO:
         self.headers_sent = False
         self.ended = False
         self.status = 0
+        self.request_ended = False  # the HEADERS frame ended the stream: no request body
+        self.trailers: list[tuple[bytes, bytes]] | None = None  # the request's trailer section, if any
+
+    async def acknowledge(self, flow: int) -> None:
+        """Request DATA consumed: open the client's window again (RFC 9113 §6.9)."""
+        if flow and not self.server.closed:
+            self.server.h2.acknowledge_received_data(flow, self.sid)
+            await self.server.flush()
+
+    def refuse(self) -> None:
+        """RST_STREAM REFUSED_STREAM: nothing was processed, the client may retry (RFC 9113 §8.7)."""
+        self._reset(h2.errors.ErrorCodes.REFUSED_STREAM)
+
+    def stop_sending(self) -> None:
+        """The response is complete before the request body: ask the client to stop (RFC 9113 §8.1)."""
+        if not self.server.closed:
+            with contextlib.suppress(h2.exceptions.H2Error):
+                self.server.h2.reset_stream(self.sid, h2.errors.ErrorCodes.NO_ERROR)
 
     # ---- the request body, as the HTTP/1.1 relay reads it --------------------------
     async def read(self) -> bytes:
@@ -300,9 +368,12 @@ class StreamIO:
         return None
 
     def abort(self) -> None:
+        self._reset(h2.errors.ErrorCodes.INTERNAL_ERROR)
+
+    def _reset(self, code: h2.errors.ErrorCodes) -> None:
         if not self.reset and not self.server.closed:
             with contextlib.suppress(h2.exceptions.H2Error):
-                self.server.h2.reset_stream(self.sid, h2.errors.ErrorCodes.INTERNAL_ERROR)
+                self.server.h2.reset_stream(self.sid, code)
             self.reset = True
 
 
@@ -365,7 +436,74 @@ def _server(proxy: ForwardProxy, inner: Conn, handler: Handler) -> H2Server:
 
 
 async def inspect_h2(proxy: ForwardProxy, inner: Conn, upstream: Conn, up_stream: TLSStream, ctx: Context) -> None:
-    """Relay every stream of an inspected h2 client connection to the origin over HTTP/1.1."""
+    """Relay every stream of an inspected h2 client connection to the origin: over h2 when the origin
+    picked h2 on the first handshake, else over HTTP/1.1."""
+    if selected_alpn(up_stream) == "h2":
+        await _inspect_h2_to_h2(proxy, inner, up_stream, ctx)
+        return
+    ctx.upstream_protocol = "HTTP/1.1"
+    await _inspect_h2_to_h1(proxy, inner, upstream, up_stream, ctx)
+
+
+async def _inspect_h2_to_h2(proxy: ForwardProxy, inner: Conn, up_stream: TLSStream, ctx: Context) -> None:
+    """Every client stream as a stream of the one h2 connection to the origin (module docstring)."""
+    from bridgehead.runtime.forward.server import _https_url, _inner_target
+
+    ctx.upstream_protocol = "h2"
+    origin = h2upstream.H2Origin(up_stream, timeout=proxy.s.read_timeout)
+    log.info("inspecting %s:%d for %s over HTTP/2 (client leg), HTTP/2 to the origin", ctx.host, ctx.port,
+             ctx.client)
+
+    async def handle(conn: Conn, head: RequestHead, io: StreamIO) -> None:
+        start = time.monotonic()
+        url = _https_url(ctx, head)
+        method = head.method.decode("latin-1")
+        try:
+            target, own = _inner_target(head, ctx)  # another host inside the tunnel: refused as on HTTP/1.1
+            ex = await h2upstream.relay(origin, io, method, origin_request_fields(head, target=target, own=own))
+        except h2upstream.StreamRefused as exc:
+            io.refuse()
+            await server.flush()
+            proxy._record(ctx, action="error", host=ctx.host, port=ctx.port, method=method, url=url,
+                          code=exc.code, reason=exc.detail + "; REFUSED_STREAM to the client (it may retry)",
+                          duration_ms=round((time.monotonic() - start) * 1000, 2))
+            server.drain()
+            return
+        except (RelayError, ssl.SSLError, ConnectionError, TimeoutError, OSError, HttpError) as exc:
+            if isinstance(exc, RelayError) and exc.response_started:
+                io.abort()  # a truncated response must not look complete (RFC 9113 §8.1)
+                code, detail = classify(exc)
+                proxy._record(ctx, action="error", host=ctx.host, port=ctx.port, method=method, url=url, code=code,
+                              reason=detail, duration_ms=round((time.monotonic() - start) * 1000, 2))
+            else:
+                await proxy._exchange_failed(conn, up_stream, ctx, head, url, exc, start)
+            if origin.gone is not None:
+                server.drain()
+            return
+        bound = epwatch.observe(head, ex.status, inner.stream, up_stream)
+        extra = proxy._binding_failure(ctx, bound) if bound is not None else {}
+        proxy._log_exchange(ctx, "inspect", ex, url, start, conn, **extra)
+
+    server = _server(proxy, inner, handle)
+
+    async def watch() -> None:  # the origin's connection ended (GOAWAY, closed): drain the client's
+        await origin.wait_gone()
+        server.drain()
+
+    try:
+        await origin.start()
+        watcher = asyncio.ensure_future(watch())
+        try:
+            await server.run()
+        finally:
+            watcher.cancel()
+    finally:
+        await origin.close()
+
+
+async def _inspect_h2_to_h1(proxy: ForwardProxy, inner: Conn, upstream: Conn, up_stream: TLSStream,
+                            ctx: Context) -> None:
+    """Every client stream relayed to the origin over HTTP/1.1 (:class:`UpstreamSet`)."""
     from bridgehead.runtime.forward.server import _https_url, _inner_target
 
     presented = cert_request_in_handshake(up_stream)

@@ -104,6 +104,23 @@ def renegotiation_requested(stream: TLSStream) -> bool:
     return bool(getattr(stream.obj, "bh_renegotiation", False))
 
 
+HTTP1_ONLY = ("http/1.1",)
+H2_OR_HTTP1 = ("h2", "http/1.1")
+
+
+def alpn_offer(client_alpn: Sequence[str] | None) -> tuple[str, ...]:
+    """The ALPN list offered upstream (RFC 7301 §3.1), decided before the first upstream handshake:
+    h2 (then http/1.1) only when the client offered h2 in its ClientHello, else http/1.1 only, so an
+    HTTP/1.1 client is never relayed over h2."""
+    return H2_OR_HTTP1 if client_alpn and "h2" in client_alpn else HTTP1_ONLY
+
+
+def selected_alpn(stream: TLSStream) -> str | None:
+    """The protocol the origin picked (``h2``, ``http/1.1``), ``None`` when it ignored ALPN (HTTP/1.1)."""
+    picked: str | None = stream.obj.selected_alpn_protocol()
+    return picked
+
+
 class UpstreamFailure(Exception):
     """A failure towards the server, with its registry code."""
 
@@ -200,19 +217,23 @@ class UpstreamConnector:
         self.connect_timeout = connect_timeout
         self.handshake_timeout = handshake_timeout
         self.legacy_tls = list(legacy_tls)
-        self._contexts: dict[tuple[tuple[str, str] | None, bool], ssl.SSLContext] = {}
+        self._contexts: dict[tuple[tuple[str, str] | None, bool, tuple[str, ...]], ssl.SSLContext] = {}
 
     def legacy_allowed(self, host: str, port: int) -> bool:
         """Whether ``host:port`` opted in to static-RSA key exchange (``[[legacy_tls]]``)."""
         return any(rule.matches(host, port) for rule in self.legacy_tls)
 
-    def context(self, client_cert: tuple[str, str] | None = None, *, legacy: bool = False) -> ssl.SSLContext:
-        ctx = self._contexts.get((client_cert, legacy))
+    def context(self, client_cert: tuple[str, str] | None = None, *, legacy: bool = False,
+                alpn: tuple[str, ...] = HTTP1_ONLY) -> ssl.SSLContext:
+        """The client context for one variant; ``alpn`` is the offer (RFC 7301 §3.1), :data:`H2_OR_HTTP1`
+        only for a client that offered h2 itself (see :func:`alpn_offer`)."""
+        key = (client_cert, legacy, alpn)
+        ctx = self._contexts.get(key)
         if ctx is None:
-            ctx = tls.client_context(cafiles=self.cafiles, client_cert=client_cert, alpn=["http/1.1"],
+            ctx = tls.client_context(cafiles=self.cafiles, client_cert=client_cert, alpn=list(alpn),
                                      on_message=watch, post_handshake_auth=True,
                                      ciphers=tls.LEGACY_RSA_CIPHERS if legacy else tls.CLIENT_CIPHERS)
-            self._contexts[(client_cert, legacy)] = ctx
+            self._contexts[key] = ctx
         return ctx
 
     def route(self, host: str, port: int) -> Parent | None:
@@ -276,11 +297,13 @@ class UpstreamConnector:
             raise UpstreamFailure("upstream-unreachable", f"{host}:{port}: {exc.strerror or exc}") from None
 
     async def open_tls(self, host: str, port: int, server_name: str,
-                       client_cert: tuple[str, str] | None = None) -> TLSStream:
-        """TCP + TLS handshake; a CertificateRequest does not fail it (see the flags)."""
+                       client_cert: tuple[str, str] | None = None, *,
+                       alpn: tuple[str, ...] = HTTP1_ONLY) -> TLSStream:
+        """TCP + TLS handshake; a CertificateRequest does not fail it (see the flags). ``alpn``: the
+        protocols offered (the origin's pick: :func:`selected_alpn`)."""
         reader, writer = await self.open_tcp(host, port)
         legacy = self.legacy_allowed(host, port)
-        stream = TLSStream(reader, writer, self.context(client_cert, legacy=legacy), server_side=False,
+        stream = TLSStream(reader, writer, self.context(client_cert, legacy=legacy, alpn=alpn), server_side=False,
                            server_hostname=server_name)
         try:
             await asyncio.wait_for(stream.handshake(), self.handshake_timeout)
