@@ -67,11 +67,13 @@ from bridgehead.runtime.forward.ca import InspectionCA
 from bridgehead.runtime.forward.upstream import (
     UpstreamConnector,
     UpstreamFailure,
+    alpn_offer,
     cert_request_after,
     cert_request_in_handshake,
     leaf_not_after,
     plain_request,
     renegotiation_requested,
+    selected_alpn,
     upstream_note,
 )
 from bridgehead.runtime.limits import ConnectionLimits
@@ -139,6 +141,7 @@ class Context:
     user: str | None = None  # the authenticated user of the current request
     conn_user: str | None = None  # the user an NTLM/Negotiate handshake authenticated the connection as
     protocol: str = ""  # the client's protocol, for the log: HTTP/1.0 | HTTP/1.1 | h2 | tunnel
+    upstream_protocol: str = ""  # the protocol spoken to the origin: HTTP/1.0 | HTTP/1.1 | h2 ("": none)
     upstream_note: tuple[str, str] | None = None  # code, detail: allowed with a warning (OCSP fail = open)
     auth_state: ConnState = field(default_factory=ConnState)
     upstream_open: OpenUpstream | None = None  # how the inspected upstream was opened (to open it again)
@@ -294,7 +297,8 @@ class ForwardProxy:
             name = f"{ctx.access} / {name}" if name else ctx.access
         if ctx.upstream_note is not None and not fields.get("code"):
             fields.update(code=ctx.upstream_note[0], reason=fields.get("reason") or ctx.upstream_note[1])
-        self.log.write(client=ctx.client, user=ctx.user, rule=name, protocol=ctx.protocol or None, **fields)
+        self.log.write(client=ctx.client, user=ctx.user, rule=name, protocol=ctx.protocol or None,
+                       upstream_protocol=ctx.upstream_protocol or None, **fields)
 
     async def _admit(self, client: Conn, head: RequestHead, ctx: Context, start: float) -> bool | None:
         """None: go on with the request; True/False: answered (407/403), keep the connection or not."""
@@ -385,7 +389,7 @@ class ForwardProxy:
                                "a forward proxy needs absolute-form http:// URLs or CONNECT", start,
                                action="deny", method=method, url=url)
             return False
-        ctx.host, ctx.port, ctx.rule = host, port, "plain-http"
+        ctx.host, ctx.port, ctx.rule, ctx.upstream_protocol = host, port, "plain-http", ctx.protocol
         try:
             upstream = await self._pooled(host, port)
         except UpstreamFailure as exc:
@@ -515,7 +519,8 @@ class ForwardProxy:
                     ctx.rule += " / on-client-cert-request present"
                 try:
                     upstream = await self.upstream.open_tls(ctx.host, ctx.port, command.server_name,
-                                                            client_cert=command.client_cert)
+                                                            client_cert=command.client_cert,
+                                                            alpn=alpn_offer(hello.alpn))  # h2 if the client offered it
                 except UpstreamFailure as exc:
                     event: Event = UpstreamFailed(exc.code, exc.detail)
                     await self._carry_out(layer.handle(event), client, ctx, hello, layer, start)
@@ -584,9 +589,17 @@ class ForwardProxy:
             return
         try:
             ctx.protocol = "h2" if h2relay.is_h2(inner) else "HTTP/1.1"
-            if h2relay.is_h2(inner):  # the client picked h2: each stream relayed over HTTP/1.1
+            if h2relay.is_h2(inner):  # the client picked h2: its streams go to the origin over h2 or HTTP/1.1
                 await h2relay.inspect_h2(self, inner, upstream, up_stream, ctx)
             else:
+                ctx.upstream_protocol = "HTTP/1.1"
+                if selected_alpn(up_stream) == "h2":  # never HTTP/1.1 over an h2 upstream: open it again
+                    await upstream.close()
+                    try:
+                        upstream, up_stream = await self._reopen(ctx, upstream, upstream)
+                    except RelayError as exc:
+                        await self._refuse(inner, ctx, exc.code, exc.detail, start)
+                        return
                 await self._inspect_loop(inner, upstream, up_stream, ctx)
         finally:
             await upstream.close()
