@@ -11,10 +11,17 @@ and GOAWAY against :mod:`tests.support.h2_origin` (an origin built on the ``h2``
 
 from __future__ import annotations
 
+import hashlib
+import shutil
 import subprocess
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
-from tests.runtime.forward.conftest import Pki, curl, status_of
+from tests.runtime.forward.conftest import ORIGIN_HOST, Pki, curl, status_of
+from tests.support.procs import free_port, running
 
 
 def test_an_inspected_request_whose_upstream_fails_carries_the_inner_protocol(pki: Pki, start_proxy: Any) -> None:
@@ -39,3 +46,144 @@ def test_a_connect_refused_before_any_inner_request_still_says_tunnel(pki: Pki, 
     assert r.returncode != 0  # curl does not trust the bridgehead CA here
     (record,) = proxy.records()
     assert (record["code"], record["protocol"]) == ("upstream-dns-failed", "tunnel"), record
+
+
+# ---- an h2 origin: nginx -------------------------------------------------------------------------------------
+
+NGINX_LOG = "$server_protocol $connection $request_method $uri $status"
+
+
+@contextmanager
+def nginx(tmp: Path, pki: Pki, *, http2: bool = True) -> Iterator[tuple[int, Path]]:
+    """nginx over TLS (h2 when ``http2``): static files under www/, DAV PUT under /up/; (port, its dir)."""
+    nginx_bin = shutil.which("nginx") or "/usr/sbin/nginx"
+    port = free_port()
+    d = tmp / f"nginx-{port}"
+    for sub in ("logs", "www/up", "body"):
+        (d / sub).mkdir(parents=True)
+    (d / "www" / "big.bin").write_bytes(PAYLOAD)
+    for i in range(3):
+        (d / "www" / f"f{i}.txt").write_text(f"file {i}\n" * 20000)
+    listen = f"listen 127.0.0.1:{port} ssl http2;" if http2 else f"listen 127.0.0.1:{port} ssl;"  # nginx 1.22 syntax
+    (d / "nginx.conf").write_text(f"""daemon off;
+master_process off;
+worker_processes 1;
+pid {d}/nginx.pid;
+error_log {d}/logs/error.log info;
+events {{ worker_connections 256; }}
+http {{
+    log_format h2log '{NGINX_LOG}';
+    access_log {d}/logs/access.log h2log;
+    client_body_temp_path {d}/body; proxy_temp_path {d}/body; fastcgi_temp_path {d}/body;
+    uwsgi_temp_path {d}/body; scgi_temp_path {d}/body;
+    server {{
+        {listen}
+        server_name {ORIGIN_HOST};
+        ssl_certificate {pki.server.chain};
+        ssl_certificate_key {pki.server.key};
+        client_max_body_size 4m;
+        root {d}/www;
+        location /up/ {{ dav_methods PUT; }}
+    }}
+}}
+""")
+    with running([nginx_bin, "-p", str(d), "-c", str(d / "nginx.conf")], port=port, log=d / "out.log"):
+        yield port, d
+
+
+def nginx_log(d: Path, expect: int) -> list[list[str]]:
+    """nginx's access-log lines as fields (NGINX_LOG), waiting briefly for ``expect`` of them."""
+    deadline = time.monotonic() + 5
+    while True:
+        lines = [line.split() for line in (d / "logs" / "access.log").read_text().splitlines() if line.strip()]
+        if len(lines) >= expect or time.monotonic() > deadline:
+            return lines
+        time.sleep(0.05)
+
+
+PAYLOAD = hashlib.sha256(b"bridgehead").digest() * (1 << 15)  # 1 MiB, not compressible by accident of zeros
+
+
+def curl2(pki: Pki, proxy: Any, *args: str) -> subprocess.CompletedProcess[str]:
+    argv = ["curl", "-sS", "--max-time", "30", "--noproxy", "", "--proxy", proxy.url, "--cacert", str(proxy.ca),
+            *args]
+    return subprocess.run(argv, capture_output=True, text=True, env=pki.client_env(), timeout=60)
+
+
+def test_curl_http2_reaches_an_h2_origin_over_h2(tmp_path: Path, pki: Pki, start_proxy: Any) -> None:
+    proxy = start_proxy()
+    with nginx(tmp_path, pki) as (port, d):
+        url = f"https://{ORIGIN_HOST}:{port}/f0.txt"
+        r = curl2(pki, proxy, "--http2", "-o", "/dev/null", "-w", "%{http_version} %{http_code}", url)
+        assert r.returncode == 0 and r.stdout == "2 200", r.stderr
+        (line,) = nginx_log(d, 1)
+    assert line[0] == "HTTP/2.0" and line[2:] == ["GET", "/f0.txt", "200"]
+    (rec,) = [r for r in proxy.records() if r.get("method") == "GET"]
+    assert (rec["protocol"], rec["upstream_protocol"]) == ("h2", "h2"), rec
+    assert rec["action"] == "inspect" and rec["status"] == 200 and rec["url"] == url
+    assert rec["bytes_out"] == len("file 0\n") * 20000
+
+
+def test_concurrent_streams_share_one_upstream_h2_connection(tmp_path: Path, pki: Pki, start_proxy: Any) -> None:
+    proxy = start_proxy()
+    with nginx(tmp_path, pki) as (port, d):
+        urls = [f"https://{ORIGIN_HOST}:{port}/f{i}.txt" for i in range(3)]
+        args = ["--http2", "--parallel", "--parallel-max", "3", "-w", "%{http_version} %{http_code}\n"]
+        for url in urls:
+            args += ["-o", "/dev/null", url]
+        r = curl2(pki, proxy, *args)
+        assert r.returncode == 0, r.stderr
+        assert r.stdout.split() == ["2", "200"] * 3
+        lines = nginx_log(d, 3)
+    assert sorted(line[3] for line in lines) == ["/f0.txt", "/f1.txt", "/f2.txt"]
+    assert {line[0] for line in lines} == {"HTTP/2.0"}
+    assert len({line[1] for line in lines}) == 1, lines  # nginx's $connection: one upstream connection
+    records = [r for r in proxy.records(expect=3) if r.get("method") == "GET"]
+    assert len(records) == 3 and len({r["client"] for r in records}) == 1
+    assert {(r["protocol"], r["upstream_protocol"], r["status"]) for r in records} == {("h2", "h2", 200)}
+
+
+def test_a_megabyte_each_way_passes_with_flow_control(tmp_path: Path, pki: Pki, start_proxy: Any) -> None:
+    proxy = start_proxy()
+    (tmp_path / "payload").write_bytes(PAYLOAD)
+    with nginx(tmp_path, pki) as (port, d):
+        base = f"https://{ORIGIN_HOST}:{port}"
+        r = curl2(pki, proxy, "--http2", "-T", str(tmp_path / "payload"), "-w", "%{http_version} %{http_code}",
+                  f"{base}/up/payload")
+        assert r.returncode == 0 and r.stdout.endswith("2 201"), (r.stdout, r.stderr)
+        assert (d / "www" / "up" / "payload").read_bytes() == PAYLOAD  # every byte reached nginx
+        r = curl2(pki, proxy, "--http2", "-o", str(tmp_path / "down"), "-w", "%{http_version} %{http_code}",
+                  f"{base}/big.bin")
+        assert r.returncode == 0 and r.stdout == "2 200", r.stderr
+        lines = nginx_log(d, 2)
+    assert (tmp_path / "down").read_bytes() == PAYLOAD
+    assert [(line[0], line[2], line[4]) for line in lines] == [("HTTP/2.0", "PUT", "201"), ("HTTP/2.0", "GET", "200")]
+    put, get = [r for r in proxy.records(expect=2) if r.get("method") in ("PUT", "GET")]
+    assert put["bytes_in"] == len(PAYLOAD) and get["bytes_out"] == len(PAYLOAD)
+    assert put["upstream_protocol"] == get["upstream_protocol"] == "h2"
+
+
+def test_an_h2_client_still_reaches_an_http11_only_origin(tmp_path: Path, pki: Pki, start_proxy: Any) -> None:
+    proxy = start_proxy()
+    with nginx(tmp_path, pki, http2=False) as (port, d):
+        r = curl2(pki, proxy, "--http2", "-o", str(tmp_path / "down"), "-w", "%{http_version} %{http_code}",
+                  f"https://{ORIGIN_HOST}:{port}/big.bin")
+        assert r.returncode == 0 and r.stdout == "2 200", r.stderr
+        (line,) = nginx_log(d, 1)
+    assert (tmp_path / "down").read_bytes() == PAYLOAD
+    assert line[0] == "HTTP/1.1"
+    (rec,) = [r for r in proxy.records() if r.get("method") == "GET"]
+    assert (rec["protocol"], rec["upstream_protocol"]) == ("h2", "HTTP/1.1"), rec
+
+
+def test_an_http11_client_reaches_an_h2_capable_origin_over_http11(tmp_path: Path, pki: Pki,
+                                                                   start_proxy: Any) -> None:
+    proxy = start_proxy()
+    with nginx(tmp_path, pki) as (port, d):
+        r = curl2(pki, proxy, "--http1.1", "-o", "/dev/null", "-w", "%{http_version} %{http_code}",
+                  f"https://{ORIGIN_HOST}:{port}/f1.txt")
+        assert r.returncode == 0 and r.stdout == "1.1 200", r.stderr
+        (line,) = nginx_log(d, 1)
+    assert line[0] == "HTTP/1.1"  # the upstream offer was http/1.1 only: nginx could not pick h2
+    (rec,) = [r for r in proxy.records() if r.get("method") == "GET"]
+    assert (rec["protocol"], rec["upstream_protocol"]) == ("HTTP/1.1", "HTTP/1.1"), rec
