@@ -79,6 +79,7 @@ def test_direct_and_passthrough_succeed(lab, setting: str, path: str) -> None:  
     assert r.status_code == 400  # authenticated, then the seed's "bad MRS payload"
     body = r.json()
     assert body["user"] == "CORP\\alice" and body["code"] == "mrs-authenticated-bad-request"
+    assert r.headers["X-Bridgehead-Code"] == "mrs-authenticated-bad-request"  # the header every page carries
     assert body["binding"] == "value"
     assert body["binding_outcome"] == ("not-checked" if setting == "none" else "match")
 

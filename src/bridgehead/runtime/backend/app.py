@@ -19,6 +19,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from bridgehead.core.errorpage import CODE_HEADER
 from bridgehead.core.logscan import NTLM_CHALLENGE_STEP
 from bridgehead.runtime.asgi_auth import (
     CONNECTION_EXTENSION,
@@ -55,7 +56,8 @@ def _answer(request: Request, extra: dict[str, Any] | None = None, status: int =
         "client_certificate": peer,
     }
     body.update(extra or {})
-    return JSONResponse(body, status_code=status)
+    code = body.get("code")  # a refusal names its registry code in the one header every page uses
+    return JSONResponse(body, status_code=status, headers={CODE_HEADER: str(code)} if code else None)
 
 
 async def generic(request: Request) -> Response:
