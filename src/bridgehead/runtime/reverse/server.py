@@ -47,6 +47,8 @@ from cryptography import x509
 from bridgehead.core import errorpage
 from bridgehead.core.ntlm.users import UserStore
 from bridgehead.core.oauth.model import split_host_port
+from bridgehead.core.proxy.edge import EdgeLayer, NotTLS, Passthrough, Refuse, Terminate, covers
+from bridgehead.core.proxy.edge import HelloReceived as EdgeHello
 from bridgehead.core.reverse.backend_facts import refused_for_missing_cert
 from bridgehead.core.reverse.clientcert import Verdict, judge_certificate, route_decision
 from bridgehead.core.reverse.identity import map_identity
@@ -58,7 +60,7 @@ from bridgehead.core.reverse.model import (
     ReverseConfig,
     Route,
 )
-from bridgehead.core.reverse.routes import PathRefused, match, needs_client_cert, passthrough_for
+from bridgehead.core.reverse.routes import PathRefused, match, needs_client_cert
 from bridgehead.failures import get
 from bridgehead.runtime import tls
 from bridgehead.runtime.accesslog import AccessLog
@@ -89,9 +91,7 @@ class EdgeCert:
     cert_ctx: Any = None  # pyOpenSSL context when the listener asks for client certificates
 
     def serves(self, name: str) -> bool:
-        name = name.lower()
-        return any(n == name or (n.startswith("*.") and name.endswith(n[1:]) and name.count(".") == n.count("."))
-                   for n in self.names)
+        return any(covers(n, name) for n in self.names)
 
 
 def _names(cert: x509.Certificate) -> tuple[str, ...]:
@@ -127,16 +127,10 @@ class ListenerRuntime:
             self.trust += x509.load_pem_x509_certificates(Path(path).read_bytes())
         self.revocation = RevocationChecker(listener.revocation, self.trust)
         self.users = load_users(listener.basic_users) if listener.basic_users else UserStore([])
+        self.edge = EdgeLayer(routes, [frozenset(c.names) for c in self.certs])  # the front door's decisions
 
     def cert_for(self, sni: str | None) -> EdgeCert:
-        if sni:
-            for cert in self.certs:
-                if sni.lower() in cert.names:
-                    return cert
-            for cert in self.certs:
-                if cert.serves(sni):
-                    return cert
-        return self.certs[0]
+        return self.certs[self.edge.certificate_for(sni)]
 
 
 @dataclass
@@ -253,19 +247,20 @@ class ReverseProxy:
         try:
             hello = await read_hello(client, min(HELLO_TIMEOUT, self.config.head_timeout))
         except TlsParseError as exc:
-            self.log.write(client=state.client, listener=rt.listener.name, action="deny", code="client-bad-request",
-                           reason=f"not a TLS ClientHello (this listener is HTTPS only): {exc}",
-                           duration_ms=_ms(start))
+            refused = rt.edge.handle(NotTLS(str(exc)))
+            assert isinstance(refused, Refuse)
+            self.log.write(client=state.client, listener=rt.listener.name, action="deny", code=refused.code,
+                           reason=refused.reason, duration_ms=_ms(start))
             return
         if hello is None:
             return
         state.sni = hello.sni
-        route = passthrough_for(rt.routes, hello.sni)
-        if route is not None:
-            await self._passthrough(rt, route, client, hello, state, start)
+        decision = rt.edge.handle(EdgeHello(hello.sni))
+        if isinstance(decision, Passthrough):
+            await self._passthrough(rt, decision.route, client, hello, state, start)
             return
-        edge = rt.cert_for(hello.sni)
-        inner = await self._terminate(rt, edge, client, hello, state, start)
+        assert isinstance(decision, Terminate)
+        inner = await self._terminate(rt, rt.certs[decision.certificate], client, hello, state, start)
         if inner is None:
             return
         try:
