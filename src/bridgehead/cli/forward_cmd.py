@@ -15,7 +15,7 @@ from rich.console import Console
 from rich.table import Table
 
 from bridgehead.cli.common import CliError, emit_json, json_option, state_dir_option
-from bridgehead.cli.workers import WORKERS, run_workers
+from bridgehead.cli.workers import WORKERS, chosen_loop, event_loop_option, run_workers
 from bridgehead.runtime import eventloop
 from bridgehead.runtime.forward.config import ConfigError, build, load_file
 
@@ -60,8 +60,7 @@ from bridgehead.runtime.forward.config import ConfigError, build, load_file
               help="Validate everything (the open-proxy guard included), print what would listen, exit 0 or 2.")
 @click.option("--workers", type=WORKERS, default="1", show_default=True,
               help="Processes accepting on the same socket (one event loop each; use up to the core count).")
-@click.option("--event-loop", "event_loop", type=click.Choice(["asyncio", "uvloop"]), default="asyncio",
-              show_default=True, help="uvloop halves the CPU of plain tunnels (pip install 'bridgehead[fast]').")
+@event_loop_option("plain tunnels")
 @click.option("-v", "--verbose", is_flag=True, help="Log diagnostics to stderr.")
 def forward(listen: str | None, state_dir: Path | None, config_file: Path | None, access_log: Path | None,
             upstream_ca: tuple[Path, ...], upstream_crl: tuple[Path, ...], exception_source: tuple[str, ...],
@@ -105,10 +104,7 @@ def forward(listen: str | None, state_dir: Path | None, config_file: Path | None
         return
     logging.basicConfig(level=logging.INFO if verbose else logging.WARNING, stream=sys.stderr,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    try:
-        eventloop.check(event_loop)
-    except eventloop.LoopUnavailable as exc:
-        raise CliError(str(exc)) from None
+    event_loop = chosen_loop(event_loop)
     if workers == 1:
         eventloop.run(_serve(settings, to_stdout), event_loop)
         return

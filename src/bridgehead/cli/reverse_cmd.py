@@ -14,7 +14,7 @@ import click
 from rich.console import Console
 
 from bridgehead.cli.common import CliError
-from bridgehead.cli.workers import WORKERS, run_workers
+from bridgehead.cli.workers import WORKERS, chosen_loop, event_loop_option, run_workers
 from bridgehead.core.reverse.backend_facts import check_line, route_line, startup_findings
 from bridgehead.runtime import eventloop
 
@@ -28,8 +28,7 @@ from bridgehead.runtime import eventloop
               help="Skip fetching reencrypt backends' certificates at start.")
 @click.option("--workers", type=WORKERS, default="1", show_default=True,
               help="Processes accepting on the same listeners (one event loop each); 'auto' = the core count.")
-@click.option("--event-loop", "event_loop", type=click.Choice(["asyncio", "uvloop"]), default="asyncio",
-              show_default=True, help="uvloop halves the CPU of SNI passthrough (pip install 'bridgehead[fast]').")
+@event_loop_option("SNI passthrough")
 @click.option("-v", "--verbose", is_flag=True, help="Log diagnostics to stderr.")
 def reverse(config_file: Path, access_log: Path | None, no_backend_check: bool, workers: int, event_loop: str,
             verbose: bool) -> None:
@@ -48,10 +47,7 @@ def reverse(config_file: Path, access_log: Path | None, no_backend_check: bool, 
         raise CliError(f"{first.subject}: {first.message} ({first.code}){more}")
     logging.basicConfig(level=logging.INFO if verbose else logging.WARNING, stream=sys.stderr,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    try:
-        eventloop.check(event_loop)
-    except eventloop.LoopUnavailable as exc:
-        raise CliError(str(exc)) from None
+    event_loop = chosen_loop(event_loop)
     if workers == 1:
         eventloop.run(_serve(config, access_log, not no_backend_check), event_loop)
         return

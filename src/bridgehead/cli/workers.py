@@ -86,3 +86,22 @@ def _stop(children: list[int], grace: float = 2.0) -> None:
     for pid in left:
         with contextlib.suppress(ChildProcessError):
             os.waitpid(pid, 0)
+
+
+def event_loop_option(what: str) -> Callable[[Callable[..., None]], Callable[..., None]]:
+    """``--event-loop asyncio|uvloop`` for a proxy command (``what``: where uvloop helps it)."""
+    return click.option("--event-loop", "event_loop", type=click.Choice(["asyncio", "uvloop"]), default="asyncio",
+                        show_default=True, help=f"uvloop halves the CPU of {what} (pip install 'bridgehead[fast]').")
+
+
+def chosen_loop(name: str) -> str:
+    """``name`` when it can run here, else one error line for the command (uvloop not installed)."""
+    from bridgehead.cli.common import CliError
+    from bridgehead.runtime import eventloop
+
+    try:
+        eventloop.check(name)
+    except eventloop.LoopUnavailable as exc:
+        raise CliError(str(exc)) from None
+    return name
+
