@@ -84,6 +84,17 @@ def test_direct_and_passthrough_succeed(lab, setting: str, path: str) -> None:  
     assert body["binding_outcome"] == ("not-checked" if setting == "none" else "match")
 
 
+def _freb_with(directory, text: str, timeout: float = 5.0) -> str:  # type: ignore[no-untyped-def]
+    """The FREB traces of ``directory`` once one of them holds ``text`` (bounded wait; the backend writes the
+    trace after the W3C line, after it has answered)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        trace = "".join(p.read_text() for p in sorted(directory.glob("*.xml")))
+        if text in trace or time.monotonic() > deadline:
+            return trace
+        time.sleep(0.05)
+
+
 def _log_with(path, text: str, timeout: float = 5.0) -> str:  # type: ignore[no-untyped-def]
     """The backend writes a W3C line after it has answered: wait (bounded) for the line."""
     import time
@@ -101,13 +112,37 @@ def test_bad_binding_artifacts_w3c_and_freb(lab) -> None:  # type: ignore[no-unt
     log = _log_with(lab["dir"] / "u_ex_allow.log", " 401 1 3221226331 ")  # written after the answer
     assert "#Fields: date time s-ip cs-method cs-uri-stem" in log
     assert " POST /EWS/mrsproxy.svc " in log and " 401 1 3221226331 " in log
-    trace = "".join(p.read_text() for p in sorted((lab["dir"] / "freb_allow").glob("*.xml")))
+    trace = _freb_with(lab["dir"] / "freb_allow", "channel bindings were incorrect")  # written after the W3C line
     assert "<failedRequest" in trace and "GENERAL_REQUEST_HEADERS" in trace and "AUTH_REQUEST_AUTH_TYPE" in trace
     assert "Client's supplied SSPI channel bindings were incorrect. (0x80090346)" in trace
     assert "MODULE_SET_RESPONSE_ERROR_STATUS" in trace
     assert "TlRMTVNTUAAD" not in trace  # the AUTHENTICATE token itself never reaches the trace
     assert "binding=value" in trace
 
+
+
+def test_logs_freb_decodes_the_backends_own_trace(lab) -> None:  # type: ignore[no-untyped-def]
+    """``bridgehead logs freb`` on the FREB traces the backend wrote for a real NTLM logon through an
+    inspecting proxy: the Authorization summary is decoded (user, workstation, binding), never the token."""
+    import json
+
+    before = len(list((lab["dir"] / "freb_allow").glob("*.xml")))
+    _post(lab, "allow", "l7")
+    for _ in range(100):  # bounded: the trace is written just after the answer
+        files = sorted((lab["dir"] / "freb_allow").glob("*.xml"))
+        if len(files) >= before + 3 and files[-1].read_text().rstrip().endswith("</failedRequest>"):
+            break  # anonymous, challenge and the failure, the last one complete
+        time.sleep(0.05)
+    p = subprocess.run([sys.executable, "-m", "bridgehead", "logs", "freb", str(lab["dir"] / "freb_allow"),
+                        "--url", "*/ews/mrsproxy.svc", "--status", "401", "--json"],
+                       capture_output=True, text=True, timeout=60)
+    assert p.returncode == 0, p.stderr
+    matches = json.loads(p.stdout)["matches"]
+    shown = [m["authorization"] for m in matches if m.get("authorization")]
+    assert shown, matches
+    assert all("undecodable" not in a and "TlRMTVNTUAAD" not in a for a in shown), shown
+    assert any("AUTHENTICATE" in a and "alice" in a for a in shown), shown
+    assert [e["codes"] for m in matches for e in m["errors"]][-1] == ["ntlm-bad-bindings"]
 
 def test_wrong_password_is_its_own_failure(lab) -> None:  # type: ignore[no-untyped-def]
     url = f"https://localhost:{lab['ports']['require']['direct']}/owa/"
