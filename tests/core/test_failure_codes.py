@@ -71,3 +71,10 @@ def test_platform_numbers_are_lookup_keys() -> None:
     assert platform_number("ntlm-logon-failure", "iis_win32") == 0x8009030C
     for failure in REGISTRY.values():  # every typed number is also a lookup number
         assert set(failure.ntstatus) | set(failure.hresult) <= set(failure.numbers)
+
+
+def test_every_entry_has_cause_fix_and_references() -> None:
+    """A code shown anywhere leads to a title, a cause, a fix and where to read more (issue 14)."""
+    thin = {code: f for code, f in REGISTRY.items()
+            if not (f.title.strip() and f.cause.strip() and f.fix.strip() and f.references)}
+    assert sorted(thin) == []

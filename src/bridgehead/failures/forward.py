@@ -271,6 +271,8 @@ ENTRIES: tuple[Failure, ...] = (
         title="The server's name could not be resolved",
         cause="DNS returned no address for the requested host.",
         fix="Check the spelling of the host and the proxy's DNS resolver.",
+        references=("RFC 1035 §4.1.1 (RCODE 3, name error)", "POSIX getaddrinfo() EAI_NONAME",
+                    "learn.microsoft.com/windows/win32/winsock/windows-sockets-error-codes-2 (WSAHOST_NOT_FOUND)"),
         windows=("WSAHOST_NOT_FOUND 11001",),
         signatures=(r"name or service not known", r"getaddrinfo failed", r"\b11001\b"),
         numbers=(11001,),
