@@ -20,7 +20,7 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec, ed448, ed25519, padding, rsa
 from cryptography.x509 import ocsp
-from cryptography.x509.oid import ExtendedKeyUsageOID
+from cryptography.x509.oid import AuthorityInformationAccessOID, ExtendedKeyUsageOID
 
 from bridgehead.core.reverse.model import FailMode
 
@@ -65,6 +65,19 @@ def crl_status(crl: x509.CertificateRevocationList, cert: x509.Certificate) -> t
     if entry is None:
         return GOOD, "not listed in the CRL"
     return REVOKED, f"listed in the CRL since {entry.revocation_date_utc.isoformat()}"
+
+
+def responder_url(cert: x509.Certificate) -> str | None:
+    """The first OCSP responder in the certificate's AIA (RFC 5280 §4.2.2.1), or None."""
+    try:
+        aia = cert.extensions.get_extension_for_class(x509.AuthorityInformationAccess).value
+    except x509.ExtensionNotFound:
+        return None
+    for desc in aia:
+        if desc.access_method == AuthorityInformationAccessOID.OCSP and \
+                isinstance(desc.access_location, x509.UniformResourceIdentifier):
+            return str(desc.access_location.value)
+    return None
 
 
 def ocsp_request(cert: x509.Certificate, issuer: x509.Certificate) -> bytes:

@@ -35,7 +35,6 @@ from cryptography import x509
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.serialization import Encoding
 from cryptography.x509 import ocsp as x509_ocsp
-from cryptography.x509.oid import AuthorityInformationAccessOID
 
 from bridgehead.core import forward_ocsp as fo
 from bridgehead.core.chaining import Parent
@@ -54,19 +53,6 @@ Router = Callable[[str, int], Parent | None]
 
 class OcspFetchError(Exception):
     """No usable answer from the responder (the text says why; never a credential)."""
-
-
-def responder_url(cert: x509.Certificate) -> str | None:
-    """The first OCSP responder in the AIA (RFC 5280 §4.2.2.1), or None."""
-    try:
-        aia = cert.extensions.get_extension_for_class(x509.AuthorityInformationAccess).value
-    except x509.ExtensionNotFound:
-        return None
-    for desc in aia:
-        if desc.access_method == AuthorityInformationAccessOID.OCSP and \
-                isinstance(desc.access_location, x509.UniformResourceIdentifier):
-            return str(desc.access_location.value)
-    return None
 
 
 def response_body(raw: bytes) -> tuple[int, bytes]:
@@ -123,7 +109,7 @@ class OcspChecker:
         if mode == fo.OFF or not chain:
             return fo.OcspVerdict()
         leaf = x509.load_der_x509_certificate(chain[0])
-        url = responder_url(leaf)
+        url = rv.responder_url(leaf)
         if url is None:
             return fo.OcspVerdict()  # nothing to ask, as browsers do
         issuer = self._issuer(leaf, chain[1:])

@@ -34,7 +34,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from cryptography import x509
-from cryptography.x509.oid import AuthorityInformationAccessOID
 
 from bridgehead.core.reverse import revocation as rv
 from bridgehead.core.reverse.model import RevocationSettings
@@ -253,7 +252,7 @@ class RevocationChecker:
         return None
 
     async def _ocsp_result(self, cert: x509.Certificate, issuer: x509.Certificate | None) -> rv.SourceResult:
-        url = self.settings.ocsp if self.settings.ocsp != "aia" else _aia_ocsp(cert)
+        url = self.settings.ocsp if self.settings.ocsp != "aia" else rv.responder_url(cert)
         label = f"ocsp:{url or 'aia'}"
         if issuer is None:
             return rv.SourceResult(label, rv.UNKNOWN, "issuer certificate not found")
@@ -330,13 +329,3 @@ def _ocsp_this_update(raw: bytes) -> float:
     return ocsp.load_der_ocsp_response(raw).this_update_utc.timestamp()
 
 
-def _aia_ocsp(cert: x509.Certificate) -> str | None:
-    try:
-        aia = cert.extensions.get_extension_for_class(x509.AuthorityInformationAccess).value
-    except x509.ExtensionNotFound:
-        return None
-    for desc in aia:
-        if desc.access_method == AuthorityInformationAccessOID.OCSP and \
-                isinstance(desc.access_location, x509.UniformResourceIdentifier):
-            return str(desc.access_location.value)
-    return None
