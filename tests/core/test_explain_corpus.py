@@ -8,7 +8,9 @@ fact overrides a pattern (offered schemes, an explicit TLS alert, an X509 verify
 from __future__ import annotations
 
 from bridgehead.core.explain import explain
-from bridgehead.failures import REGISTRY
+from bridgehead.failures import REGISTRY, by_x509
+from bridgehead.failures.tls_alerts import ALERTS
+from bridgehead.failures.wording import X509_NAMES
 from tests.core.explain_corpus import CASES, NEGATIVE, SRC
 
 
@@ -84,3 +86,48 @@ def test_every_x_ms_diagnostics_line_of_the_registry_names_its_entry() -> None:
     assert [(code, _top(text)) for code, text in lines if _top(text) != code] == []
     beyond = {e.ms_diagnostics for e in REGISTRY.values() if e.ms_diagnostics} - set(range(2000000, 2000010))
     assert {2000020, 4000000} <= beyond
+
+
+_SSLV3 = {10, 20, 40, 42, 43, 44, 45, 46, 47}  # OpenSSL prints these as "sslv3 alert ...", 116 as "tlsv13 ..."
+
+
+def _alert_spellings(number: int) -> dict[str, str]:
+    """Alert ``number`` as OpenSSL, Python, nginx, Java, Go, Schannel (events 36887/36888, old and new
+    wording), PAN-OS and NSS print it (RFC 8446 §6; the table in failures/tls_alerts.py)."""
+    rfc, go, nss, _ = ALERTS[number]
+    prefix = "sslv3" if number in _SSLV3 else "tlsv13" if number == 116 else "tlsv1"
+    openssl = f"{prefix} unrecognized name" if number == 112 else f"{prefix} alert {rfc.replace('_', ' ')}"
+    out = {
+        "openssl": f"error:0A000000:SSL routines::{openssl}",
+        "python": f"[SSL: {openssl.upper().replace(' ', '_')}] {openssl} (_ssl.c:1006)",
+        "nginx": f"SSL_do_handshake() failed (SSL: error:0A000000:SSL routines::{openssl}:SSL alert number {number})",
+        "java": f"javax.net.ssl.SSLHandshakeException: Received fatal alert: {rfc}",
+        "go": f"remote error: tls: {go}",
+        "schannel": f"A fatal alert was received from the remote endpoint. The TLS protocol defined fatal alert "
+                    f"code is {number}.",
+        "schannel-old": f"The following fatal alert was received: {number}.",
+        "schannel-36888": f"The following fatal alert was generated: {number}. The internal error state is 1205.",
+        "panos": f"Received fatal alert {''.join(w.capitalize() for w in rfc.split('_'))} from server",
+    }
+    return {**out, "nss": nss} if nss else out
+
+
+def test_every_alert_in_every_spelling() -> None:
+    wrong = [(n, stack, _top(text)) for n in ALERTS for stack, text in _alert_spellings(n).items()
+             if _top(text) != f"tls-alert-{n}"]
+    assert wrong == []
+    assert len(ALERTS) >= 20
+
+
+def test_every_x509_error_by_number_and_name() -> None:
+    """OpenSSL's verify errors as s_client, nginx and squid print them name the entry whose ``x509_errors``
+    hold the number (include/openssl/x509_vfy.h)."""
+    wrong = []
+    for name, number in X509_NAMES.items():
+        expected = by_x509(number)[0].code
+        for text in (f"verify error:num={number}:x", f"Verify return code: {number} (x)", f"X509_V_ERR_{name}",
+                     f"upstream SSL certificate verify error: ({number}:x) while SSL handshaking to upstream",
+                     f"ERR_SECURE_CONNECT_FAIL (TLS code: X509_V_ERR_{name})"):
+            if _top(text) != expected:
+                wrong.append((number, text, _top(text)))
+    assert wrong == []
