@@ -12,15 +12,25 @@ and GOAWAY against :mod:`tests.support.h2_origin` (an origin built on the ``h2``
 from __future__ import annotations
 
 import hashlib
+import json
 import shutil
+import socket
+import ssl
 import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from tests.runtime.forward.conftest import ORIGIN_HOST, Pki, curl, status_of
+import h2.config
+import h2.connection
+import h2.errors
+import h2.events
+import pytest
+
+from tests.runtime.forward.conftest import ORIGIN_HOST, ROOT, Pki, curl, status_of
 from tests.support.procs import free_port, running
 
 
@@ -187,3 +197,175 @@ def test_an_http11_client_reaches_an_h2_capable_origin_over_http11(tmp_path: Pat
     assert line[0] == "HTTP/1.1"  # the upstream offer was http/1.1 only: nginx could not pick h2
     (rec,) = [r for r in proxy.records() if r.get("method") == "GET"]
     assert (rec["protocol"], rec["upstream_protocol"]) == ("HTTP/1.1", "HTTP/1.1"), rec
+
+
+# ---- an h2 origin built on the h2 library: trailers, resets, GOAWAY; the h2 library as the client ------------
+
+H2_ORIGIN = str(ROOT / "tests" / "support" / "h2_origin.py")
+
+
+@pytest.fixture
+def h2_origin(tmp_path: Path, pki: Pki) -> Iterator[int]:
+    port = free_port()
+    argv = [sys.executable, H2_ORIGIN, "--port", str(port), "--cert", str(pki.server.chain), "--key",
+            str(pki.server.key)]
+    with running(argv, port=port, log=tmp_path / "h2origin.log"):
+        yield port
+
+
+class H2Client:
+    """The ``h2`` library as a client through the proxy's CONNECT tunnel (ALPN h2, http/1.1)."""
+
+    def __init__(self, proxy: Any, port: int) -> None:
+        self.port = port
+        sock = socket.create_connection(("127.0.0.1", proxy.port), timeout=20)
+        sock.sendall(f"CONNECT {ORIGIN_HOST}:{port} HTTP/1.1\r\nHost: {ORIGIN_HOST}:{port}\r\n\r\n".encode())
+        answer = b""
+        while b"\r\n\r\n" not in answer:
+            answer += sock.recv(4096)
+        assert answer.startswith(b"HTTP/1.1 200")
+        ctx = ssl.create_default_context(cafile=str(proxy.ca))
+        ctx.set_alpn_protocols(["h2", "http/1.1"])
+        self.tls = ctx.wrap_socket(sock, server_hostname=ORIGIN_HOST)
+        assert self.tls.selected_alpn_protocol() == "h2"
+        self.conn = h2.connection.H2Connection(h2.config.H2Configuration(client_side=True, header_encoding=None))
+        self.conn.initiate_connection()
+        self.results: dict[int, dict[str, Any]] = {}
+        self.goaway: int | None = None
+        self.pending: dict[int, tuple[bytes, list[tuple[bytes, bytes]] | None]] = {}
+
+    def request(self, path: str, *, method: str = "GET", authority: str | None = None, body: bytes = b"",
+                trailers: list[tuple[bytes, bytes]] | None = None) -> int:
+        sid = self.conn.get_next_available_stream_id()
+        fields = [(b":method", method.encode()), (b":scheme", b"https"),
+                  (b":authority", (authority or f"{ORIGIN_HOST}:{self.port}").encode()), (b":path", path.encode())]
+        ended = not body and not trailers
+        self.conn.send_headers(sid, fields, end_stream=ended)
+        if not ended:
+            self.pending[sid] = (body, trailers)
+        self.results[sid] = {"status": 0, "headers": {}, "body": b"", "trailers": {}, "reset": None, "ended": False}
+        self._pump()
+        return sid
+
+    def _pump(self) -> None:
+        """Request bodies within the proxy's flow-control windows (RFC 9113 §5.2), then trailers or END_STREAM."""
+        for sid, (body, trailers) in list(self.pending.items()):
+            while body and (size := min(len(body), self.conn.local_flow_control_window(sid),
+                                        self.conn.max_outbound_frame_size)) > 0:
+                self.conn.send_data(sid, body[:size])
+                body = body[size:]
+            if body:
+                self.pending[sid] = (body, trailers)
+                continue
+            del self.pending[sid]
+            if trailers:
+                self.conn.send_headers(sid, trailers, end_stream=True)
+            else:
+                self.conn.end_stream(sid)
+        self.tls.sendall(self.conn.data_to_send())
+
+    def run(self, *sids: int, goaway: bool = False) -> dict[int, dict[str, Any]]:
+        """Read until every stream in ``sids`` ended or was reset (or the proxy sent GOAWAY); with ``goaway``
+        until the proxy sent GOAWAY or closed."""
+        def done() -> bool:
+            return not goaway and all(self.results[s]["ended"] or self.results[s]["reset"] is not None for s in sids)
+
+        for _ in range(2000):  # bounded
+            if done():
+                break
+            data = self.tls.recv(65536)
+            if not data:
+                break
+            for event in self.conn.receive_data(data):
+                r = self.results.get(getattr(event, "stream_id", 0) or 0)
+                if isinstance(event, h2.events.ResponseReceived) and r is not None:
+                    r["headers"] = dict(event.headers or [])
+                    r["status"] = int(r["headers"][b":status"])
+                elif isinstance(event, h2.events.DataReceived) and r is not None:
+                    r["body"] += event.data
+                    self.conn.acknowledge_received_data(event.flow_controlled_length or 0, event.stream_id or 0)
+                elif isinstance(event, h2.events.TrailersReceived) and r is not None:
+                    r["trailers"] = dict(event.headers or [])
+                elif isinstance(event, h2.events.StreamEnded) and r is not None:
+                    r["ended"] = True
+                elif isinstance(event, h2.events.StreamReset) and r is not None:
+                    r["reset"] = int(event.error_code or 0)
+                elif isinstance(event, h2.events.ConnectionTerminated):
+                    self.goaway = int(event.error_code or 0)
+            if self.goaway is not None:
+                break
+            self._pump()
+        return self.results
+
+    def close(self) -> None:
+        self.tls.close()
+
+
+def test_trailers_pass_both_ways_and_a_request_body_arrives_whole(pki: Pki, start_proxy: Any, h2_origin: int) -> None:
+    proxy = start_proxy()
+    client = H2Client(proxy, h2_origin)
+    body = PAYLOAD[:200_000]  # beyond the 64 KiB initial windows of both legs
+    sid = client.request("/echo", method="POST", body=body, trailers=[(b"x-checksum", b"abc123")])
+    client.conn.increment_flow_control_window(1 << 20)
+    (r,) = client.run(sid).values()
+    client.close()
+    assert r["status"] == 200 and r["ended"] and r["reset"] is None
+    seen = json.loads(r["body"])
+    assert seen["body_len"] == len(body) and seen["body_sha256"] == hashlib.sha256(body).hexdigest()
+    assert seen["trailers"] == {"x-checksum": "abc123"}  # the client's trailers reached the origin
+    assert r["trailers"] == {b"x-origin-trailer": b"done"}  # and the origin's reached the client
+    assert seen["authority"] == f"{ORIGIN_HOST}:{h2_origin}"
+    (rec,) = [x for x in proxy.records() if x.get("method") == "POST"]
+    assert (rec["protocol"], rec["upstream_protocol"], rec["status"]) == ("h2", "h2", 200)
+    assert rec["bytes_in"] == len(body)
+
+
+def test_resets_from_the_origin_are_mapped(pki: Pki, start_proxy: Any, h2_origin: int) -> None:
+    proxy = start_proxy()
+    client = H2Client(proxy, h2_origin)
+    reset, refused, truncated = (client.request(p) for p in ("/reset", "/refuse", "/truncate"))
+    results = client.run(reset, refused, truncated)
+    ok = client.request("/echo")  # the connection to the origin carries on after stream errors
+    results = client.run(ok)
+    client.close()
+    assert results[reset]["status"] == 502 and b"upstream-h2-stream-reset" in results[reset]["body"]
+    assert results[refused]["reset"] == h2.errors.ErrorCodes.REFUSED_STREAM  # the client may retry it
+    assert results[truncated]["status"] == 200 and results[truncated]["reset"] == h2.errors.ErrorCodes.INTERNAL_ERROR
+    assert len(results[truncated]["body"]) < 5000  # a truncated response never looks complete
+    assert results[ok]["status"] == 200 and json.loads(results[ok]["body"])["connection"] == 1
+    records = {str(r["url"]).rsplit("/", 1)[1]: r for r in proxy.records(expect=4) if r.get("method") == "GET"}
+    assert records["reset"]["code"] == records["truncate"]["code"] == records["refuse"]["code"] \
+        == "upstream-h2-stream-reset"
+    assert "INTERNAL_ERROR" in str(records["reset"]["reason"]) and "REFUSED_STREAM" in str(records["refuse"]["reason"])
+    assert records["echo"]["status"] == 200 and records["echo"]["code"] is None
+
+
+def test_goaway_from_the_origin_refuses_the_unprocessed_stream_and_drains_the_client(
+        pki: Pki, start_proxy: Any, h2_origin: int) -> None:
+    proxy = start_proxy()
+    client = H2Client(proxy, h2_origin)
+    sid = client.request("/goaway")
+    (r,) = client.run(sid, goaway=True).values()
+    client.close()
+    assert r["reset"] == h2.errors.ErrorCodes.REFUSED_STREAM and r["status"] == 0
+    assert client.goaway == h2.errors.ErrorCodes.NO_ERROR  # new requests go on a new tunnel
+    (rec,) = [x for x in proxy.records() if x.get("method") == "GET"]
+    assert rec["code"] == "upstream-h2-goaway" and "REFUSED_STREAM" in str(rec["reason"])
+    # the next tunnel works again (upstream-first, a new origin connection)
+    again = H2Client(proxy, h2_origin)
+    sid = again.request("/echo")
+    (r,) = again.run(sid).values()
+    again.close()
+    assert r["status"] == 200 and json.loads(r["body"])["connection"] == 2
+
+
+def test_a_request_for_another_host_inside_the_tunnel_is_refused(pki: Pki, start_proxy: Any,
+                                                                 h2_origin: int) -> None:
+    proxy = start_proxy()
+    client = H2Client(proxy, h2_origin)
+    other = client.request("/echo", authority="elsewhere.example")
+    ok = client.request("/echo")
+    results = client.run(other, ok)
+    client.close()
+    assert results[other]["status"] == 400 and b"not the host this tunnel was opened to" in results[other]["body"]
+    assert results[ok]["status"] == 200 and json.loads(results[ok]["body"])["authority"] == f"{ORIGIN_HOST}:{h2_origin}"

@@ -160,11 +160,11 @@ class H2Server:
             stop.cancel()
             if not read.done():
                 read.cancel()
+        if self._stop.is_set():  # the GOAWAY is queued: the library takes no frame after it
+            return None
         if read in done:
             data: bytes = read.result()
             return data
-        if stop in done:
-            return None
         raise TimeoutError
 
     def drain(self) -> None:
@@ -234,6 +234,7 @@ class H2Server:
         try:
             await self.handler(conn, head, io)
             await io.finish()
+            await self.flush()  # a reset the handler queued (io.abort, io.refuse) goes out now
         except asyncio.CancelledError:
             raise
         except Exception:  # the handler logged what it could; the stream must not stay open
@@ -467,7 +468,8 @@ async def _inspect_h2_to_h2(proxy: ForwardProxy, inner: Conn, up_stream: TLSStre
             proxy._record(ctx, action="error", host=ctx.host, port=ctx.port, method=method, url=url,
                           code=exc.code, reason=exc.detail + "; REFUSED_STREAM to the client (it may retry)",
                           duration_ms=round((time.monotonic() - start) * 1000, 2))
-            server.drain()
+            if origin.gone is not None:  # GOAWAY: new streams need a new tunnel
+                server.drain()
             return
         except (RelayError, ssl.SSLError, ConnectionError, TimeoutError, OSError, HttpError) as exc:
             if isinstance(exc, RelayError) and exc.response_started:

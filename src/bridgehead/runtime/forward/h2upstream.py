@@ -56,9 +56,9 @@ RESET_CODE = "upstream-h2-stream-reset"
 class StreamRefused(Exception):
     """The origin never processed the stream: the client gets REFUSED_STREAM and may retry it."""
 
-    def __init__(self, detail: str) -> None:
+    def __init__(self, detail: str, code: str = GOAWAY_CODE) -> None:
         super().__init__(detail)
-        self.code = GOAWAY_CODE
+        self.code = code
         self.detail = detail
 
 
@@ -371,7 +371,8 @@ async def _download(origin: H2Origin, st: OriginStream, io: Any, result: H2Excha
         elif kind == "reset":
             name = _code_name(event[1])
             if event[1] == h2.errors.ErrorCodes.REFUSED_STREAM and not io.headers_sent:
-                raise StreamRefused(f"the server refused the stream (RST_STREAM {name}) before processing it")
+                raise StreamRefused(f"the server refused the stream (RST_STREAM {name}) before processing it",
+                                    RESET_CODE)
             raise RelayError(RESET_CODE, f"the server reset the stream (RST_STREAM {name})",
                              response_started=io.headers_sent)
         elif kind == "refused" and not io.headers_sent:
