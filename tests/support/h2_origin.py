@@ -11,6 +11,9 @@ ALPN offers ``h2`` only. One thread per connection. Paths:
 * ``/refuse``: RST_STREAM REFUSED_STREAM before any response.
 * ``/truncate``: the response's HEADERS and 1000 bytes, then RST_STREAM INTERNAL_ERROR.
 * ``/goaway``: GOAWAY (NO_ERROR, last stream id 0: nothing was processed), then the socket closes.
+* ``/hold``: never answered (the client's RST_STREAM is what the test waits for).
+
+``/echo`` also lists the RST_STREAMs the connection received so far (``resets``: stream id, code).
 """
 
 from __future__ import annotations
@@ -38,6 +41,7 @@ def serve(tls: ssl.SSLSocket) -> None:
     conn.initiate_connection()
     tls.sendall(conn.data_to_send())
     streams: dict[int, dict[str, Any]] = {}
+    resets: list[tuple[int, int]] = []
     with tls:
         for _ in range(100_000):  # bounded
             try:
@@ -69,12 +73,16 @@ def serve(tls: ssl.SSLSocket) -> None:
                     conn.acknowledge_received_data(event.flow_controlled_length or 0, event.stream_id or 0)
                 elif isinstance(event, h2.events.TrailersReceived):
                     streams[event.stream_id]["trailers"] = {k.decode(): v.decode() for k, v in event.headers or []}
+                elif isinstance(event, h2.events.StreamReset):
+                    resets.append((event.stream_id or 0, int(event.error_code or 0)))
+                    streams.pop(event.stream_id or 0, None)
                 elif isinstance(event, h2.events.StreamEnded) and event.stream_id in streams:
-                    _answer(conn, number, event.stream_id, streams.pop(event.stream_id))
+                    _answer(conn, number, event.stream_id, streams.pop(event.stream_id), resets)
             tls.sendall(conn.data_to_send())
 
 
-def _answer(conn: h2.connection.H2Connection, number: int, sid: int, seen: dict[str, Any]) -> None:
+def _answer(conn: h2.connection.H2Connection, number: int, sid: int, seen: dict[str, Any],
+            resets: list[tuple[int, int]]) -> None:
     fields = seen["fields"]
     if fields.get(":path", "").split("?")[0] != "/echo":
         return
@@ -82,7 +90,7 @@ def _answer(conn: h2.connection.H2Connection, number: int, sid: int, seen: dict[
         "connection": number, "stream": sid, "method": fields.get(":method"), "authority": fields.get(":authority"),
         "path": fields.get(":path"), "fields": {k: v for k, v in fields.items() if not k.startswith(":")},
         "body_len": len(seen["body"]), "body_sha256": hashlib.sha256(seen["body"]).hexdigest(),
-        "trailers": seen["trailers"],
+        "trailers": seen["trailers"], "resets": resets,
     }).encode()
     conn.send_headers(sid, [(b":status", b"200"), (b"content-type", b"application/json"),
                             (b"content-length", str(len(body)).encode())])

@@ -369,3 +369,23 @@ def test_a_request_for_another_host_inside_the_tunnel_is_refused(pki: Pki, start
     client.close()
     assert results[other]["status"] == 400 and b"not the host this tunnel was opened to" in results[other]["body"]
     assert results[ok]["status"] == 200 and json.loads(results[ok]["body"])["authority"] == f"{ORIGIN_HOST}:{h2_origin}"
+
+
+def test_a_stream_the_client_resets_is_cancelled_towards_the_origin(pki: Pki, start_proxy: Any,
+                                                                    h2_origin: int) -> None:
+    proxy = start_proxy()
+    client = H2Client(proxy, h2_origin)
+    held = client.request("/hold")
+    time.sleep(0.2)  # the origin has the stream
+    client.conn.reset_stream(held, h2.errors.ErrorCodes.CANCEL)
+    client.tls.sendall(client.conn.data_to_send())
+    resets: list[list[int]] = []
+    for _ in range(20):  # bounded: the proxy's RST_STREAM and the next request race on the origin connection
+        sid = client.request("/echo")
+        seen = json.loads(client.run(sid)[sid]["body"])
+        resets = seen["resets"]
+        if resets:
+            break
+        time.sleep(0.1)
+    client.close()
+    assert resets == [[1, h2.errors.ErrorCodes.CANCEL]] and seen["connection"] == 1
