@@ -96,6 +96,7 @@ class H2Server:
         self._tasks: set[asyncio.Task[None]] = set()
         self.closed = False
         self.draining = False  # no new stream: GOAWAY once the open ones ended (see drain)
+        self.drainable = False  # drain() may be called (an h2 origin): reads also wait for it
         self._stop = asyncio.Event()
 
     async def flush(self) -> None:
@@ -152,6 +153,10 @@ class H2Server:
         """The client's next bytes, or None once :meth:`drain` finished the connection."""
         if self._stop.is_set():
             return None
+        if not self.drainable:  # nothing can drain this connection: one plain read
+            async with asyncio.timeout(idle):
+                plain: bytes = await self.tls.read()  # type: ignore[attr-defined]
+            return plain
         read = asyncio.ensure_future(self.tls.read())  # type: ignore[attr-defined]
         stop = asyncio.ensure_future(self._stop.wait())
         try:
@@ -487,6 +492,7 @@ async def _inspect_h2_to_h2(proxy: ForwardProxy, inner: Conn, up_stream: TLSStre
         proxy._log_exchange(ctx, "inspect", ex, url, start, conn, **extra)
 
     server = _server(proxy, inner, handle)
+    server.drainable = True
 
     async def watch() -> None:  # the origin's connection ended (GOAWAY, closed): drain the client's
         await origin.wait_gone()
