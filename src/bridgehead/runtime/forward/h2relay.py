@@ -261,9 +261,11 @@ class H2Server:
                 async with asyncio.timeout(self.timeout):
                     await self._window.wait()
                 continue
-            size = min(window, self.h2.max_outbound_frame_size, len(view))
-            self.h2.send_data(sid, bytes(view[:size]))
-            view = view[size:]
+            while view and window > 0:  # every frame the windows allow, then one write
+                size = min(window, self.h2.max_outbound_frame_size, len(view))
+                self.h2.send_data(sid, bytes(view[:size]))
+                view = view[size:]
+                window = self.h2.local_flow_control_window(sid)
             await self.flush()
         if end:
             self.h2.end_stream(sid)

@@ -47,7 +47,7 @@ from bridgehead.runtime.relay import RelayError
 from bridgehead.runtime.streams import TLSStream
 from bridgehead.wire.h2map import H2MessageError, relay_response_fields, trailer_fields
 
-STREAM_WINDOW = 1 << 20  # SETTINGS_INITIAL_WINDOW_SIZE we announce to the origin (RFC 9113 §6.5.2)
+STREAM_WINDOW = 2 << 20  # SETTINGS_INITIAL_WINDOW_SIZE we announce to the origin (RFC 9113 §6.5.2)
 CONNECTION_WINDOW = 4 << 20  # the connection's receive window (raised by WINDOW_UPDATE on stream 0, §6.9)
 GOAWAY_CODE = "upstream-h2-goaway"
 RESET_CODE = "upstream-h2-stream-reset"
@@ -242,9 +242,11 @@ class H2Origin:
                 async with asyncio.timeout(self.timeout):
                     await self._window.wait()
                 continue
-            size = min(window, self.h2.max_outbound_frame_size, len(view))
-            self.h2.send_data(sid, bytes(view[:size]))
-            view = view[size:]
+            while view and window > 0:  # every frame the windows allow, then one write
+                size = min(window, self.h2.max_outbound_frame_size, len(view))
+                self.h2.send_data(sid, bytes(view[:size]))
+                view = view[size:]
+                window = self.h2.local_flow_control_window(sid)
             await self.flush()
         if end:
             self.h2.end_stream(sid)
@@ -332,14 +334,28 @@ async def _upload(origin: H2Origin, st: OriginStream, io: Any, result: H2Exchang
 async def _download(origin: H2Origin, st: OriginStream, io: Any, result: H2Exchange) -> None:
     """The origin's response to the client stream, until it ended."""
     server = io.server
+    held: tuple[Any, ...] | None = None
     while True:
-        try:
-            async with asyncio.timeout(origin.timeout):
-                event = await st.events.get()
-        except TimeoutError:
-            raise RelayError("upstream-timeout", "no answer from the server within the read timeout",
-                             response_started=io.headers_sent) from None
+        if held is not None:
+            event, held = held, None
+        else:
+            try:
+                async with asyncio.timeout(origin.timeout):
+                    event = await st.events.get()
+            except TimeoutError:
+                raise RelayError("upstream-timeout", "no answer from the server within the read timeout",
+                                 response_started=io.headers_sent) from None
         kind = event[0]
+        if kind == "data":  # what else already arrived goes out in one send (fewer writes)
+            chunks, flow = [event[1]], event[2]
+            while not st.events.empty():
+                nxt = st.events.get_nowait()
+                if nxt[0] != "data":
+                    held = nxt
+                    break
+                chunks.append(nxt[1])
+                flow += nxt[2]
+            event = ("data", b"".join(chunks), flow)
         if kind in ("response", "interim"):
             try:
                 out = relay_response_fields(event[1])
