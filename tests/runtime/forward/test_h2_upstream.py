@@ -4,13 +4,16 @@ An h2 origin is nginx (``listen ... ssl http2``, nginx 1.22's syntax) whose acce
 ``$server_protocol`` and ``$connection``: curl ``--http2`` through the inspecting proxy reaches
 it over HTTP/2, concurrent streams share one upstream connection, a 1 MB body passes each way
 (DAV ``PUT`` stores it, a static file answers it), and the proxy's records say ``h2`` on both
-legs. An HTTP/1.1-only origin still serves an h2 client; an HTTP/1.1 client still reaches the
-h2-capable nginx over HTTP/1.1. The ``h2`` library as a raw client checks trailers, resets
-and GOAWAY against :mod:`tests.support.h2_origin` (an origin built on the ``h2`` library).
+legs; headless Chromium too. An HTTP/1.1-only origin still serves an h2 client; an HTTP/1.1
+client still reaches the h2-capable nginx over HTTP/1.1. The ``h2`` library as a raw client
+checks trailers, resets (both ways) and GOAWAY against ``tests/support/h2_origin.py`` (an
+origin built on the ``h2`` library). First, the protocol of records of an inspected CONNECT
+whose upstream failed (the inner request's, ``tunnel`` only when none was read).
 """
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import json
 import shutil
@@ -29,6 +32,8 @@ import h2.connection
 import h2.errors
 import h2.events
 import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives import serialization
 
 from tests.runtime.forward.conftest import ORIGIN_HOST, ROOT, Pki, curl, status_of
 from tests.support.procs import free_port, running
@@ -202,6 +207,7 @@ def test_an_http11_client_reaches_an_h2_capable_origin_over_http11(tmp_path: Pat
 # ---- an h2 origin built on the h2 library: trailers, resets, GOAWAY; the h2 library as the client ------------
 
 H2_ORIGIN = str(ROOT / "tests" / "support" / "h2_origin.py")
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 
 
 @pytest.fixture
@@ -389,3 +395,23 @@ def test_a_stream_the_client_resets_is_cancelled_towards_the_origin(pki: Pki, st
         time.sleep(0.1)
     client.close()
     assert resets == [[1, h2.errors.ErrorCodes.CANCEL]] and seen["connection"] == 1
+
+
+def test_chromium_reaches_an_h2_origin_over_h2(tmp_path: Path, pki: Pki, start_proxy: Any) -> None:
+    proxy = start_proxy()
+    ca = x509.load_pem_x509_certificate(proxy.ca.read_bytes())
+    spki = ca.public_key().public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
+    pin = base64.b64encode(hashlib.sha256(spki).digest()).decode()
+    with nginx(tmp_path, pki) as (port, d):
+        (d / "www" / "page.html").write_text("<html><body><p id=x>served over h2</p></body></html>")
+        url = f"https://{ORIGIN_HOST}:{port}/page.html"
+        argv = [CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                "--disable-component-update", "--disable-sync", "--no-first-run",
+                f"--user-data-dir={tmp_path / 'chr'}", f"--proxy-server=http://127.0.0.1:{proxy.port}",
+                "--proxy-bypass-list=<-loopback>", f"--ignore-certificate-errors-spki-list={pin}", "--dump-dom", url]
+        r = subprocess.run(argv, capture_output=True, text=True, timeout=90, env=pki.client_env())
+        assert "served over h2" in r.stdout, r.stderr[-2000:]
+        lines = [line for line in nginx_log(d, 1) if line[3] == "/page.html"]
+    assert lines and lines[0][0] == "HTTP/2.0"
+    recs = [r for r in proxy.records() if r.get("url") == url]
+    assert recs and (recs[0]["protocol"], recs[0]["upstream_protocol"], recs[0]["status"]) == ("h2", "h2", 200)

@@ -25,6 +25,10 @@ refuses (``fail = closed``, ``upstream-ocsp-unavailable``) or is noted on the st
 record (``fail = open``, :func:`upstream_note`). A handshake that carried a CertificateRequest is
 not checked: the connection is dropped and the client's own handshake spliced (the client checks).
 
+ALPN (RFC 7301): ``http/1.1`` only, unless the caller passes :func:`alpn_offer` of a ClientHello
+that offered ``h2`` (then ``h2, http/1.1``, decided before the first upstream handshake, so the
+CertificateRequest detection is unchanged); :func:`selected_alpn` is the origin's pick.
+
 Cipher suites: :data:`~bridgehead.runtime.tls.CLIENT_CIPHERS`, no static-RSA key exchange.
 When a handshake fails with a handshake-failure alert, one more connection offers *only*
 static-RSA suites; if the server accepts it the failure is named
