@@ -241,13 +241,14 @@ class H2Client:
         self.pending: dict[int, tuple[bytes, list[tuple[bytes, bytes]] | None]] = {}
 
     def request(self, path: str, *, method: str = "GET", authority: str | None = None, body: bytes = b"",
-                trailers: list[tuple[bytes, bytes]] | None = None) -> int:
+                trailers: list[tuple[bytes, bytes]] | None = None, open_body: bool = False) -> int:
+        """A request on a new stream; ``open_body``: HEADERS only, the stream left open (no DATA ever)."""
         sid = self.conn.get_next_available_stream_id()
         fields = [(b":method", method.encode()), (b":scheme", b"https"),
                   (b":authority", (authority or f"{ORIGIN_HOST}:{self.port}").encode()), (b":path", path.encode())]
-        ended = not body and not trailers
+        ended = not body and not trailers and not open_body
         self.conn.send_headers(sid, fields, end_stream=ended)
-        if not ended:
+        if not ended and not open_body:
             self.pending[sid] = (body, trailers)
         self.results[sid] = {"status": 0, "headers": {}, "body": b"", "trailers": {}, "reset": None, "ended": False}
         self._pump()
@@ -415,3 +416,19 @@ def test_chromium_reaches_an_h2_origin_over_h2(tmp_path: Path, pki: Pki, start_p
     assert lines and lines[0][0] == "HTTP/2.0"
     recs = [r for r in proxy.records() if r.get("url") == url]
     assert recs and (recs[0]["protocol"], recs[0]["upstream_protocol"], recs[0]["status"]) == ("h2", "h2", 200)
+
+
+def test_a_client_that_stops_sending_its_body_gets_client_timeout(tmp_path: Path, pki: Pki, start_proxy: Any,
+                                                                 h2_origin: int) -> None:
+    config = tmp_path / "forward.toml"
+    config.write_text('[forward]\nread_timeout = "2s"\n')
+    proxy = start_proxy("--config", str(config))
+    client = H2Client(proxy, h2_origin)
+    sid = client.request("/echo", method="POST", open_body=True)  # the body never comes
+    started = time.monotonic()
+    (r,) = client.run(sid).values()
+    client.close()
+    assert r["status"] == 408 and b"client-timeout" in r["body"], r
+    assert time.monotonic() - started < 10
+    (rec,) = [x for x in proxy.records() if x.get("method") == "POST"]
+    assert rec["code"] == "client-timeout" and rec["upstream_protocol"] == "h2"

@@ -120,6 +120,8 @@ class H2Server:
                 try:
                     data = await self._read(idle)
                 except TimeoutError:
+                    if self.streams:  # not idle: each open stream has deadlines of its own
+                        continue
                     self.h2.close_connection()
                     break
                 except (ConnectionError, OSError, ssl.SSLError):
@@ -479,7 +481,7 @@ async def _inspect_h2_to_h2(proxy: ForwardProxy, inner: Conn, up_stream: TLSStre
                 server.drain()
             return
         except (RelayError, ssl.SSLError, ConnectionError, TimeoutError, OSError, HttpError) as exc:
-            if isinstance(exc, RelayError) and exc.response_started:
+            if io.headers_sent:  # the client has the response's HEADERS: no page can follow
                 io.abort()  # a truncated response must not look complete (RFC 9113 §8.1)
                 code, detail = classify(exc)
                 proxy._record(ctx, action="error", host=ctx.host, port=ctx.port, method=method, url=url, code=code,

@@ -71,6 +71,7 @@ class H2Exchange:
     bytes_in: int = 0
     bytes_out: int = 0
     upgrade: str | None = None
+    uploading: bool = False  # the request body is still coming from the client (it has its own deadline)
 
 
 class OriginStream:
@@ -285,6 +286,7 @@ async def relay(origin: H2Origin, io: Any, method: str, fields: list[tuple[bytes
     result = H2Exchange(method, 0)
     upload: asyncio.Task[None] | None = None
     if not io.request_ended:
+        result.uploading = True
         upload = asyncio.ensure_future(_upload(origin, st, io, result))
     try:
         await _download(origin, st, io, result)
@@ -312,8 +314,12 @@ async def _upload(origin: H2Origin, st: OriginStream, io: Any, result: H2Exchang
     """The client's body (and trailers) to the origin; the client's window opens as the origin takes it."""
     try:
         while True:
-            async with asyncio.timeout(io.server.timeout):
-                item = await io.incoming.get()
+            try:
+                async with asyncio.timeout(io.server.timeout):
+                    item = await io.incoming.get()
+            except TimeoutError:  # the client stopped sending its body: the exchange fails on its side
+                st.events.put_nowait(("client-timeout",))
+                return
             if item is None:
                 if io.reset:
                     return
@@ -329,6 +335,8 @@ async def _upload(origin: H2Origin, st: OriginStream, io: Any, result: H2Exchang
             await io.acknowledge(flow)
     except (h2.exceptions.H2Error, ConnectionError, OSError, TimeoutError, ssl.SSLError):
         return  # the origin reset or closed the stream: _download reports what it saw
+    finally:
+        result.uploading = False
 
 
 async def _download(origin: H2Origin, st: OriginStream, io: Any, result: H2Exchange) -> None:
@@ -343,6 +351,8 @@ async def _download(origin: H2Origin, st: OriginStream, io: Any, result: H2Excha
                 async with asyncio.timeout(origin.timeout):
                     event = await st.events.get()
             except TimeoutError:
+                if result.uploading:  # the server may wait for the body; _upload times the client out
+                    continue
                 raise RelayError("upstream-timeout", "no answer from the server within the read timeout",
                                  response_started=io.headers_sent) from None
         kind = event[0]
@@ -390,6 +400,9 @@ async def _download(origin: H2Origin, st: OriginStream, io: Any, result: H2Excha
                 raise StreamRefused(f"the server refused the stream (RST_STREAM {name}) before processing it",
                                     RESET_CODE)
             raise RelayError(RESET_CODE, f"the server reset the stream (RST_STREAM {name})",
+                             response_started=io.headers_sent)
+        elif kind == "client-timeout":
+            raise RelayError("client-timeout", "the client did not send the request body in time",
                              response_started=io.headers_sent)
         elif kind == "refused" and not io.headers_sent:
             raise StreamRefused(event[1])
