@@ -75,7 +75,9 @@ SRC = {
     "zscaler": "help.zscaler.com/zia/deploying-ssl-inspection (mutually authenticated TLS not decrypted: bypass); "
                "help.zscaler.com/zia/what-does-zscaler-consider-untrusted-server-certificate",
     "fortinet": "community.fortinet.com/t5/FortiGate/Technical-Tip-How-FortiGate-handles-Untrusted-SSL-certificate/"
-                "ta-p/218813 (ssl-anomaly log, logid 1700062302)",
+                "ta-p/218813 (ssl-anomaly log, logid 1700062302); FortiSASE ta-p/308261 (certificate-status: "
+                "expired, logid 1700062303); FortiGate SSL sample events (ssl-negotiation, unexpected-protocol, "
+                "prophecyinternational.atlassian.net/wiki/x/6gFCQ)",
     "haproxy-conn": "HAProxy src/connection.c conn_err_code_str (CO_ER_SSL_CRT_FAIL, CO_ER_SSL_CA_FAIL, "
                     "CO_ER_SSL_MISMATCH_SNI), as in the Debian haproxy binary",
     "iis401": "support.microsoft.com/kb/907273 'Troubleshooting HTTP 401 errors in IIS'; David Wang, 'HOWTO: Diagnose "
@@ -634,6 +636,12 @@ CASES: list[tuple[str, str, str]] = [
      'the following URL: https://contoso.msappproxy.net', 'appproxy-connector-unauthorized', 'appproxy-proxy'),
     ('Azure AD Connect: System.Net.WebException: The remote server returned an error: (407) Proxy Authentication '
      'Required. Check the defaultProxy element in machine.config.', 'tmg-12209', 'aadc'),
+    ('logid=1700062303 type="utm" subtype="ssl" action="blocked" eventtype="ssl-anomaly" '
+     'hostname="expired.badssl.com" msg="SSL connection is blocked, certificate-status: expired." '
+     'eventsubtype="certificate-anomaly"', 'upstream-cert-expired', 'fortinet'),
+    ('logid="1702062101" type="utm" subtype="ssl" eventtype="ssl-negotiation" level="warning" action="blocked" '
+     'service="HTTPS" dstport=8080 eventsubtype="unexpected-protocol" msg="SSL connection is blocked."',
+     'tls-wrong-version-number', 'fortinet'),
 ]
 
 NEGATIVE: list[str] = [

@@ -33,6 +33,7 @@ X509_NAMES: dict[str, int] = {
 
 EXTRA: dict[str, tuple[str, ...]] = {
     "upstream-cert-expired": (
+        r"certificate-status: ?expired",  # FortiGate / FortiSASE ssl-anomaly log (logid 1700062303)
         r"\bCertificateExpiredException\b",  # Java
         r"NET::ERR_CERT_DATE_INVALID",  # Chromium
         r"\bSEC_ERROR_EXPIRED(?:_ISSUER)?_CERTIFICATE\b",  # NSS
@@ -149,6 +150,9 @@ EXTRA: dict[str, tuple[str, ...]] = {
     ),
     "edge-client-cert-not-acceptable": (
         r"\bmapper denied access\b",  # IIS 403.12
+    ),
+    "tls-wrong-version-number": (
+        r"eventsubtype=\"?unexpected-protocol",  # FortiGate ssl-negotiation log: no TLS on a port inspected as TLS
     ),
     "client-cert-under-inspection": (
         r"does not support the decryption of mutually authenticated TLS",  # Zscaler ZIA
