@@ -37,6 +37,7 @@ from cryptography.hazmat.primitives import serialization
 
 from tests.runtime.forward.conftest import ORIGIN_HOST, ROOT, Pki, curl, status_of
 from tests.support.procs import free_port, running
+from tests.support.squid import squid_parent
 
 
 def test_an_inspected_request_whose_upstream_fails_carries_the_inner_protocol(pki: Pki, start_proxy: Any) -> None:
@@ -432,3 +433,21 @@ def test_a_client_that_stops_sending_its_body_gets_client_timeout(tmp_path: Path
     assert time.monotonic() - started < 10
     (rec,) = [x for x in proxy.records() if x.get("method") == "POST"]
     assert rec["code"] == "client-timeout" and rec["upstream_protocol"] == "h2"
+
+
+def test_h2_to_the_origin_through_a_parent_proxy(tmp_path: Path, pki: Pki, start_proxy: Any) -> None:
+    (tmp_path / "squid").mkdir()
+    with squid_parent(tmp_path / "squid") as parent, nginx(tmp_path, pki) as (port, d):
+        proxy = start_proxy("--parent", parent.url)
+        r = curl2(pki, proxy, "--http2", "-o", "/dev/null", "-w", "%{http_version} %{http_code}",
+                  f"https://{ORIGIN_HOST}:{port}/f2.txt")
+        assert r.returncode == 0 and r.stdout == "2 200", r.stderr
+        (line,) = nginx_log(d, 1)
+        assert line[0] == "HTTP/2.0"  # ALPN h2 inside the parent's CONNECT tunnel
+        proxy_records = [x for x in proxy.records() if x.get("method") == "GET"]
+        deadline = time.monotonic() + 5
+        while not any(f"CONNECT {ORIGIN_HOST}:{port}" in x for x in parent.access_lines(timeout=0)) \
+                and time.monotonic() < deadline:
+            time.sleep(0.05)  # squid logs the CONNECT when the tunnel ends
+        assert any(f"CONNECT {ORIGIN_HOST}:{port}" in x for x in parent.access_lines(timeout=0))
+    assert (proxy_records[0]["protocol"], proxy_records[0]["upstream_protocol"]) == ("h2", "h2")
