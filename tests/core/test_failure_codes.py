@@ -22,7 +22,8 @@ SHAPE = re.compile(r"^[a-z][a-z0-9]*(?:-[a-z0-9]+)+$")
 # Strings of the same shape that are not failure codes: store namespaces, lab row names, log formats.
 NOT_CODES = {"oauth-authcert", "oauth-authconfig", "oauth-issuer", "oauth-partner",
              "tls-incompatible-connection-closed", "tmg-text",
-             "inspection-ca", "revocation-crl", "revocation-ocsp"}  # store namespaces (forward CA, CRL/OCSP cache)
+             "inspection-ca", "revocation-crl", "revocation-ocsp",  # store namespaces (forward CA, CRL/OCSP cache)
+             "admin-password"}  # the generated console password file in the state directory
 
 
 def _docstring_nodes(tree: ast.AST) -> set[int]:

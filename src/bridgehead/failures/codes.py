@@ -119,6 +119,8 @@ class Code(StrEnum):
     TLS_CERT_VALIDATION_FAILED = "tls-cert-validation-failed"
     TLS_SECURE_CHANNEL_FAILED = "tls-secure-channel-failed"
     LOG_CONTAINS_CREDENTIALS = "log-contains-credentials"
+    ADMIN_CROSS_SITE_REFUSED = "admin-cross-site-refused"
+    ADMIN_HTTPS_ONLY = "admin-https-only"
     TLS_ALERT_10 = "tls-alert-10"
     TLS_ALERT_20 = "tls-alert-20"
     TLS_ALERT_43 = "tls-alert-43"

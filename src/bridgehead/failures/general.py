@@ -181,4 +181,31 @@ ENTRIES: tuple[Failure, ...] = (
         references=("RFC 9110 §11.6.2 (Authorization)", "RFC 6750 §5.3 (token leakage)"),
         status=200,
     ),
+    Failure(
+        code="admin-cross-site-refused",
+        area="ops",
+        title="The console refused a change that did not come from its own pages",
+        cause="A POST to the admin console came from another origin (Origin / Sec-Fetch-Site name another site or "
+        "port), or without the session's CSRF token, or with a token of an expired session: a page elsewhere "
+        "tried to make the signed-in admin's browser change the configuration (cross-site request forgery).",
+        fix="Make the change from the console's own page (reload it if the session expired and sign in again). "
+        "If a legitimate tool posts to the console, use 'bridgehead config apply' from the command line instead; "
+        "the console accepts changes only from its own forms.",
+        references=("OWASP Cross-Site Request Forgery Prevention Cheat Sheet", "Fetch Metadata: Sec-Fetch-Site",
+                    "RFC 6454 (The Web Origin Concept)"),
+        status=403,
+        signatures=(r"admin-cross-site-refused", r"cross-site or stale form"),
+    ),
+    Failure(
+        code="admin-https-only",
+        area="ops",
+        title="The console listens with TLS: this request did not come through it",
+        cause="[admin] has tls_cert/tls_key, so the console is served only through its HTTPS front (which checks "
+        "admin client certificates); a request reached the console's private loopback port directly.",
+        fix="Open the console at the https:// address 'bridgehead serve' prints (the [admin] listen address); "
+        "nothing should connect to the private port.",
+        references=("RFC 9110 §4.2.2 (https URI scheme)",),
+        status=403,
+        signatures=(r"admin-https-only", r"use the admin listener's HTTPS address"),
+    ),
 )

@@ -41,10 +41,11 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, PlainTextResponse, RedirectResponse, Response
 from starlette.routing import Route
 
+from bridgehead.core.errorpage import CODE_HEADER
 from bridgehead.core.ops.password import hash_password, verify_password
 from bridgehead.runtime.forward.ca import write_private
 from bridgehead.runtime.ops import console_pages
-from bridgehead.runtime.ops.console_html import code_page, e, page
+from bridgehead.runtime.ops.console_html import code_page, page
 from bridgehead.runtime.ops.console_tls import Peer, TLSFront
 from bridgehead.runtime.ops.metrics import CONTENT_TYPE
 
@@ -153,7 +154,8 @@ class AdminServer:
             client = scope.get("client")
             peer = self.front.peer((str(client[0]), int(client[1])) if client else None)
             if peer is None:
-                await PlainTextResponse("use the admin listener's HTTPS address\n", status_code=403)(
+                await PlainTextResponse("use the admin listener's HTTPS address (admin-https-only)\n",
+                                        status_code=403, headers={CODE_HEADER: "admin-https-only"})(
                     scope, receive, send)
                 return
             scope[PEER] = peer
@@ -228,8 +230,7 @@ class AdminServer:
 
     def _refused_post(self, request: Request, why: str) -> Response:
         log.warning("console: refused a POST to %s from %s (%s)", request.url.path, self._client(request), why)
-        return HTMLResponse(page("Refused", f"<p class=err>Cross-site or stale form: refused ({e(why)}).</p>",
-                                 nav=False), status_code=403)
+        return code_page("admin-cross-site-refused", f"Cross-site or stale form: refused ({why}).")
 
     # ---- the app --------------------------------------------------------------------------
     def _app(self) -> Starlette:

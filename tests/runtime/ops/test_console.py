@@ -44,7 +44,7 @@ def test_sign_in_apply_and_csrf(tmp_path: Path) -> None:
         new = text.replace("[forward]\n", '[forward]\nexception_destination = ["console.example"]\n')
         forged = s.post(f"{base}/config", data={"csrf": csrf, "source": new},
                         headers={"Origin": "http://evil.example"}, timeout=10)
-        assert forged.status_code == 403
+        assert forged.status_code == 403 and forged.headers["X-Bridgehead-Code"] == "admin-cross-site-refused"
         no_token = s.post(f"{base}/config", data={"source": new}, timeout=10)
         assert no_token.status_code == 403
         refused = s.post(f"{base}/config", data={"csrf": csrf, "source": "[forward]\ndefault = 'x'\n"}, timeout=10)

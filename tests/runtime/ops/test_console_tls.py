@@ -135,6 +135,7 @@ def test_https_console_client_certificates(tmp_path: Path) -> None:
         assert len(private) == 1, private
         direct = requests.get(f"http://127.0.0.1:{private.pop()}/healthz", timeout=5)
         assert direct.status_code == 403 and "HTTPS address" in direct.text
+        assert direct.headers["X-Bridgehead-Code"] == "admin-https-only"
     log = (tmp_path / "serve.log").read_text()
     assert f"console: {base}/  (sign in as admin with the password whose hash is admin.password_hash or with a " \
         "client certificate issued by admin.client_ca)" in log
