@@ -44,7 +44,7 @@ import h2.exceptions
 import h2.settings
 
 from bridgehead.core.forward_policy import CertRequestAction
-from bridgehead.runtime.forward import epwatch, h2upstream
+from bridgehead.runtime.forward import epwatch, h2flow, h2upstream
 from bridgehead.runtime.forward.upstream import (
     UpstreamFailure,
     cert_request_after,
@@ -253,25 +253,11 @@ class H2Server:
 
     async def send_data(self, sid: int, data: bytes, *, end: bool = False) -> None:
         """DATA frames within the stream's and the connection's flow-control windows (RFC 9113 §5.2)."""
-        view = memoryview(data)
-        while view:
-            if self.closed:
-                raise ConnectionResetError("the client closed the h2 connection")
-            window = self.h2.local_flow_control_window(sid)
-            if window <= 0:
-                self._window.clear()
-                async with asyncio.timeout(self.timeout):
-                    await self._window.wait()
-                continue
-            while view and window > 0:  # every frame the windows allow, then one write
-                size = min(window, self.h2.max_outbound_frame_size, len(view))
-                self.h2.send_data(sid, bytes(view[:size]))
-                view = view[size:]
-                window = self.h2.local_flow_control_window(sid)
-            await self.flush()
-        if end:
-            self.h2.end_stream(sid)
-            await self.flush()
+        await h2flow.send_data(self.h2, sid, data, end=end, window=self._window, timeout=self.timeout,
+                               flush=self.flush, broken=self._broken)
+
+    def _broken(self) -> str | None:
+        return "the client closed the h2 connection" if self.closed else None
 
 
 class StreamIO:

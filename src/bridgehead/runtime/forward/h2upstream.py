@@ -43,6 +43,7 @@ import h2.events
 import h2.exceptions
 import h2.settings
 
+from bridgehead.runtime.forward import h2flow
 from bridgehead.runtime.relay import RelayError
 from bridgehead.runtime.streams import TLSStream
 from bridgehead.wire.h2map import H2MessageError, relay_response_fields, trailer_fields
@@ -233,25 +234,8 @@ class H2Origin:
 
     async def send_data(self, sid: int, data: bytes, *, end: bool = False) -> None:
         """DATA within the origin's stream and connection windows (RFC 9113 §5.2)."""
-        view = memoryview(data)
-        while view:
-            if self.gone is not None:
-                raise ConnectionResetError(self.gone)
-            window = self.h2.local_flow_control_window(sid)
-            if window <= 0:
-                self._window.clear()
-                async with asyncio.timeout(self.timeout):
-                    await self._window.wait()
-                continue
-            while view and window > 0:  # every frame the windows allow, then one write
-                size = min(window, self.h2.max_outbound_frame_size, len(view))
-                self.h2.send_data(sid, bytes(view[:size]))
-                view = view[size:]
-                window = self.h2.local_flow_control_window(sid)
-            await self.flush()
-        if end:
-            self.h2.end_stream(sid)
-            await self.flush()
+        await h2flow.send_data(self.h2, sid, data, end=end, window=self._window, timeout=self.timeout,
+                               flush=self.flush, broken=lambda: self.gone)
 
     async def send_trailers(self, sid: int, fields: list[tuple[bytes, bytes]]) -> None:
         self.h2.send_headers(sid, fields, end_stream=True)
