@@ -40,3 +40,17 @@ def test_record_has_the_documented_fields() -> None:
     AccessLog(stream=out).write(client="127.0.0.1:1", action="error", code="upstream-dns-failed")
     record = json.loads(out.getvalue())
     assert list(record)[: len(FIELDS)] == list(FIELDS) and record["action"] == "error"
+
+
+def test_timestamp_is_what_isoformat_writes() -> None:
+    import datetime as dt
+
+    from bridgehead.runtime.accesslog import _timestamp
+
+    for _ in range(3):
+        before = dt.datetime.now(dt.UTC)
+        stamp = _timestamp()
+        after = dt.datetime.now(dt.UTC)
+        parsed = dt.datetime.fromisoformat(stamp)
+        assert stamp == parsed.isoformat(timespec="milliseconds")
+        assert before - dt.timedelta(milliseconds=1) <= parsed <= after

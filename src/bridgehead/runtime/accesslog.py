@@ -21,6 +21,7 @@ import json
 import os
 import sys
 import threading
+import time
 import weakref
 from pathlib import Path
 from typing import IO, Any, TypedDict, Unpack
@@ -98,6 +99,8 @@ def _secret_name(key: str) -> bool:
 
 def scrub_url(url: str) -> str:
     """The URL with a userinfo password and the values of credential-like query parameters as ``***``."""
+    if "?" not in url and "@" not in url and "#" not in url:
+        return url  # nothing that could hold a credential (the common case: a plain path)
     scheme, sep, rest = url.partition("://")
     if sep:
         cut = min((i for i in (rest.find("/"), rest.find("?"), rest.find("#")) if i >= 0), default=len(rest))
@@ -115,6 +118,19 @@ def scrub_url(url: str) -> str:
         key, eq, _value = item.partition("=")
         parts.append(f"{key}=***" if eq and _secret_name(key) else item)
     return base + "?" + "&".join(parts) + (hsep + "***" if hsep else "")
+
+
+_STAMP: list[Any] = [-1, ""]  # the second last formatted and its text
+
+
+def _timestamp() -> str:
+    """ISO 8601 UTC with milliseconds, as ``datetime.isoformat`` writes it; the seconds part is formatted
+    once per second (this is on every request's path)."""
+    now = time.time()
+    second = int(now)
+    if second != _STAMP[0]:
+        _STAMP[0], _STAMP[1] = second, dt.datetime.fromtimestamp(second, dt.UTC).strftime("%Y-%m-%dT%H:%M:%S")
+    return f"{_STAMP[1]}.{int((now - second) * 1000):03d}+00:00"
 
 
 def _open(path: Path) -> IO[str]:
@@ -189,8 +205,8 @@ class AccessLog:
                 self._fh.flush()
 
     def write(self, **fields: Unpack[AccessRecord]) -> dict[str, Any]:
-        record: dict[str, Any] = {k: None for k in FIELDS}
-        record["ts"] = dt.datetime.now(dt.UTC).isoformat(timespec="milliseconds")
+        record: dict[str, Any] = dict.fromkeys(FIELDS)
+        record["ts"] = _timestamp()
         record.update(fields)
         code = record.get("code")
         if code and record.get("tmg_status") is None:
