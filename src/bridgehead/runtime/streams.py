@@ -171,14 +171,13 @@ class TLSStream:
         ticket, a key update) leaves the connection reusable. Data read here is dropped: a
         connection that holds bytes nobody asked for is closed, never reused.
         """
-        reader: Any = self.reader
-        if self._done or getattr(reader, "_exception", None) is not None:
+        waiting, eof, failed = reader_state(self.reader)
+        if self._done or failed:
             return True
-        waiting = getattr(reader, "_buffer", None)
         if waiting:
             self._in.write(bytes(waiting))
             waiting.clear()
-        if getattr(reader, "_eof", False):
+        if eof:
             return True
         if not self._in.pending and not self.obj.pending():
             return False
@@ -473,40 +472,45 @@ async def splice(a: Conn, b: Conn, *, close_on_eof: bool = False) -> tuple[int, 
     return up, down
 
 
+def reader_state(reader: Any) -> tuple[bytearray | None, bool, bool]:
+    """What a stream reader holds that nobody read yet: (its buffer, EOF seen, an error seen).
+
+    The one place that reads asyncio ``StreamReader``'s private state (``_buffer``, ``_eof``,
+    ``_exception``; CPython 3.11 to 3.13): asyncio has no public way to ask without awaiting. The
+    buffer is ``None`` for a reader that is not asyncio's.
+    """
+    return (getattr(reader, "_buffer", None), bool(getattr(reader, "_eof", False)),
+            getattr(reader, "_exception", None) is not None)
+
+
 def idle_input(stream: Stream) -> bool:
     """Did bytes, an EOF or an error arrive on ``stream`` since its last read? (Not consumed.)
 
-    Reads the stream reader's private state (``_buffer``, ``_eof``, ``_exception``; CPython 3.11 to
-    3.13): asyncio has no public way to ask without awaiting. A TLS stream also looks at what its
-    engine holds, and TLS records that carry no data (a session ticket) do not count.
+    A TLS stream also looks at what its engine holds, and TLS records that carry no data (a
+    session ticket) do not count.
     """
     if isinstance(stream, TLSStream):
         return stream.idle_input()
-    reader: Any = getattr(stream, "reader", None)
-    if reader is None or not hasattr(reader, "_buffer"):
-        return False
-    return bool(reader._buffer) or bool(reader._eof) or reader._exception is not None
+    waiting, eof, failed = reader_state(getattr(stream, "reader", None))
+    return bool(waiting) or eof or failed
 
 
 def _plain(conn: Conn) -> bool:
     stream = conn.stream
-    return type(stream) is PlainStream and hasattr(stream.reader, "_buffer")
+    return type(stream) is PlainStream and reader_state(stream.reader)[0] is not None
 
 
 def _hand_off(conn: Conn) -> tuple[Any, Any, bytes, bool]:
-    """The transport, its protocol, the bytes received but not consumed, and whether EOF came.
-
-    ``StreamReader._buffer``/``_eof`` are private (CPython 3.11 to 3.13, checked by ``_plain``): asyncio
-    has no public way to take the bytes a stream reader holds without awaiting.
-    """
+    """The transport, its protocol, the bytes received but not consumed, and whether EOF came."""
     stream = conn.stream
     assert isinstance(stream, PlainStream)
-    reader: Any = stream.reader
-    buffered = bytes(conn.buf) + bytes(reader._buffer)
+    waiting, eof, _ = reader_state(stream.reader)
+    assert waiting is not None  # checked by _plain
+    buffered = bytes(conn.buf) + bytes(waiting)
     conn.buf.clear()
-    reader._buffer.clear()
+    waiting.clear()
     transport = stream.writer.transport
-    return transport, transport.get_protocol(), buffered, bool(conn.eof or reader._eof)
+    return transport, transport.get_protocol(), buffered, conn.eof or eof
 
 
 async def read_hello(conn: Conn, timeout: float) -> ClientHello | None:

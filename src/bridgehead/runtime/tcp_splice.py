@@ -56,9 +56,8 @@ class _Half(asyncio.Protocol):
 
 
 class _Splice:
-    def __init__(self, transports: tuple[Any, Any], originals: tuple[Any, Any], idle: float) -> None:
+    def __init__(self, transports: tuple[Any, Any], idle: float) -> None:
         self.transports = transports
-        self.originals = originals
         self.halves = (_Half(self, 0), _Half(self, 1))
         self.loop = asyncio.get_running_loop()
         self.done: asyncio.Future[None] = self.loop.create_future()
@@ -101,7 +100,7 @@ async def splice_transports(transports: tuple[Any, Any], originals: tuple[Any, A
     ``first``: bytes already received from each side (sent to the other first); ``eof``: a side
     that already sent its FIN; ``originals``: the protocols to give the transports back to.
     """
-    splice = _Splice(transports, originals, idle)
+    splice = _Splice(transports, idle)
     for index in (0, 1):
         if first[index]:
             transports[1 - index].write(first[index])

@@ -145,7 +145,6 @@ class Context:
     upstream_note: tuple[str, str] | None = None  # code, detail: allowed with a warning (OCSP fail = open)
     auth_state: ConnState = field(default_factory=ConnState)
     upstream_open: OpenUpstream | None = None  # how the inspected upstream was opened (to open it again)
-    upstream_conn: Conn | None = None  # the inspected tunnel's current upstream connection
 
 
 class ForwardProxy:
@@ -596,7 +595,7 @@ class ForwardProxy:
                 if selected_alpn(up_stream) == "h2":  # never HTTP/1.1 over an h2 upstream: open it again
                     await upstream.close()
                     try:
-                        upstream, up_stream = await self._reopen(ctx, upstream, upstream)
+                        upstream, up_stream = await self._reopen(ctx)
                     except RelayError as exc:
                         await self._refuse(inner, ctx, exc.code, exc.detail, start)
                         return
@@ -606,52 +605,49 @@ class ForwardProxy:
             await inner.close()
 
     async def _inspect_loop(self, inner: Conn, upstream: Conn, up_stream: TLSStream, ctx: Context) -> None:
+        """The tunnel's requests; the first upstream (closed by the caller) may be replaced by :meth:`_reopen`."""
         first = upstream
-        try:
-            await self._inspect_requests(inner, upstream, up_stream, ctx, first)
-        finally:
-            if ctx.upstream_conn is not None and ctx.upstream_conn is not first:
-                await ctx.upstream_conn.close()
 
-    async def _inspect_requests(self, inner: Conn, upstream: Conn, up_stream: TLSStream, ctx: Context,
-                                first: Conn) -> None:
         def too_late(_response: object) -> None:
             if cert_request_after(up_stream) or renegotiation_requested(up_stream):
                 raise RelayError("client-cert-requested-after-request",
                                  "the server asked for a client certificate after the request")
 
-        ctx.upstream_conn = upstream
-        while True:
-            start = time.monotonic()
-            try:
-                head = await inner.read_request()
-            except (HttpError, DeadlineExceeded) as exc:
-                await self._refuse(inner, ctx, *classify(exc), start, action="deny")
-                return
-            if head is None:
-                return
-            ctx.protocol = head.version.decode("latin-1")
-            url = _https_url(ctx, head)
-            try:
-                if not upstream.reusable():  # it sent bytes nobody asked for, or closed, while idle
-                    upstream, up_stream = await self._reopen(ctx, upstream, first)
-                target, own = _inner_target(head, ctx)
-                ex = await exchange(inner, upstream, head, target=target, check=too_late, own=own)
-            except (RelayError, ssl.SSLError, ConnectionError, TimeoutError, OSError, HttpError) as exc:
-                await self._exchange_failed(inner, up_stream, ctx, head, url, exc, start)
-                return
-            bound = epwatch.observe(head, ex.status, inner.stream, up_stream)
-            extra = self._binding_failure(ctx, bound) if bound is not None else {}
-            self._log_exchange(ctx, "inspect", ex, url, start, inner, **extra)
-            if not ex.keep_alive or not ex.upstream_reusable:
-                return
-            upstream.park()
+        try:
+            while True:
+                start = time.monotonic()
+                try:
+                    head = await inner.read_request()
+                except (HttpError, DeadlineExceeded) as exc:
+                    await self._refuse(inner, ctx, *classify(exc), start, action="deny")
+                    return
+                if head is None:
+                    return
+                ctx.protocol = head.version.decode("latin-1")
+                url = _https_url(ctx, head)
+                try:
+                    if not upstream.reusable():  # it sent bytes nobody asked for, or closed, while idle
+                        if upstream is not first:
+                            await upstream.close()
+                        upstream, up_stream = await self._reopen(ctx)
+                    target, own = _inner_target(head, ctx)
+                    ex = await exchange(inner, upstream, head, target=target, check=too_late, own=own)
+                except (RelayError, ssl.SSLError, ConnectionError, TimeoutError, OSError, HttpError) as exc:
+                    await self._exchange_failed(inner, up_stream, ctx, head, url, exc, start)
+                    return
+                bound = epwatch.observe(head, ex.status, inner.stream, up_stream)
+                extra = self._binding_failure(ctx, bound) if bound is not None else {}
+                self._log_exchange(ctx, "inspect", ex, url, start, inner, **extra)
+                if not ex.keep_alive or not ex.upstream_reusable:
+                    return
+                upstream.park()
+        finally:
+            if upstream is not first:
+                await upstream.close()
 
-    async def _reopen(self, ctx: Context, old: Conn, first: Conn) -> tuple[Conn, TLSStream]:
-        """A fresh upstream connection for the next request of an inspected tunnel (the idle one is
-        closed: it holds bytes nobody asked for, or the server closed it), opened as the first was."""
-        if old is not first:
-            await old.close()
+    async def _reopen(self, ctx: Context) -> tuple[Conn, TLSStream]:
+        """A fresh upstream connection for the next request of an inspected tunnel (the idle one holds
+        bytes nobody asked for, or the server closed it), opened as the first was."""
         opened = ctx.upstream_open
         if opened is None:
             raise RelayError("upstream-bad-response", "the server's idle connection cannot be reused")
@@ -665,9 +661,7 @@ class ForwardProxy:
             reason = "the server asked for a client certificate on a later connection of an inspected tunnel"
             self.learn(ctx.host, ctx.port, "client-cert-requested-after-request", reason)
             raise RelayError("client-cert-requested-after-request", reason)
-        conn = Conn(stream, timeout=self.s.read_timeout, role="upstream")
-        ctx.upstream_conn = conn
-        return conn, stream
+        return Conn(stream, timeout=self.s.read_timeout, role="upstream"), stream
 
     async def _exchange_failed(self, inner: Conn, up_stream: TLSStream, ctx: Context, head: RequestHead, url: str,
                                exc: BaseException, start: float) -> None:
