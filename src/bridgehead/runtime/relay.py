@@ -36,7 +36,7 @@ from bridgehead.runtime.classify import relay_tls_failure
 from bridgehead.runtime.streams import Conn, DeadlineExceeded, PeerClosed, splice
 from bridgehead.wire.http1 import HttpError, RequestHead, ResponseHead
 
-__all__ = ["Exchange", "RelayError", "classify", "exchange"]
+__all__ = ["Exchange", "RelayError", "classify", "exchange", "switched"]
 
 
 class RelayError(Exception):
@@ -97,7 +97,7 @@ async def exchange(
             elif isinstance(command, Failed):
                 raise RelayError(command.code, command.detail, response_started=command.response_started)
             elif isinstance(command, Switch):
-                return await _switch(client, upstream, head, command, upgrade_idle)
+                return await switched(client, upstream, head, command, upgrade_idle)
             if event is not None:
                 break  # a send failed, or a read produced data
         if event is None:
@@ -141,9 +141,11 @@ def _finished(done: Finished, client: Conn, upstream: Conn) -> Exchange:
     return done.exchange
 
 
-async def _switch(client: Conn, upstream: Conn, head: RequestHead, switch: Switch, idle: float) -> Exchange:
+async def switched(client: Conn, upstream: Conn, head: RequestHead, switch: Switch, idle: float = 300.0) -> Exchange:
     """The 101 went out: the connection now speaks the upgraded protocol (RFC 9110 §7.8); splice."""
     client.timeout = upstream.timeout = idle
+    if switch.client_leftover:
+        client.unread(switch.client_leftover)  # sent before the 101 arrived: they go first, none lost
     sent, received = await splice(client, upstream, close_on_eof=True)
     return Exchange(head.method.decode("latin-1"), head.target.decode("latin-1"), 101, switch.bytes_in + sent,
                     switch.head_bytes + received, False, False, switch.protocol)

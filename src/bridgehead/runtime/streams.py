@@ -161,6 +161,18 @@ class TLSStream:
         self._flush()
         await self._drain()
 
+    def engine(self) -> tuple[ssl.SSLObject, ssl.MemoryBIO, ssl.MemoryBIO]:
+        """The TLS engine and its two BIOs (for a callback runner that takes the transport over)."""
+        return self.obj, self._in, self._out
+
+    @property
+    def closed(self) -> bool:
+        """A close_notify or an EOF was read: every later read is ``b""``."""
+        return self._done
+
+    def mark_closed(self) -> None:
+        self._done = True
+
     def peer_certificate_der(self) -> bytes | None:
         return self.obj.getpeercert(binary_form=True)
 

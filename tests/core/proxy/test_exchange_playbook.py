@@ -151,6 +151,18 @@ def test_upgrade_asked_and_granted_switches_to_a_splice() -> None:
     assert isinstance(out[0], ResponseStarted) and out[0].head.status == 101
     assert isinstance(out[1], SendClient) and out[1].data.endswith(b"\r\n\r\n\x81\x02hi")  # early frame kept
     assert isinstance(out[2], Switch) and out[2].protocol == "websocket"
+    assert out[2].client_leftover == b""
+
+
+def test_bytes_the_client_sent_before_the_101_go_first_after_the_switch() -> None:
+    head = (b"GET /ws HTTP/1.1\r\nHost: app\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n"
+            b"Sec-WebSocket-Key: k\r\nSec-WebSocket-Version: 13\r\n\r\n")
+    ex = layer(head, buffered=b"\x81\x82early")
+    up = ex.start()
+    assert isinstance(up[0], SendUpstream) and not up[0].data.endswith(b"early")  # not sent as a request body
+    out = ex.handle(UpstreamData(b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+                                 b"Sec-WebSocket-Accept: a\r\n\r\n"))
+    assert isinstance(out[2], Switch) and out[2].client_leftover == b"\x81\x82early"
 
 
 def test_101_to_a_request_that_asked_for_none_is_refused() -> None:

@@ -111,6 +111,7 @@ class Switch:
     protocol: str
     head_bytes: int
     bytes_in: int
+    client_leftover: bytes = b""  # bytes the client sent after its request head: the new protocol's first
 
 
 @dataclass
@@ -315,7 +316,7 @@ class Http1Exchange:
         head = response.serialize()
         self.state = "switched"
         return [ResponseStarted(response), SendClient(head + bytes(self._upstream)),
-                Switch(chosen.decode("latin-1"), len(head), self.bytes_in)]
+                Switch(chosen.decode("latin-1"), len(head), self.bytes_in, bytes(self._client))]
 
     def _start_response(self, response: ResponseHead) -> list[Command]:
         try:

@@ -59,6 +59,7 @@ from bridgehead.core.proxy.inspection import (
     UpstreamReady,
 )
 from bridgehead.failures import Code, get, platform_number
+from bridgehead.runtime import http1_lane
 from bridgehead.runtime.accesslog import AccessLog
 from bridgehead.runtime.asgi_auth import ConnState
 from bridgehead.runtime.forward import epwatch, h2relay
@@ -78,7 +79,7 @@ from bridgehead.runtime.forward.upstream import (
 )
 from bridgehead.runtime.limits import ConnectionLimits
 from bridgehead.runtime.pool import UpstreamPool
-from bridgehead.runtime.relay import RelayError, classify, exchange
+from bridgehead.runtime.relay import RelayError, classify, exchange, switched
 from bridgehead.runtime.store import Store
 from bridgehead.runtime.streams import Conn, DeadlineExceeded, Deadlines, PlainStream, TLSStream, read_hello
 from bridgehead.runtime.streams import splice as _splice
@@ -605,24 +606,40 @@ class ForwardProxy:
             await inner.close()
 
     async def _inspect_loop(self, inner: Conn, upstream: Conn, up_stream: TLSStream, ctx: Context) -> None:
-        """The tunnel's requests; the first upstream (closed by the caller) may be replaced by :meth:`_reopen`."""
+        """The tunnel's requests; the first upstream (closed by the caller) may be replaced by :meth:`_reopen`.
+
+        Requests run in the event loop's callbacks (:mod:`bridgehead.runtime.http1_lane`) while they
+        are the common case; a request the lane hands back (a new upstream needed, a refusal, a
+        failure, a 101) continues here the full way."""
         first = upstream
-
-        def too_late(_response: object) -> None:
-            if cert_request_after(up_stream) or renegotiation_requested(up_stream):
-                raise RelayError("client-cert-requested-after-request",
-                                 "the server asked for a client certificate after the request")
-
+        hooks = _InspectHooks(self, ctx, inner, up_stream)
         try:
             while True:
                 start = time.monotonic()
-                try:
-                    head = await inner.read_request()
-                except (HttpError, DeadlineExceeded) as exc:
-                    await self._refuse(inner, ctx, *classify(exc), start, action="deny")
-                    return
+                head: RequestHead | None = None
+                if http1_lane.eligible(inner, upstream):
+                    stop = await http1_lane.run(inner, upstream, hooks)
+                    if stop.kind == "closed":
+                        return
+                    if stop.kind == "error":
+                        if isinstance(stop.error, (HttpError, DeadlineExceeded)):
+                            await self._refuse(inner, ctx, *classify(stop.error), stop.start, action="deny")
+                            return
+                        assert stop.error is not None
+                        raise stop.error
+                    if stop.kind != "slow":
+                        assert stop.head is not None
+                        await self._lane_outcome(inner, upstream, up_stream, ctx, stop)
+                        return
+                    head, start = stop.head, stop.start
                 if head is None:
-                    return
+                    try:
+                        head = await inner.read_request()
+                    except (HttpError, DeadlineExceeded) as exc:
+                        await self._refuse(inner, ctx, *classify(exc), start, action="deny")
+                        return
+                    if head is None:
+                        return
                 ctx.protocol = head.version.decode("latin-1")
                 url = _https_url(ctx, head)
                 try:
@@ -630,20 +647,31 @@ class ForwardProxy:
                         if upstream is not first:
                             await upstream.close()
                         upstream, up_stream = await self._reopen(ctx)
+                        hooks.up_stream = up_stream
                     target, own = _inner_target(head, ctx)
-                    ex = await exchange(inner, upstream, head, target=target, check=too_late, own=own)
+                    ex = await exchange(inner, upstream, head, target=target, check=hooks.too_late, own=own)
                 except (RelayError, ssl.SSLError, ConnectionError, TimeoutError, OSError, HttpError) as exc:
                     await self._exchange_failed(inner, up_stream, ctx, head, url, exc, start)
                     return
-                bound = epwatch.observe(head, ex.status, inner.stream, up_stream)
-                extra = self._binding_failure(ctx, bound) if bound is not None else {}
-                self._log_exchange(ctx, "inspect", ex, url, start, inner, **extra)
-                if not ex.keep_alive or not ex.upstream_reusable:
+                if not hooks.done(head, ex, start):
                     return
                 upstream.park()
         finally:
             if upstream is not first:
                 await upstream.close()
+
+    async def _lane_outcome(self, inner: Conn, upstream: Conn, up_stream: TLSStream, ctx: Context,
+                            stop: http1_lane.Stop) -> None:
+        """A failure or a 101 inside a request the lane relayed: answered, logged or spliced here."""
+        assert stop.head is not None
+        url = _https_url(ctx, stop.head)
+        if stop.kind == "failed":
+            assert stop.error is not None
+            await self._exchange_failed(inner, up_stream, ctx, stop.head, url, stop.error, stop.start)
+            return
+        assert stop.switch is not None
+        ex = await switched(inner, upstream, stop.head, stop.switch)
+        self._log_exchange(ctx, "inspect", ex, url, stop.start, inner)
 
     async def _reopen(self, ctx: Context) -> tuple[Conn, TLSStream]:
         """A fresh upstream connection for the next request of an inspected tunnel (the idle one holds
@@ -687,6 +715,34 @@ class ForwardProxy:
         """Close the listening socket; accepted connections carry on (serve: reload and drain)."""
         if self._server is not None:
             self._server.close()
+
+
+class _InspectHooks:
+    """The per-request policy of an inspected tunnel, synchronous, for the lane and the coroutine alike."""
+
+    def __init__(self, proxy: ForwardProxy, ctx: Context, inner: Conn, up_stream: TLSStream) -> None:
+        self.proxy = proxy
+        self.ctx = ctx
+        self.inner = inner
+        self.up_stream = up_stream
+
+    def too_late(self, _response: object) -> None:
+        if cert_request_after(self.up_stream) or renegotiation_requested(self.up_stream):
+            raise RelayError("client-cert-requested-after-request",
+                             "the server asked for a client certificate after the request")
+
+    def begin(self, head: RequestHead) -> http1_lane.LaneRequest:
+        self.ctx.protocol = head.version.decode("latin-1")
+        target, own = _inner_target(head, self.ctx)  # HttpError: the coroutine refuses it
+        return http1_lane.LaneRequest(target=target, own=own, check=self.too_late)
+
+    def done(self, head: RequestHead, ex: Any, start: float) -> bool:
+        """Log the exchange (with a channel-binding finding); True when the tunnel carries on."""
+        ctx = self.ctx
+        bound = epwatch.observe(head, ex.status, self.inner.stream, self.up_stream)
+        extra = self.proxy._binding_failure(ctx, bound) if bound is not None else {}
+        self.proxy._log_exchange(ctx, "inspect", ex, _https_url(ctx, head), start, self.inner, **extra)
+        return bool(ex.keep_alive and ex.upstream_reusable)
 
 
 def _no_body(head: RequestHead) -> bool:

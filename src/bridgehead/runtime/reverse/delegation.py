@@ -47,26 +47,31 @@ class Delegator(Protocol):
 DelegatorFactory = Callable[[Route, Path], Delegator]
 
 
-class NoDelegation:
+class ImmediateDelegator:
+    """A delegation step that never waits: ``headers_now`` gives its fields (the reverse proxy's
+    callback lane relays such requests without a coroutine)."""
+
+    def headers_now(self, route: Route, identity: Identity, request: RequestHead) -> list[tuple[bytes, bytes]]:
+        return []
+
+    async def headers_for(self, route: Route, identity: Identity, request: RequestHead) -> list[tuple[bytes, bytes]]:
+        return self.headers_now(route, identity, request)
+
+
+class NoDelegation(ImmediateDelegator):
     """``identity = "none"``: the request goes as the client sent it (NTLM/Negotiate end to end)."""
 
-    async def headers_for(self, route: Route, identity: Identity, request: RequestHead) -> list[tuple[bytes, bytes]]:
-        return []
 
-
-class BasicPassthrough:
+class BasicPassthrough(ImmediateDelegator):
     """``identity = "basic-passthrough"``: the client's Basic header (validated at the edge) goes on."""
 
-    async def headers_for(self, route: Route, identity: Identity, request: RequestHead) -> list[tuple[bytes, bytes]]:
-        return []
 
-
-class HeaderDelegation:
+class HeaderDelegation(ImmediateDelegator):
     """``identity = "header"``: the mapped user in a header (``identity_header``, default
     ``X-Bridgehead-User``) for a backend that trusts the proxy. Client-supplied copies of
     that header are always removed by the server first."""
 
-    async def headers_for(self, route: Route, identity: Identity, request: RequestHead) -> list[tuple[bytes, bytes]]:
+    def headers_now(self, route: Route, identity: Identity, request: RequestHead) -> list[tuple[bytes, bytes]]:
         if identity.user is None:
             return []
         return [(route.identity_header.encode("latin-1"), identity.user.encode("utf-8"))]

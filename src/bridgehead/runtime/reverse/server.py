@@ -62,12 +62,12 @@ from bridgehead.core.reverse.model import (
 )
 from bridgehead.core.reverse.routes import PathRefused, match, needs_client_cert
 from bridgehead.failures import get
-from bridgehead.runtime import tls
+from bridgehead.runtime import http1_lane, tls
 from bridgehead.runtime.accesslog import AccessLog
 from bridgehead.runtime.forward.upstream import UpstreamConnector, UpstreamFailure
 from bridgehead.runtime.limits import ConnectionLimits
-from bridgehead.runtime.relay import RelayError, classify, exchange
-from bridgehead.runtime.reverse.delegation import DelegationError, Delegator, build_delegator
+from bridgehead.runtime.relay import Exchange, RelayError, classify, exchange, switched
+from bridgehead.runtime.reverse.delegation import DelegationError, Delegator, ImmediateDelegator, build_delegator
 from bridgehead.runtime.reverse.edge_tls import OpenSSLServerStream, client_cert_context
 from bridgehead.runtime.reverse.revocation import RevocationChecker
 from bridgehead.runtime.streams import Conn, DeadlineExceeded, Deadlines, PlainStream, TLSStream, read_hello, splice
@@ -325,20 +325,56 @@ class ReverseProxy:
 
     # ---- requests ---------------------------------------------------------------------
     async def _requests(self, rt: ListenerRuntime, inner: Conn, state: ClientState) -> None:
+        """The connection's requests. While a request goes to the backend connection the last one used
+        and needs no wait (no revocation fetch, no KDC), it runs in the event loop's callbacks
+        (:mod:`bridgehead.runtime.http1_lane`); any other request continues here the full way."""
+        hooks = _RouteHooks(self, rt, state)
         while True:
             start = time.monotonic()
-            try:
-                head = await inner.read_request()
-            except (HttpError, DeadlineExceeded) as exc:
-                await self._refuse(inner, rt, state, None, *classify(exc), start)
-                return
+            head: RequestHead | None = None
+            backend = hooks.lane_backend()
+            if backend is not None and http1_lane.eligible(inner, backend):
+                hooks.upstream = backend
+                stop = await http1_lane.run(inner, backend, hooks)
+                if stop.kind == "closed":
+                    return
+                if stop.kind == "error":
+                    if isinstance(stop.error, (HttpError, DeadlineExceeded)):
+                        await self._refuse(inner, rt, state, None, *classify(stop.error), stop.start)
+                        return
+                    assert stop.error is not None
+                    raise stop.error
+                if stop.kind != "slow":
+                    await self._lane_outcome(rt, inner, state, hooks, stop)
+                    return
+                head, start = stop.head, stop.start
             if head is None:
-                return
+                try:
+                    head = await inner.read_request()
+                except (HttpError, DeadlineExceeded) as exc:
+                    await self._refuse(inner, rt, state, None, *classify(exc), start)
+                    return
+                if head is None:
+                    return
             if not await self._request(rt, inner, state, head, start):
                 return
 
-    async def _request(self, rt: ListenerRuntime, inner: Conn, state: ClientState, head: RequestHead,
-                       start: float) -> bool:
+    async def _lane_outcome(self, rt: ListenerRuntime, inner: Conn, state: ClientState, hooks: _RouteHooks,
+                            stop: http1_lane.Stop) -> None:
+        """A failure or a 101 inside a request the lane relayed: logged, answered or spliced here."""
+        route, identity, ctx, upstream = hooks.route, hooks.identity, hooks.ctx, hooks.upstream
+        assert route is not None and stop.head is not None and upstream is not None
+        if stop.kind == "switch":
+            assert stop.switch is not None
+            ex = await switched(inner, upstream, stop.head, stop.switch)
+            self._after(rt, state, route, identity, stop.start, ctx, upstream, ex)
+            return
+        assert stop.error is not None
+        await self._exchange_failed(rt, inner, state, route, identity, stop.start, ctx, upstream, stop.error)
+
+    def _routing(self, rt: ListenerRuntime, state: ClientState, head: RequestHead
+                 ) -> tuple[Route | None, str, dict[str, Any], tuple[str, str] | None]:
+        """The request's route and its log fields, or the refusal ``(code, detail)`` (no route, no Host)."""
         if is_absolute_form(head.target):  # RFC 9112 §3.2.2: route and forward by the target's authority
             _, authority, origin = split_absolute(head.target)
             head.target = origin
@@ -350,17 +386,22 @@ class ReverseProxy:
         ctx: dict[str, Any] = {"method": head.method.decode("latin-1"), "url": f"https://{host}{target}",
                                "host": name, "port": port or rt.listener.port}
         if host_value is None and head.version == b"HTTP/1.1":
-            await self._refuse(inner, rt, state, None, "client-bad-request", "HTTP/1.1 request without Host "
-                               "(RFC 9112 §3.2)", start, **ctx)
-            return False
+            return None, host, ctx, ("client-bad-request", "HTTP/1.1 request without Host (RFC 9112 §3.2)")
         try:
             route = match(rt.routes, host, target)
         except PathRefused as exc:
-            await self._refuse(inner, rt, state, None, "client-bad-request", str(exc), start, **ctx)
-            return False
+            return None, host, ctx, ("client-bad-request", str(exc))
         if route is None:
-            await self._refuse(inner, rt, state, None, "edge-no-route", f"no route for host {host!r} and path "
-                               f"{target.split('?')[0]!r} on listener {rt.listener.name!r}", start, **ctx)
+            return None, host, ctx, ("edge-no-route", f"no route for host {host!r} and path {target.split('?')[0]!r} "
+                               f"on listener {rt.listener.name!r}")
+        return route, host, ctx, None
+
+    async def _request(self, rt: ListenerRuntime, inner: Conn, state: ClientState, head: RequestHead,
+                       start: float) -> bool:
+        route, host, ctx, refusal = self._routing(rt, state, head)
+        if route is None:
+            assert refusal is not None
+            await self._refuse(inner, rt, state, None, *refusal, start, **ctx)
             return False
         identity, edge_auth = await self._authenticate(rt, inner, state, route, head, start, ctx)
         if identity is None:
@@ -374,29 +415,43 @@ class ReverseProxy:
         ctx.update(getattr(self.delegators[route.name], "log_fields", dict)())  # never a ticket, see kcd
         return await self._forward(rt, inner, state, route, head, identity, start, ctx, fields)
 
-    async def _authenticate(self, rt: ListenerRuntime, inner: Conn, state: ClientState, route: Route,
-                            head: RequestHead, start: float, ctx: dict[str, Any]) -> tuple[Identity | None, bool]:
-        """The request's identity, or ``(None, _)`` when it was refused/challenged (already answered)."""
+    def _identity_now(self, rt: ListenerRuntime, state: ClientState, route: Route, head: RequestHead
+                      ) -> tuple[str, Identity | None, bool]:
+        """``(step, identity, edge_auth)`` decided without waiting: step ``ok``, ``refuse``, ``challenge``
+        (no valid Basic logon) or ``revocation`` (the certificate's revocation must be checked first)."""
         decision = route_decision(route, state.cert is not None, state.verdict)
         if decision.action == "refuse":
-            await self._refuse(inner, rt, state, route, decision.code or "edge-client-cert-not-acceptable",
-                               decision.detail, start, identity=state.identity, **ctx)
-            return None, False
+            return "refuse", None, False
         if decision.action == "challenge-basic":
             user = self._basic_user(rt, head)
             if user is None:
-                await self._challenge(inner, rt, state, route, head, start, ctx)
-                return None, False
-            return Identity(user=user, source="basic", mapped_by="basic"), True
+                return "challenge", None, False
+            return "ok", Identity(user=user, source="basic", mapped_by="basic"), True
         if decision.use_certificate and state.cert is not None:
+            return ("revocation" if rt.revocation.settings.enabled else "ok"), state.identity, False
+        return "ok", ANONYMOUS, False
+
+    async def _authenticate(self, rt: ListenerRuntime, inner: Conn, state: ClientState, route: Route,
+                            head: RequestHead, start: float, ctx: dict[str, Any]) -> tuple[Identity | None, bool]:
+        """The request's identity, or ``(None, _)`` when it was refused/challenged (already answered)."""
+        step, identity, edge_auth = self._identity_now(rt, state, route, head)
+        if step == "refuse":
+            decision = route_decision(route, state.cert is not None, state.verdict)
+            await self._refuse(inner, rt, state, route, decision.code or "edge-client-cert-not-acceptable",
+                               decision.detail, start, identity=state.identity, **ctx)
+            return None, False
+        if step == "challenge":
+            await self._challenge(inner, rt, state, route, head, start, ctx)
+            return None, False
+        if step == "revocation":
+            assert state.cert is not None
             code, detail, failed_open = await rt.revocation.check(state.cert, state.chain)
             if code is not None:
                 await self._refuse(inner, rt, state, route, code, detail, start, identity=state.identity, **ctx)
                 return None, False
             if failed_open:
                 ctx["revocation"] = detail
-            return state.identity, False
-        return ANONYMOUS, False
+        return identity, edge_auth
 
     def _basic_user(self, rt: ListenerRuntime, head: RequestHead) -> str | None:
         """The user of a valid ``Authorization: Basic`` (RFC 7617) against ``basic_users``."""
@@ -431,6 +486,12 @@ class ReverseProxy:
 
     async def _proxy_fields(self, route: Route, state: ClientState, head: RequestHead, host: str,
                             identity: Identity, edge_auth: bool) -> tuple[list[bytes], list[tuple[bytes, bytes]]]:
+        """``(owned, own)`` for the relay (see :meth:`_fields`), the delegation step's fields included."""
+        return self._fields(route, state, head, host, edge_auth,
+                            await self.delegators[route.name].headers_for(route, identity, head))
+
+    def _fields(self, route: Route, state: ClientState, head: RequestHead, host: str, edge_auth: bool,
+                delegated: list[tuple[bytes, bytes]]) -> tuple[list[bytes], list[tuple[bytes, bytes]]]:
         """``(owned, own)`` for the relay: fields the client may not send, and the proxy's own fields
         (Host, X-Forwarded-*, identity, delegation; RFC 7239 §5 equivalents), set after every removal."""
         owned = [*IDENTITY_FIELDS, route.identity_header.encode("latin-1")]
@@ -444,8 +505,7 @@ class ReverseProxy:
             own.append((b"Host", f"{route.backend.host}{port}".encode()))
         elif head.headers.get(b"host") is None:  # HTTP/1.0 without Host: the name it was routed by (SNI)
             own.append((b"Host", host.encode("latin-1")))
-        own += await self.delegators[route.name].headers_for(route, identity, head)
-        return owned, own
+        return owned, own + delegated
 
     async def _backend(self, route: Route, state: ClientState) -> Conn:
         conn = state.backends.get(route.name)
@@ -480,14 +540,28 @@ class ReverseProxy:
         try:
             ex = await exchange(inner, upstream, head, owned=fields[0], own=fields[1], peer="backend")
         except (RelayError, ssl.SSLError, ConnectionError, TimeoutError, OSError, HttpError) as exc:
+            await self._exchange_failed(rt, inner, state, route, identity, start, ctx, upstream, exc)
+            return False
+        if not self._after(rt, state, route, identity, start, ctx, upstream, ex):
             await upstream.close()
             state.backends.pop(route.name, None)
-            code, detail = classify(exc, peer="backend")
-            if isinstance(exc, RelayError) and exc.response_started:
-                self._log(rt, state, route, identity, start, ctx, action="error", code=code, reason=detail)
-                return False
-            await self._refuse(inner, rt, state, route, code, detail, start, identity=identity, **ctx)
-            return False
+        return ex.keep_alive
+
+    async def _exchange_failed(self, rt: ListenerRuntime, inner: Conn, state: ClientState, route: Route,
+                               identity: Identity, start: float, ctx: dict[str, Any], upstream: Conn,
+                               exc: BaseException) -> None:
+        await upstream.close()
+        state.backends.pop(route.name, None)
+        code, detail = classify(exc, peer="backend")
+        if isinstance(exc, RelayError) and exc.response_started:
+            self._log(rt, state, route, identity, start, ctx, action="error", code=code, reason=detail)
+            return
+        await self._refuse(inner, rt, state, route, code, detail, start, identity=identity, **ctx)
+
+    def _after(self, rt: ListenerRuntime, state: ClientState, route: Route, identity: Identity, start: float,
+               ctx: dict[str, Any], upstream: Conn, ex: Exchange) -> bool:
+        """Log a relayed exchange (naming a backend's refusal of delegation or of a missing certificate);
+        True when the backend connection may carry the next request (then it is parked)."""
         extra: dict[str, Any] = {}
         if route.identity == "kerberos" and ex.status in (401, 403):
             # the backend refused a delegated ticket: name the cause in the log (seed 004's 401/403)
@@ -500,10 +574,7 @@ class ReverseProxy:
                   bytes_out=ex.bytes_out, **extra)
         if ex.upstream_reusable:
             upstream.park()
-        else:
-            await upstream.close()
-            state.backends.pop(route.name, None)
-        return ex.keep_alive
+        return ex.upstream_reusable
 
     # ---- answers and logs ---------------------------------------------------------------
     def _log(self, rt: ListenerRuntime, state: ClientState, route: Route | None, identity: Identity, start: float,
@@ -532,6 +603,50 @@ class ReverseProxy:
         """Close the listening sockets; accepted connections carry on (serve: reload and drain)."""
         for server in self.servers:
             server.close()
+
+
+class _RouteHooks:
+    """The per-request policy of a reverse connection without waits, for the lane (see :meth:`begin`)."""
+
+    def __init__(self, proxy: ReverseProxy, rt: ListenerRuntime, state: ClientState) -> None:
+        self.proxy = proxy
+        self.rt = rt
+        self.state = state
+        self.upstream: Conn | None = None
+        self.route: Route | None = None
+        self.identity: Identity = ANONYMOUS
+        self.ctx: dict[str, Any] = {}
+
+    def lane_backend(self) -> Conn | None:
+        """The backend connection the last request used, when it may carry the next one."""
+        backends = self.state.backends
+        if len(backends) != 1:
+            return None
+        conn = next(iter(backends.values()))
+        return conn if conn.reusable() else None
+
+    def begin(self, head: RequestHead) -> http1_lane.LaneRequest | None:
+        """The exchange's fields, or ``None`` for a request that needs the full way: a refusal, a
+        challenge, a revocation check, a delegation step that waits, another backend connection."""
+        proxy, state = self.proxy, self.state
+        route, host, ctx, _ = proxy._routing(self.rt, state, head)
+        if route is None or state.backends.get(route.name) is not self.upstream:
+            return None
+        step, identity, edge_auth = proxy._identity_now(self.rt, state, route, head)
+        delegator = proxy.delegators[route.name]
+        delegated = delegator.headers_now(route, identity, head) if step == "ok" and identity is not None \
+            and isinstance(delegator, ImmediateDelegator) else None
+        if delegated is None or identity is None:
+            return None
+        owned, own = proxy._fields(route, state, head, host, edge_auth, delegated)
+        ctx.update(getattr(delegator, "log_fields", dict)())
+        self.route, self.identity, self.ctx = route, identity, ctx
+        return http1_lane.LaneRequest(owned=owned, own=own, peer="backend")
+
+    def done(self, head: RequestHead, ex: Exchange, start: float) -> bool:
+        assert self.route is not None and self.upstream is not None
+        self.proxy._after(self.rt, self.state, self.route, self.identity, start, self.ctx, self.upstream, ex)
+        return ex.keep_alive  # a backend connection that is not reusable: the coroutine replaces it
 
 
 def _pair(route: Route) -> tuple[str, str] | None:
