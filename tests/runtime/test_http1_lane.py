@@ -104,7 +104,7 @@ class Hooks:
 
 
 async def rig(origin: Handler, *, deadlines: Deadlines | None = None, timeout: float = 5.0,
-              decline: bytes | None = None, tls: TestCA | None = None) -> Rig:
+              decline: bytes | None = None, tls: TestCA | None = None, delay: float = 0.0) -> Rig:
     loop = asyncio.get_running_loop()
     origin_ssl = client_ssl = None
     if tls is not None:
@@ -137,6 +137,7 @@ async def rig(origin: Handler, *, deadlines: Deadlines | None = None, timeout: f
             await stream.handshake()
         client = Conn(stream, timeout=timeout, deadlines=deadlines or Deadlines(read=timeout))
         upstream = await open_upstream()
+        await asyncio.sleep(delay)  # the client's bytes (and EOF) wait in the stream reader meanwhile
         try:
             while True:
                 stop = await http1_lane.run(client, upstream, hooks)
@@ -376,6 +377,20 @@ def test_a_client_that_closes_mid_head_or_mid_body(run: Callable[[Awaitable[None
         await asyncio.wait_for(r.done, 5)  # type: ignore[arg-type]
         assert r.stops[-1].kind == "failed" and getattr(r.stops[-1].error, "code", "") == "client-bad-request"
         await r.finish()
+
+    run(main())
+
+
+def test_everything_the_client_sent_before_the_lane_began_counts_its_eof_too(
+        run: Callable[[Awaitable[None]], None]) -> None:
+    async def main() -> None:
+        for delay in (0.0, 0.3):  # the EOF arrives during the lane, or waits in the reader before it
+            r = await rig(answering, delay=delay)
+            r.writer.write(b"POST /b HTTP/1.1\r\nHost: o\r\nContent-Length: 100\r\n\r\nAAAAA")
+            r.writer.write_eof()
+            await asyncio.wait_for(r.done, 5)  # type: ignore[arg-type]  # not left waiting for the body
+            assert r.stops[-1].kind == "failed" and getattr(r.stops[-1].error, "code", "") == "client-bad-request"
+            await r.finish()
 
     run(main())
 

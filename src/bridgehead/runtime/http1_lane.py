@@ -363,6 +363,8 @@ class _Lane:
             elif kind is ReadClient:
                 self.want = _BODY
                 self.arm(_limit(command.timeout, self.client.timeout))  # type: ignore[union-attr]
+                if self.c.closed:  # the client's EOF came before its body did (even before the lane began)
+                    self.loop.call_soon(self.deliver_early)
                 return
             elif kind is ResponseStarted:
                 if self.check is not None:
@@ -431,7 +433,13 @@ class _Lane:
             self.dirty = True
 
     def deliver_early(self) -> None:
-        if self.stop_ is not None or self.want != _UP:
+        """An EOF or bytes that arrived before the layer asked: given to it now, one event per turn."""
+        if self.stop_ is not None:
+            return
+        if self.want == _BODY and self.c.closed:
+            self.feed(Broken("client", "closed", "end of stream"))
+            return
+        if self.want != _UP:
             return
         if self.early:
             data = bytes(self.early)
@@ -450,9 +458,10 @@ class _Lane:
                                                                          "a message head")))
                 else:
                     self.finish(Stop("closed"))
-            elif self.want == _BODY or end.lost:
+            elif self.layer is not None and (self.want == _BODY or end.lost):
                 self.feed(Broken("client", "closed", detail))
-            return  # a half-close after the request: the response still goes out, then the end
+            return  # a half-close after the request: the response still goes out, then the end;
+            # before any exchange, next_request sees ``closed``
         if self.want == _UP:
             self.feed(Broken("upstream", "closed", detail))
         elif self.layer is None:
