@@ -6,9 +6,11 @@ of a kept-alive connection, the requests after the TLS handshakes, where a corou
 a future, a task wake-up and a chain of frames on every read.
 
 * :func:`run` takes both transports over (``BaseTransport.set_protocol``, as :mod:`.tcp_splice`
-  does for tunnels). The TLS engines stay the :class:`~bridgehead.runtime.streams.TLSStream`'s own
-  ``SSLObject`` and memory BIOs, so the handshake's observations (a certificate request, channel
-  binding) stay where they are; ``data_received`` decrypts every complete record at once.
+  does for tunnels). Each TLS stream lends its record engine (``open_records``/``seal``: the
+  :class:`~bridgehead.runtime.streams.TLSStream`'s ``SSLObject`` and memory BIOs, or the edge's
+  pyOpenSSL connection), so the handshake's observations (a certificate request, channel
+  binding, the client certificate) stay where they are; ``data_received`` decrypts every
+  complete record at once.
 * A request head is gathered (``find_head_end``, its size limit), parsed, and offered to the
   proxy's synchronous per-request policy, ``hooks.begin``: it returns the exchange's parameters,
   or ``None`` (or raises) to have the coroutine handle that request the full way.
@@ -55,12 +57,10 @@ from bridgehead.core.proxy.exchange import (
 from bridgehead.runtime.classify import relay_tls_failure
 from bridgehead.runtime.relay import RelayError
 from bridgehead.runtime.streams import (
-    READ_SIZE,
     Conn,
     DeadlineExceeded,
     PeerClosed,
     PlainStream,
-    TLSStream,
     reader_state,
 )
 from bridgehead.wire.http1 import HttpError, RequestHead, ResponseHead, find_head_end, parse_request_head
@@ -95,11 +95,21 @@ class Stop:
     switch: Switch | None = None
 
 
+class RecordEngine(Protocol):
+    """A TLS stream the lane can drive from callbacks (``TLSStream``, the edge's pyOpenSSL stream)."""
+
+    def open_records(self, data: bytes) -> tuple[bytes, bool, Exception | None, bytes]: ...
+    def seal(self, data: bytes) -> bytes: ...
+    def mark_closed(self) -> None: ...
+
+
 def eligible(*conns: Conn) -> bool:
-    """Connections the lane can drive: the proxy's TLS or plain streams over asyncio stream readers."""
+    """Connections the lane can drive: plain streams, or TLS streams with a record engine, over
+    asyncio stream readers, not closed."""
     for conn in conns:
         stream = conn.stream
-        if type(stream) not in (TLSStream, PlainStream) or conn.eof or getattr(stream, "closed", False):
+        if not (type(stream) is PlainStream or hasattr(stream, "open_records")) or conn.eof \
+                or getattr(stream, "closed", False):
             return False
         if reader_state(stream.reader)[0] is None:  # type: ignore[attr-defined]
             return False
@@ -117,12 +127,7 @@ class _End(asyncio.Protocol):
         self.stream = stream
         self.transport: Any = stream.writer.transport
         self.original = self.transport.get_protocol()
-        self.tls = stream if type(stream) is TLSStream else None
-        self.obj: Any = None
-        self.bio_in: Any = None
-        self.bio_out: Any = None
-        if self.tls is not None:
-            self.obj, self.bio_in, self.bio_out = self.tls.engine()
+        self.engine: RecordEngine | None = None if type(stream) is PlainStream else stream
         self.active = True
         self.eof = False  # TCP FIN seen
         self.closed = False  # FIN, close_notify or connection lost: nothing more will come
@@ -140,7 +145,7 @@ class _End(asyncio.Protocol):
         if self.transport.is_closing():
             self.connection_lost(None)
             return
-        if held or self.tls is not None:
+        if held or self.engine is not None:
             self.data_received(held)  # the TLS engine may hold decrypted bytes already
         if eof and self.active:
             self.eof_received()
@@ -149,40 +154,23 @@ class _End(asyncio.Protocol):
 
     # ---- the transport's callbacks --------------------------------------------------------
     def data_received(self, data: bytes) -> None:
-        if self.obj is None:
+        engine = self.engine
+        if engine is None:
             if data:
                 self.lane.received(self, data)
             return
-        self.bio_in.write(data)
-        obj, bio_in = self.obj, self.bio_in
-        parts: list[bytes] = []
-        ended = False
-        failure: ssl.SSLError | None = None
-        try:
-            while bio_in.pending or obj.pending():
-                chunk = obj.read(READ_SIZE)
-                if not chunk:
-                    ended = True  # a close_notify
-                    break
-                parts.append(chunk)
-        except ssl.SSLWantReadError:
-            pass  # a partial record: the next read completes it
-        except (ssl.SSLZeroReturnError, ssl.SSLEOFError):
-            ended = True
-        except ssl.SSLError as exc:
-            failure = exc
-        if self.bio_out.pending:  # key update / renegotiation answers
-            self.transport.write(self.bio_out.read())
-        if parts:
-            self.lane.received(self, parts[0] if len(parts) == 1 else b"".join(parts))
+        plain, ended, failure, reply = engine.open_records(data)
+        if reply:  # key update / renegotiation answers, an alert
+            self.transport.write(reply)
+        if plain:
+            self.lane.received(self, plain)
         if failure is not None:
             self.closed = True
             if self.active:
                 self.lane.tls_failed(self, failure)
         elif ended:
             self.closed = True
-            if self.tls is not None:
-                self.tls.mark_closed()
+            engine.mark_closed()
             if self.active:
                 self.lane.ended(self, "close_notify")
 
@@ -210,13 +198,7 @@ class _End(asyncio.Protocol):
 
     # ---- the lane's side ------------------------------------------------------------------
     def write(self, data: bytes) -> None:
-        if self.obj is None:
-            self.transport.write(data)
-            return
-        view = memoryview(data)
-        while view:  # a memory BIO takes everything: SSLObject.write writes all, record by record
-            view = view[self.obj.write(view):]
-        self.transport.write(self.bio_out.read())
+        self.transport.write(data if self.engine is None else self.engine.seal(data))
 
     def pause(self, on: bool) -> None:
         if on != self.read_paused and not self.closed:
@@ -259,6 +241,7 @@ class _Lane:
         self.want = _NONE
         self.at = 0.0  # the deadline of the current wait
         self.timer: asyncio.TimerHandle | None = None
+        self.timer_at = 0.0
         self.head_started = False
         self.check: Callable[[ResponseHead], None] | None = None
         self.stop_: Stop | None = None
@@ -266,10 +249,10 @@ class _Lane:
     # ---- deadlines ------------------------------------------------------------------------
     def arm(self, seconds: float) -> None:
         at = self.at = self.loop.time() + seconds
-        timer = self.timer
-        if timer is None or timer.when() > at:
-            if timer is not None:
-                timer.cancel()
+        if self.timer is None or self.timer_at > at:  # only an earlier deadline needs a new handle
+            if self.timer is not None:
+                self.timer.cancel()
+            self.timer_at = at
             self.timer = self.loop.call_at(at, self.fire)
 
     def fire(self) -> None:
@@ -277,6 +260,7 @@ class _Lane:
         if self.stop_ is not None:
             return
         if self.at - self.loop.time() > 0.001:  # the deadline moved on since this handle was armed
+            self.timer_at = self.at
             self.timer = self.loop.call_at(self.at, self.fire)
             return
         want = self.want
@@ -467,7 +451,7 @@ class _Lane:
         elif self.layer is None:
             self.dirty = True
 
-    def tls_failed(self, end: _End, exc: ssl.SSLError) -> None:
+    def tls_failed(self, end: _End, exc: Exception) -> None:
         if self.stop_ is not None:
             return
         if self.layer is None:
@@ -476,8 +460,9 @@ class _Lane:
             else:
                 self.dirty = True
             return
-        code, _ = relay_tls_failure(exc)
-        self.feed(Broken("client" if end is self.c else "upstream", "tls", exc.reason or type(exc).__name__, code))
+        code = relay_tls_failure(exc)[0] if isinstance(exc, ssl.SSLError) else None
+        reason = getattr(exc, "reason", None) or str(exc) or type(exc).__name__
+        self.feed(Broken("client" if end is self.c else "upstream", "tls", reason, code))
 
     def stalled(self, end: _End) -> None:
         other = self.u if end is self.c else self.c

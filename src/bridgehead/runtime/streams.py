@@ -161,9 +161,38 @@ class TLSStream:
         self._flush()
         await self._drain()
 
-    def engine(self) -> tuple[ssl.SSLObject, ssl.MemoryBIO, ssl.MemoryBIO]:
-        """The TLS engine and its two BIOs (for a callback runner that takes the transport over)."""
-        return self.obj, self._in, self._out
+    # ---- the record engine, for a callback runner that took the transport over (http1_lane) ----
+    def open_records(self, data: bytes) -> tuple[bytes, bool, Exception | None, bytes]:
+        """Feed received bytes; ``(plaintext of every complete record, close_notify seen, a TLS failure,
+        bytes to send back)``. A partial record waits in the BIO for the next call."""
+        obj, bio_in = self.obj, self._in
+        if data:
+            bio_in.write(data)
+        parts: list[bytes] = []
+        ended = False
+        failure: Exception | None = None
+        try:
+            while bio_in.pending or obj.pending():
+                chunk = obj.read(READ_SIZE)
+                if not chunk:
+                    ended = True  # a close_notify
+                    break
+                parts.append(chunk)
+        except ssl.SSLWantReadError:
+            pass
+        except (ssl.SSLZeroReturnError, ssl.SSLEOFError):
+            ended = True
+        except ssl.SSLError as exc:
+            failure = exc
+        reply = self._out.read() if self._out.pending else b""
+        return (parts[0] if len(parts) == 1 else b"".join(parts)), ended, failure, reply
+
+    def seal(self, data: bytes) -> bytes:
+        """``data`` as TLS records (a memory BIO takes everything: ``SSLObject.write`` writes all)."""
+        view = memoryview(data)
+        while view:
+            view = view[self.obj.write(view):]
+        return self._out.read()
 
     @property
     def closed(self) -> bool:

@@ -53,17 +53,9 @@ class OpenSSLServerStream:
             self.conn.bio_write(initial)
 
     def _flush(self) -> None:
-        out = bytearray()
-        while True:
-            try:
-                chunk = self.conn.bio_read(READ_SIZE)
-            except SSL.WantReadError:
-                break
-            if not chunk:
-                break
-            out += chunk
+        out = self._pending_out()
         if out:
-            self.writer.write(bytes(out))
+            self.writer.write(out)
 
     async def _fill(self) -> None:
         self._flush()
@@ -117,6 +109,46 @@ class OpenSSLServerStream:
                 raise EdgeTLSError(f"TLS error: {exc}") from None
         self._flush()
         await self.writer.drain()
+
+    # ---- the record engine, for a callback runner that took the transport over (http1_lane) ----
+    def open_records(self, data: bytes) -> tuple[bytes, bool, Exception | None, bytes]:
+        """As :meth:`bridgehead.runtime.streams.TLSStream.open_records`, with pyOpenSSL's errors."""
+        if data:
+            self.conn.bio_write(data)
+        parts: list[bytes] = []
+        ended = False
+        failure: Exception | None = None
+        try:
+            while True:
+                parts.append(bytes(self.conn.recv(READ_SIZE)))
+        except SSL.WantReadError:
+            pass
+        except (SSL.ZeroReturnError, SSL.SysCallError):
+            ended = True
+        except SSL.Error as exc:
+            failure = EdgeTLSError(f"TLS error: {exc}")
+        return b"".join(parts), ended, failure, self._pending_out()
+
+    def seal(self, data: bytes) -> bytes:
+        view = memoryview(data)
+        while view:
+            view = view[self.conn.send(bytes(view[:READ_SIZE])):]
+        return self._pending_out()
+
+    def mark_closed(self) -> None:
+        self._eof = True
+
+    def _pending_out(self) -> bytes:
+        out = bytearray()
+        while True:
+            try:
+                chunk = self.conn.bio_read(READ_SIZE)
+            except SSL.WantReadError:
+                break
+            if not chunk:
+                break
+            out += chunk
+        return bytes(out)
 
     def peer_certificate(self) -> x509.Certificate | None:
         cert = self.conn.get_peer_certificate()

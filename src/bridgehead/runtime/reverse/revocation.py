@@ -152,6 +152,28 @@ class RevocationChecker:
                 results.append(result)
         if self.settings.ocsp is not None:
             results.append(await self._ocsp_result(cert, issuer))
+        return self._decide(cert, results)
+
+    def check_now(self, cert: x509.Certificate) -> tuple[str | None, str, bool] | None:
+        """What :meth:`check` answers when that needs no wait: CRLs only, each fresh in this member's
+        cache and not due for a look at the store; ``None`` otherwise (then :meth:`check` it is)."""
+        if not self.settings.enabled:
+            return None, "", False
+        if self.settings.ocsp is not None:
+            return None
+        results: list[rv.SourceResult] = []
+        now = time.monotonic()
+        for where in self.settings.crl:
+            cached = self._crls.get(where)
+            if cached is None or not self._usable(cached) or \
+                    (self.shared is not None and now >= self._looked.get(where, 0.0)):
+                return None
+            result = self._crl_verdict(where, cached, cert)
+            if result is not None:
+                results.append(result)
+        return self._decide(cert, results)
+
+    def _decide(self, cert: x509.Certificate, results: list[rv.SourceResult]) -> tuple[str | None, str, bool]:
         if not results:
             results.append(rv.SourceResult("crl", rv.UNKNOWN, f"no CRL for issuer {cert.issuer.rfc4514_string()}"))
         code, detail, failed_open = rv.decide(results, self.settings.fail)
@@ -172,7 +194,6 @@ class RevocationChecker:
                            dt.datetime.now(dt.UTC))
 
     async def _crl_result(self, where: str, cert: x509.Certificate) -> rv.SourceResult | None:
-        label = f"crl:{where}"
         async with self._lock(where):
             cached = self._crls.get(where)
             usable = self._usable(cached)
@@ -190,6 +211,12 @@ class RevocationChecker:
                     if newer is not None:
                         cached = self._crls[where] = newer
         assert cached is not None  # loaded above unless fresh (and a fresh entry exists)
+        return self._crl_verdict(where, cached, cert)
+
+    @staticmethod
+    def _crl_verdict(where: str, cached: _Cached, cert: x509.Certificate) -> rv.SourceResult | None:
+        """What one cached CRL says about ``cert`` (``None``: another CA's list)."""
+        label = f"crl:{where}"
         if cached.error is not None:
             return rv.SourceResult(label, rv.UNKNOWN, cached.error)
         assert cached.crl is not None

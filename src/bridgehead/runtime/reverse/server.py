@@ -633,6 +633,13 @@ class _RouteHooks:
         if route is None or state.backends.get(route.name) is not self.upstream:
             return None
         step, identity, edge_auth = proxy._identity_now(self.rt, state, route, head)
+        if step == "revocation" and state.cert is not None:  # answered from the cache, or the full way
+            known = self.rt.revocation.check_now(state.cert)
+            if known is None or known[0] is not None:
+                return None  # a fetch is due, or a refusal: the coroutine checks and answers
+            step = "ok"
+            if known[2]:
+                ctx["revocation"] = known[1]
         delegator = proxy.delegators[route.name]
         delegated = delegator.headers_now(route, identity, head) if step == "ok" and identity is not None \
             and isinstance(delegator, ImmediateDelegator) else None
