@@ -58,7 +58,8 @@ async def answering(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) 
         head, body = request
         line = head.split(b"\r\n")[0].split(b" ")
         size = int(line[1].rsplit(b"/", 1)[1]) if line[1].startswith(b"/big/") else 0
-        payload = b"B" * size if size else b"%s %s %s" % (line[0], line[1], hashlib.sha256(body).hexdigest()[:8].encode())
+        digest = hashlib.sha256(body).hexdigest()[:8].encode()
+        payload = b"B" * size if size else b"%s %s %s" % (line[0], line[1], digest)
         writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n" % len(payload) + payload)
         await writer.drain()
     writer.close()
