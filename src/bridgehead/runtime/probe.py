@@ -38,12 +38,11 @@ from typing import Any
 from bridgehead.core.chaining import Parent, connect_request, parent_refusal, parse_status_line
 from bridgehead.core.channel_binding import application_data, end_point_hash_name, tls_server_end_point
 from bridgehead.core.errorpage import CODE_HEADER
+from bridgehead.core.proxy.handshake import ServerFacts
 from bridgehead.failures import get as failure
 from bridgehead.runtime import tls
 from bridgehead.runtime.classify import classify
 
-CERTIFICATE_REQUEST = 13  # TLS HandshakeType certificate_request (RFC 8446 §4.3.2, RFC 5246 §7.4.4)
-HANDSHAKE = 22  # TLS ContentType handshake (RFC 8446 §5.1)
 MAX_HEAD = 16 * 1024  # bytes of a proxy's CONNECT answer the probe reads
 MAX_BODY = 256 * 1024  # bytes of a response body the probe reads
 USER_AGENT = "bridgehead-probe"
@@ -142,15 +141,20 @@ def check_client_cert(cert: str, key: str) -> str | None:
 
 # -- transport -------------------------------------------------------------------------------
 class Observed:
-    """Handshake messages seen on one connection (``SSLContext._msg_callback``)."""
+    """Handshake messages seen on one connection (``SSLContext._msg_callback``), read by the core's
+    :class:`~bridgehead.core.proxy.handshake.ServerFacts` as the proxies' upstream connections are."""
 
     def __init__(self) -> None:
-        self.cert_request = False
+        self.facts = ServerFacts()
+
+    @property
+    def cert_request(self) -> bool:
+        return self.facts.cert_request_in_handshake or self.facts.cert_request_after
 
     def callback(self, conn: Any, direction: str, version: Any, content_type: Any, msg_type: Any,
                  data: bytes) -> None:
-        if direction == "read" and int(content_type) == HANDSHAKE and msg_type == CERTIFICATE_REQUEST:
-            self.cert_request = True
+        if direction == "read":
+            self.facts.message(int(version), int(content_type), int(msg_type), data)
 
 
 def client_context(t: Target, *, verify: bool, seen: Observed | None = None) -> ssl.SSLContext:

@@ -25,6 +25,7 @@ from collections.abc import Awaitable
 from dataclasses import dataclass
 from typing import Any, Protocol, TypeVar
 
+from bridgehead.core.proxy.handshake import ServerFacts
 from bridgehead.runtime.tcp_splice import splice_transports
 from bridgehead.wire.http1 import RequestHead, find_head_end, parse_request_head
 from bridgehead.wire.tls_hello import ClientHello, TlsParseError, read_client_hello
@@ -73,6 +74,7 @@ class TLSStream:
         self._out = ssl.MemoryBIO()
         self.obj = ctx.wrap_bio(self._in, self._out, server_side=server_side, server_hostname=server_hostname)
         self._done = False  # close_notify or EOF seen: every later read is b""
+        self.facts = ServerFacts()  # what the peer's handshake messages showed (upstream connections)
         if initial:
             self._in.write(initial)
 

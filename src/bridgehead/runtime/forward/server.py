@@ -526,8 +526,7 @@ class ForwardProxy:
                     await self._carry_out(layer.handle(event), client, ctx, hello, layer, start)
                     return
                 ctx.upstream_note = upstream_note(upstream)
-                event = UpstreamReady(cert_request_in_handshake(upstream), bool(getattr(upstream.obj, "bh_failed",
-                                                                                        False)))
+                event = UpstreamReady(cert_request_in_handshake(upstream), upstream.facts.refused_without_cert)
                 await self._carry_out(layer.handle(event), client, ctx, hello, layer, start, upstream)
                 return
 

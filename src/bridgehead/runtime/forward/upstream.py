@@ -1,8 +1,10 @@
 """Upstream TLS for the inspecting proxy: connect, watch for CertificateRequest, classify failures.
 
 The function :func:`watch` is installed as the context's ``_msg_callback``; OpenSSL calls
-it for every handshake message, with the ``SSLObject`` as first argument, so the flags
-land on the connection they belong to:
+it for every handshake message, with the ``SSLObject`` as first argument. Each upstream
+connection's facts are one object of the core, the stream's
+:class:`~bridgehead.core.proxy.handshake.ServerFacts` (found by its ``SSLObject`` in a weak map,
+nothing is set on the SSL object), which reads the messages:
 
 * ``cert_request_in_handshake`` — CertificateRequest (type 13, RFC 8446 §4.3.2 / RFC 5246
   §7.4.4) received before the handshake finished: the connection can still be given to the
@@ -10,10 +12,9 @@ land on the connection they belong to:
 * ``cert_request_after`` — a CertificateRequest (TLS 1.3 post-handshake auth, RFC 8446
   §4.6.2) or a HelloRequest (TLS 1.2 renegotiation, RFC 5246 §7.4.1.1) after it finished:
   too late to splice.
-
-The same callback keeps the server's Certificate message (type 11, RFC 8446 §4.4.2 /
-RFC 5246 §7.4.2) as ``bh_server_chain``: Python 3.11's ``ssl`` shows only the leaf, the
-browser-grade checks of :mod:`bridgehead.core.server_cert` look at the whole chain.
+* ``server_chain`` — the server's Certificate message (type 11, RFC 8446 §4.4.2 / RFC 5246
+  §7.4.2): Python 3.11's ``ssl`` shows only the leaf, the browser-grade checks of
+  :mod:`bridgehead.core.server_cert` look at the whole chain.
 
 Validation is browser-grade (see :mod:`bridgehead.runtime.tls`): OpenSSL's verification
 without X509_STRICT, then the explicit checks. Handshake failures map to registry codes in
@@ -51,6 +52,7 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import ssl
+import weakref
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -61,7 +63,8 @@ from cryptography import x509
 from bridgehead.core.chaining import ChainPolicy, Parent, connect_request, parent_refusal, parse_status_line
 from bridgehead.core.forward_ocsp import OcspPolicy
 from bridgehead.core.forward_policy import DestinationRule
-from bridgehead.core.server_cert import certificates_from_handshake, check_chain
+from bridgehead.core.proxy.handshake import HANDSHAKE, ServerFacts
+from bridgehead.core.server_cert import check_chain
 from bridgehead.runtime import tls
 from bridgehead.runtime.classify import classify
 from bridgehead.runtime.forward.ocsp import OcspChecker
@@ -69,43 +72,30 @@ from bridgehead.runtime.relay import RelayError
 from bridgehead.runtime.streams import TLSStream
 from bridgehead.wire.http1 import ResponseHead
 
-HANDSHAKE = 22
-HELLO_REQUEST = 0
-CERTIFICATE = 11
-CERTIFICATE_REQUEST = 13
+_FACTS: weakref.WeakKeyDictionary[Any, ServerFacts] = weakref.WeakKeyDictionary()  # SSLObject → its facts
 
 HANDSHAKE_FAILURE_MARKERS = ("handshake failure", "no shared cipher", "no cipher", "insufficient security")
 
 
 def watch(conn: Any, direction: str, version: Any, content_type: Any, msg_type: Any, data: bytes) -> None:
-    """``SSLContext._msg_callback``: flag certificate requests, keep the server's chain, on the SSLObject."""
+    """``SSLContext._msg_callback``: the server's handshake messages to the connection's :class:`ServerFacts`."""
     if direction != "read" or content_type != HANDSHAKE:
         return
-    if msg_type == CERTIFICATE and not getattr(conn, "bh_handshake_done", False):
-        try:
-            conn.bh_server_chain = certificates_from_handshake(
-                bytes(data[4:]), tls13=version == ssl.TLSVersion.TLSv1_3)
-        except ValueError:
-            pass
-    elif msg_type == CERTIFICATE_REQUEST:
-        if getattr(conn, "bh_handshake_done", False):
-            conn.bh_cert_request_after = True
-        else:
-            conn.bh_cert_request_in_handshake = True
-    elif msg_type == HELLO_REQUEST and getattr(conn, "bh_handshake_done", False):
-        conn.bh_renegotiation = True
+    facts = _FACTS.get(conn)
+    if facts is not None:
+        facts.message(int(version), int(content_type), int(msg_type), data)
 
 
 def cert_request_in_handshake(stream: TLSStream) -> bool:
-    return bool(getattr(stream.obj, "bh_cert_request_in_handshake", False))
+    return stream.facts.cert_request_in_handshake
 
 
 def cert_request_after(stream: TLSStream) -> bool:
-    return bool(getattr(stream.obj, "bh_cert_request_after", False))
+    return stream.facts.cert_request_after
 
 
 def renegotiation_requested(stream: TLSStream) -> bool:
-    return bool(getattr(stream.obj, "bh_renegotiation", False))
+    return stream.facts.renegotiation
 
 
 HTTP1_ONLY = ("http/1.1",)
@@ -136,7 +126,7 @@ class UpstreamFailure(Exception):
 
 def server_chain(stream: TLSStream) -> list[bytes]:
     """The certificates the server sent (leaf first), or just the leaf if the message was not seen."""
-    chain: list[bytes] = list(getattr(stream.obj, "bh_server_chain", None) or [])
+    chain = list(stream.facts.server_chain)
     if not chain:
         try:
             leaf = stream.peer_certificate_der()
@@ -148,8 +138,7 @@ def server_chain(stream: TLSStream) -> list[bytes]:
 
 def upstream_note(stream: TLSStream) -> tuple[str, str] | None:
     """``(code, detail)`` for the access record of a connection allowed with a warning (OCSP fail = open)."""
-    note: tuple[str, str] | None = getattr(stream.obj, "bh_note", None)
-    return note
+    return stream.facts.note
 
 
 def leaf_not_after(stream: TLSStream) -> dt.datetime | None:
@@ -309,12 +298,13 @@ class UpstreamConnector:
         legacy = self.legacy_allowed(host, port)
         stream = TLSStream(reader, writer, self.context(client_cert, legacy=legacy, alpn=alpn), server_side=False,
                            server_hostname=server_name)
+        _FACTS[stream.obj] = stream.facts
         try:
             await asyncio.wait_for(stream.handshake(), self.handshake_timeout)
         except ssl.SSLError as exc:
             stream.abort()
             if cert_request_in_handshake(stream) and client_cert is None:  # presented: a real refusal
-                stream.obj.bh_failed = True  # type: ignore[attr-defined]
+                stream.facts.refused_without_cert = True
                 return stream  # TLS 1.2 server that requires a certificate: alert after our empty one
             if not legacy and not isinstance(exc, ssl.SSLCertVerificationError) and _handshake_failure(exc) \
                     and await self._speaks_only_rsa_key_exchange(host, port, server_name):
@@ -322,18 +312,18 @@ class UpstreamConnector:
                     "upstream-tls-rsa-key-exchange-only",
                     f"{host}:{port} offers only static-RSA key exchange suites (no ECDHE); allow it with "
                     f"[[legacy_tls]] destination = [\"{host}\"]") from None
-            raise classify_ssl_error(exc, getattr(stream.obj, "bh_server_chain", None)) from None
+            raise classify_ssl_error(exc, stream.facts.server_chain or None) from None
         except TimeoutError:
             stream.abort()
             raise UpstreamFailure("upstream-timeout", "TLS handshake timed out") from None
         except (ConnectionError, OSError) as exc:
             stream.abort()
             if cert_request_in_handshake(stream) and client_cert is None:
-                stream.obj.bh_failed = True  # type: ignore[attr-defined]
+                stream.facts.refused_without_cert = True
                 return stream
             raise UpstreamFailure("upstream-tls-failed", f"connection closed during TLS handshake: {exc}") \
                 from None
-        stream.obj.bh_handshake_done = True  # type: ignore[attr-defined]
+        stream.facts.handshake_done = True
         leaf = stream.peer_certificate_der()
         refusal = check_chain(server_chain(stream))
         if refusal is not None:
@@ -347,7 +337,7 @@ class UpstreamConnector:
             if verdict.refuse is not None:
                 stream.abort()
                 raise UpstreamFailure(*verdict.refuse)
-            stream.obj.bh_note = verdict.note  # type: ignore[attr-defined]
+            stream.facts.note = verdict.note
         return stream
 
     def _trusted(self) -> list[x509.Certificate]:

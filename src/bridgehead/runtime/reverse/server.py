@@ -209,7 +209,7 @@ class ReverseProxy:
             return {"same_certificate": None, "code": exc.code, "reason": exc.detail}
         try:
             der = stream.peer_certificate_der() or b""
-            requested = bool(getattr(stream.obj, "bh_cert_request_in_handshake", False))
+            requested = stream.facts.cert_request_in_handshake
         finally:
             stream.abort()
         return {"same_certificate": der == edge.der, "backend_sha256": hashlib.sha256(der).hexdigest(),
@@ -520,7 +520,7 @@ class ReverseProxy:
             conn = Conn(PlainStream(reader, writer), timeout=self.config.read_timeout, role="upstream")
         else:
             stream = await connector.open_tls(host, port, route.backend.host, client_cert=_pair(route))
-            if getattr(stream.obj, "bh_failed", False):
+            if stream.facts.refused_without_cert:
                 raise UpstreamFailure("route-backend-requires-client-cert",
                                       "the backend asked for a client certificate and refused the handshake"
                                       + (" with the bridging certificate" if route.bridging_certificate else
@@ -662,8 +662,9 @@ def _pair(route: Route) -> tuple[str, str] | None:
 
 
 def _cert_requested(conn: Conn) -> bool:
-    """The backend sent a CertificateRequest in this connection's handshake (set by the upstream TLS watch)."""
-    return bool(getattr(getattr(conn.stream, "obj", None), "bh_cert_request_in_handshake", False))
+    """The backend sent a CertificateRequest in this connection's handshake (its stream's ServerFacts)."""
+    facts = getattr(conn.stream, "facts", None)
+    return bool(facts is not None and facts.cert_request_in_handshake)
 
 
 def _ms(start: float) -> float:
