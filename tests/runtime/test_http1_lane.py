@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import itertools
 import os
+import socket
 import ssl
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -18,6 +20,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from bridgehead.runtime import http1_lane
 from bridgehead.runtime.relay import exchange, switched
@@ -48,7 +52,15 @@ async def read_request(reader: asyncio.StreamReader) -> tuple[bytes, bytes] | No
         length = int(lower.split(b"content-length:")[1].split(b"\r\n")[0])
         body = await reader.readexactly(length)
     elif b"transfer-encoding: chunked" in lower:
-        body = await reader.readuntil(b"0\r\n\r\n")
+        while True:  # size lines, data, then the last chunk and the trailer section (RFC 9112 §7.1)
+            line = await reader.readuntil(b"\r\n")
+            body += line
+            size = int(line.split(b";")[0], 16)
+            if size == 0:
+                while (trailer := await reader.readuntil(b"\r\n")) != b"\r\n":
+                    body += trailer
+                return head, body + trailer
+            body += await reader.readexactly(size + 2)
     return head, body
 
 
@@ -412,3 +424,36 @@ def test_both_legs_over_tls(run: Callable[[Awaitable[None]], None], tmp_path: Pa
         assert [s.kind for s in r.stops] == ["closed"] and len(r.exchanges) == 21
 
     run(main())
+
+
+STREAM = (get("/s/0") + b"\r\n"  # an empty line between requests is allowed (RFC 9112 §2.2)
+          + b"POST /s/1 HTTP/1.1\r\nHost: o\r\nContent-Length: 11\r\n\r\nhello world"
+          + b"POST /s/2 HTTP/1.1\r\nHost: o\r\nTransfer-Encoding: chunked\r\n\r\n3;x=y\r\nabc\r\n0\r\nT: v\r\n\r\n"
+          + get("/s/3", "Expect: 100-continue\r\n"))
+
+
+@settings(max_examples=25, deadline=None, database=None, suppress_health_check=list(HealthCheck))
+@given(cuts=st.lists(st.integers(1, len(STREAM) - 1), max_size=12, unique=True))
+def test_any_split_of_the_byte_stream_gives_the_same_answers(cuts: list[int]) -> None:
+    """Heads, bodies, chunk lines and the empty line cut anywhere across reads: the same four answers."""
+    async def main() -> None:
+        r = await rig(answering)
+        bounds = [0, *sorted(cuts), len(STREAM)]
+        sock = r.writer.get_extra_info("socket")
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        for a, b in itertools.pairwise(bounds):
+            r.writer.write(STREAM[a:b])
+            await r.writer.drain()
+            await asyncio.sleep(0.002)  # each piece its own segment, its own read at the proxy
+        bodies = []
+        while len(bodies) < 4:
+            head, body = await r.response()
+            if not head.startswith(b"HTTP/1.1 100 "):  # the proxy's interim answer to the Expect
+                bodies.append(body)
+        assert [b.split(b" ")[1] for b in bodies] == [b"/s/0", b"/s/1", b"/s/2", b"/s/3"]
+        assert bodies[1].endswith(hashlib.sha256(b"hello world").hexdigest()[:8].encode())
+        assert bodies[2].endswith(hashlib.sha256(b"3;x=y\r\nabc\r\n0\r\nT: v\r\n\r\n").hexdigest()[:8].encode())
+        await r.finish()
+        assert [s.kind for s in r.stops] == ["closed"] and len(r.exchanges) == 4
+
+    asyncio.run(main())
