@@ -98,6 +98,8 @@ def main() -> None:
                     "…'; git archive COMMIT src | tar -x -C DIR, then DIR/src)")
     ap.add_argument("--uvloop", action="store_true", help="also run this tree's bridgehead under uvloop "
                     "(rows 'uvloop …'; pip install uvloop)")
+    ap.add_argument("--aiofastnet", action="store_true", help="also run this tree's bridgehead on aiofastnet's "
+                    "transports (rows 'aiofastnet …'; pip install aiofastnet)")
     ap.add_argument("--no-squid", action="store_true", help="leave out the squid tunnel row")
     ap.add_argument("--only", help="measure only peers whose name contains one of these comma-separated texts "
                     "(direct always)")
@@ -117,6 +119,9 @@ def main() -> None:
             ("bridgehead inspect", [], None), ("bridgehead tunnel", ["--default", "tunnel"], None)]
         if args.uvloop:
             variants += [("uvloop inspect", [], "uvloop"), ("uvloop tunnel", ["--default", "tunnel"], "uvloop")]
+        if args.aiofastnet:
+            variants += [("aiofastnet inspect", [], "aiofastnet"),
+                         ("aiofastnet tunnel", ["--default", "tunnel"], "aiofastnet")]
         if args.baseline:
             variants += [("baseline inspect", [], args.baseline),
                          ("baseline tunnel", ["--default", "tunnel"], args.baseline)]
@@ -124,7 +129,8 @@ def main() -> None:
             variants.append((f"bridgehead inspect x{args.workers}w", ["--workers", str(args.workers)], None))
         for i, (name, extra, src) in enumerate(variants):
             port = free_port()
-            cmd = bridgehead_argv(uvloop=True) if src == "uvloop" else bridgehead_argv(src)
+            cmd = bridgehead_argv(uvloop=True) if src == "uvloop" else \
+                bridgehead_argv(aiofastnet=True) if src == "aiofastnet" else bridgehead_argv(src)
             argv = [*cmd, "forward", "--listen", f"127.0.0.1:{port}", "--state-dir", str(d / f"bh{i}"),
                     "--access-log", str(d / f"bh{i}.log"), "--upstream-ca", str(ca.cert), *extra]
             proc = stack.enter_context(running(argv, port=port, log=d / f"bh{i}.out"))

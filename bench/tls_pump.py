@@ -9,7 +9,11 @@ as child processes under the same load (bench/loadgen.py):
   the path every inspected and re-encrypted request takes today;
 * ``asyncio-tls``: ``asyncio.start_server(ssl=...)`` (asyncio's SSLProtocol) + ``readuntil``;
 * ``protocol``: asyncio's TLS transport with a bare ``asyncio.Protocol`` (no streams, no task per
-  read): the floor of what asyncio's TLS can cost.
+  read): the floor of what asyncio's TLS can cost;
+* ``engine``: bridgehead's memory-BIO record engine (``TLSStream.open_records``/``seal``) under a bare
+  ``asyncio.Protocol`` that took the transport over after the handshake, as the callback lane
+  (runtime/http1_lane.py) runs every kept-alive request: the same shape as ``protocol``, with
+  bridgehead's engine instead of asyncio's.
 
 CPU per request of each server from /proc/PID/stat. The difference between ``pump`` and the others
 is what replacing the pump with asyncio's TLS transport could save per TLS leg (a proxied request
@@ -62,6 +66,44 @@ def serve(kind: str, port: int, cert: str, key: str, use_uvloop: bool) -> None:
         except (asyncio.IncompleteReadError, ConnectionError):
             writer.close()
 
+    async def engine(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        from bridgehead.runtime.streams import TLSStream, reader_state
+
+        stream = TLSStream(reader, writer, ctx, server_side=True)
+        await stream.handshake()
+        transport = writer.transport
+        done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+
+        class Records(asyncio.Protocol):
+            buf = b""
+
+            def data_received(self, data: bytes) -> None:
+                plain, ended, failure, reply = stream.open_records(data)
+                if reply:
+                    transport.write(reply)
+                self.buf += plain
+                while (end := self.buf.find(b"\r\n\r\n")) >= 0:
+                    self.buf = self.buf[end + 4:]
+                    transport.write(stream.seal(RESPONSE))
+                if ended or failure is not None:
+                    transport.close()
+
+            def eof_received(self) -> bool:
+                return False
+
+            def connection_lost(self, exc: BaseException | None) -> None:
+                if not done.done():
+                    done.set_result(None)
+
+        waiting = reader_state(reader)[0]
+        held = bytes(waiting or b"")
+        if waiting:
+            waiting.clear()
+        records = Records()
+        transport.set_protocol(records)
+        records.data_received(held)
+        await done
+
     class Answer(asyncio.Protocol):
         def connection_made(self, transport: asyncio.BaseTransport) -> None:
             self.transport = transport
@@ -77,6 +119,8 @@ def serve(kind: str, port: int, cert: str, key: str, use_uvloop: bool) -> None:
         loop = asyncio.get_running_loop()
         if kind == "pump":
             server = await asyncio.start_server(pump, "127.0.0.1", port)
+        elif kind == "engine":
+            server = await asyncio.start_server(engine, "127.0.0.1", port)
         elif kind == "asyncio-tls":
             server = await asyncio.start_server(streams, "127.0.0.1", port, ssl=ctx)
         else:
@@ -109,7 +153,7 @@ def main() -> None:
         d = Path(tmp)
         ca = TestCA.create(d / "pki", "Bench CA")
         leaf = ca.issue("localhost", dns=["localhost"], ips=["127.0.0.1"])
-        for kind in ("pump", "asyncio-tls", "protocol"):
+        for kind in ("pump", "asyncio-tls", "protocol", "engine"):
             port = free_port()
             argv = [sys.executable, __file__, "--serve", kind, str(port), str(leaf.chain), str(leaf.key),
                     *(["--uvloop"] if args.uvloop else [])]

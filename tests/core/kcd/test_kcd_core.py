@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from bridgehead.core.kcd.cache import CachePolicy, CredentialCache
@@ -25,7 +25,7 @@ def test_spn_template_uses_http_class_and_host() -> None:
 
 
 @pytest.mark.parametrize("template", ["HTTP/{host}", "HTTP/{backend_host!r}", "HTTP/{0}", "{backend_host}",
-                                      "HTTP/{backend_host} x"])
+                                      "HTTP/{backend_host} x", "HTTP/{backend_host}\n"])
 def test_bad_spn_templates_are_refused(template: str) -> None:
     with pytest.raises(SpnError):
         render_spn(template, "backend.example.test")
@@ -93,6 +93,7 @@ def test_subject_cn_handles_escapes() -> None:
 @settings(max_examples=200, deadline=None)
 @given(user=st.one_of(st.none(), st.text(max_size=40)), by=st.sampled_from([None, "upn", "email", "cn", "basic"]),
        subject=st.one_of(st.none(), st.text(max_size=60)))
+@example(user="0\n", by="cn", subject=None)  # Python's "$" matches before a final newline: fullmatch only
 def test_mapping_never_yields_a_non_user_principal(user: str | None, by: str | None, subject: str | None) -> None:
     identity = Identity(user, "basic" if by == "basic" else "certificate", by, subject)
     try:

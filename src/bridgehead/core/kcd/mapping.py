@@ -80,7 +80,7 @@ def _rule(item: Any) -> Rule:
     for prefix in ("email-san@", "subject-cn@"):
         if item.startswith(prefix):
             realm = item[len(prefix):]
-            if not _REALM.match(realm):
+            if not _REALM.fullmatch(realm):
                 raise MappingConfigError(f"user_mapping rule {item!r}: {realm!r} is not a realm name")
             return Rule(prefix, realm=realm.upper())
     raise MappingConfigError(f"unknown user_mapping rule {item!r} (known: upn-san, email-san, email-san@REALM, "
@@ -159,7 +159,7 @@ def _apply(rule: Rule, identity: Identity) -> str | None:
 
 def valid_principal(principal: str) -> bool:
     parts = _split_at(principal)
-    return parts is not None and bool(_NAME.match(parts[0])) and bool(_REALM.match(parts[1]))
+    return parts is not None and bool(_NAME.fullmatch(parts[0])) and bool(_REALM.fullmatch(parts[1]))
 
 
 def map_user(rules: tuple[Rule, ...], identity: Identity, realm: str) -> Mapped:

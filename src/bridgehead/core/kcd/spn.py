@@ -39,7 +39,7 @@ def render_spn(template: str, backend_host: str, backend_port: int = 443) -> str
                                 backend_port=backend_port)
     except (IndexError, KeyError, ValueError) as exc:
         raise SpnError(f"SPN template {template!r}: {exc}") from None
-    if not _SPN.match(value):
+    if not _SPN.fullmatch(value):
         raise SpnError(f"SPN {value!r} is not of the form service/host[:port]")
     return value
 
@@ -51,7 +51,7 @@ def spn_principal(spn: str, realm: str) -> str:
 
 def spn_warnings(spn: str, backend_host: str) -> list[str]:
     """Configuration hints (not errors): ``https/`` service class, short name vs FQDN, an IP address."""
-    match = _SPN.match(spn)
+    match = _SPN.fullmatch(spn)
     if not match:
         return [f"SPN {spn!r} is not of the form service/host[:port]"]
     out = []
@@ -67,7 +67,7 @@ def spn_warnings(spn: str, backend_host: str) -> list[str]:
 
 def alternative_spns(spn: str, backend_host: str) -> list[str]:
     """Other forms worth trying when the KDC does not know ``spn`` (FQDN ↔ short name, HTTP class)."""
-    match = _SPN.match(spn)
+    match = _SPN.fullmatch(spn)
     if not match:
         return []
     host = match["host"]
