@@ -198,7 +198,16 @@ class _End(asyncio.Protocol):
 
     # ---- the lane's side ------------------------------------------------------------------
     def write(self, data: bytes) -> None:
-        self.transport.write(data if self.engine is None else self.engine.seal(data))
+        if self.engine is None:
+            self.transport.write(data)
+            return
+        try:
+            sealed = self.engine.seal(data)
+        except Exception as exc:  # the engine refuses (e.g. after the peer's close_notify): a TLS failure,
+            self.closed = True  # reported on the next turn, never raised into the transport's callback
+            self.lane.loop.call_soon(self.lane.tls_failed, self, exc)
+            return
+        self.transport.write(sealed)
 
     def pause(self, on: bool) -> None:
         if on != self.read_paused and not self.closed:
