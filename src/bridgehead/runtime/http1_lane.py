@@ -119,10 +119,9 @@ def eligible(*conns: Conn) -> bool:
 class _End(asyncio.Protocol):
     """One leg's protocol while the lane runs: decrypts what arrives and hands it to the lane."""
 
-    def __init__(self, lane: _Lane, conn: Conn, role: int) -> None:
+    def __init__(self, lane: _Lane, conn: Conn) -> None:
         self.lane = lane
         self.conn = conn
-        self.role = role  # _BODY's side (client) or _UP's side (upstream)
         stream: Any = conn.stream
         self.stream = stream
         self.transport: Any = stream.writer.transport
@@ -236,8 +235,8 @@ class _Lane:
         self.hooks = hooks
         self.client = client
         self.upstream = upstream
-        self.c = _End(self, client, _BODY)
-        self.u = _End(self, upstream, _UP)
+        self.c = _End(self, client)
+        self.u = _End(self, upstream)
         self.future: asyncio.Future[Stop] = self.loop.create_future()
         self.buf = bytearray(client.buf)  # client bytes no exchange took yet
         client.buf.clear()
